@@ -1,0 +1,363 @@
+"""Case service REST API: file (立案), legal review (法制审核), penalty decision
+(行政处罚决定); the case ledger; a case's full history for auditors."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from cloudevents.core.formats.json import JSONFormat
+from fastapi import Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import and_, or_, select
+
+from services.case.application import CaseApplication, CaseNotFound, StaleVersion
+from services.case.domain import (
+    Agency,
+    Case,
+    CaseStatus,
+    IdempotencyConflict,
+    IllegalTransition,
+    Officer,
+    Party,
+    Penalty,
+    Reviewer,
+    ReviewOutcome,
+    RuleViolation,
+)
+from services.case.ledger import CaseLedgerProjection, case_ledger, ledger_entry, metadata
+from services.infra.consumer import ProjectionRunner
+from services.infra.eventstore import to_cloud_event
+from services.infra.http import Problem, create_service_app, decode_cursor, encode_cursor
+from services.infra.runtime import ServiceRuntime
+from services.infra.settings import Settings
+from services.infra.storage import event_store_env
+
+CHINA = ZoneInfo("Asia/Shanghai")
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=200, description="Retry-safe key: a retry gets the first result")
+]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description='The case version you last saw, e.g. "3"')]
+
+
+def today() -> date:
+    return datetime.now(CHINA).date()
+
+
+class FileCaseRequest(BaseModel):
+    """立案: the agency, the party, what was violated, and the officers acting."""
+
+    model_config = ConfigDict(extra="forbid")
+    agency: Agency
+    party: Party
+    violation_summary: Text
+    violation_date: date
+    harm_caused: bool = Field(False, description="Life, health or property harmed: 5-year limitation period")
+    legal_basis: Text
+    officers: Annotated[list[Officer], Field(min_length=1, max_length=20)]
+    filed_on: date | None = Field(None, description="Business date of filing (default: today, China time)")
+
+
+class LegalReviewRequest(BaseModel):
+    """法制审核 outcome: passed, or returned with the reviewer's opinion."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: ReviewOutcome
+    reviewer: Reviewer
+    opinion: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] = ""
+    reviewed_on: date | None = None
+
+
+class PenaltyDecisionRequest(BaseModel):
+    """行政处罚决定: the decision document number and the penalties."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    penalties: Annotated[list[Penalty], Field(min_length=1, max_length=10)]
+    decided_on: date | None = None
+
+
+class CaseState(BaseModel):
+    """The case as its event store knows it right after the command."""
+
+    id: UUID
+    version: int
+    status: CaseStatus
+    allowed_actions: list[str]
+    agency: Agency
+    party: Party
+    filed_on: date
+    decision_due: date
+    decision_number: str | None
+
+
+class LedgerEntry(BaseModel):
+    case_id: str
+    agency_code: str
+    agency_name: str
+    region_code: str
+    party_kind: str
+    party_name: str
+    party_code: str
+    violation_summary: str
+    legal_basis: str
+    status: str
+    version: int
+    filed_on: str
+    decision_due: str
+    review_outcome: str | None
+    decision_number: str | None
+    decided_on: str | None
+    penalties: list[dict[str, Any]] | None
+    fine_total_yuan: int | None
+    referral_status: str
+    referral_organ: str | None
+    publication_status: str
+    published_on: str | None
+    last_event_type: str
+    last_event_id: str
+    trace_id: str | None
+    recorded_at: str
+    updated_at: str
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntry]
+    next_cursor: str | None
+
+
+settings = Settings(service_name="case")
+runtime = ServiceRuntime(
+    settings,
+    metadata,
+    application=lambda: CaseApplication(env=event_store_env(settings)),
+    handlers=lambda rt: [ProjectionRunner(rt.settings, CaseLedgerProjection())],
+)
+app = create_service_app(
+    "caseledger case service",
+    "1.0.0",
+    "Files enforcement cases (立案), records legal reviews (法制审核) and penalty decisions "
+    "(行政处罚决定); serves the case ledger built from the case-events topic.",
+    runtime.readiness,
+    lifespan=runtime.lifespan(),
+)
+
+
+def cases() -> CaseApplication:
+    application = runtime.application
+    assert isinstance(application, CaseApplication)
+    return application
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            "Invalid field(s): If-Match",
+            errors=[{"pointer": "If-Match", "in": "header", "rule": "etag", "detail": 'expected a case version, e.g. "3"'}],
+        ) from None
+
+
+def _run(command: Any) -> tuple[Case, bool]:
+    """Run a case command, turning domain refusals into problem responses."""
+    try:
+        result: tuple[Case, bool] = command()
+        return result
+    except RuleViolation as exc:
+        raise Problem(
+            422,
+            "rule-violation",
+            "The command breaks a rule",
+            str(exc),
+            errors=[{"pointer": exc.pointer, "in": "body", "rule": exc.rule, "detail": str(exc)}],
+        ) from exc
+    except IllegalTransition as exc:
+        raise Problem(
+            409,
+            "illegal-in-current-state",
+            "Not allowed in the case's current state",
+            str(exc),
+            current_state=exc.status,
+            allowed_actions=list(exc.allowed),
+        ) from exc
+    except StaleVersion as exc:
+        raise Problem(
+            412,
+            "stale-version",
+            "The case has changed since you read it",
+            str(exc),
+            headers={"ETag": f'"{exc.current}"'},
+            current_version=exc.current,
+        ) from exc
+    except CaseNotFound as exc:
+        raise Problem(404, "not-found", "Not found", f"no case {exc}") from exc
+    except IdempotencyConflict as exc:
+        raise Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc)) from exc
+
+
+def _answer(response: Response, case: Case, replayed: bool) -> CaseState:
+    response.headers["ETag"] = f'"{case.version}"'
+    response.headers["Location"] = f"/v1/cases/{case.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return CaseState(
+        id=case.id,
+        version=case.version,
+        status=case.status,  # type: ignore[arg-type]
+        allowed_actions=list(case.allowed_actions),
+        agency=case.agency,
+        party=case.party,
+        filed_on=date.fromisoformat(case.filed_on),
+        decision_due=date.fromisoformat(case.decision_due),
+        decision_number=case.decision_number,
+    )
+
+
+@app.post("/v1/cases", status_code=201, response_model=CaseState, tags=["cases"], summary="File a case (立案)")
+def file_case(body: FileCaseRequest, response: Response, idempotency_key: IdempotencyKey = None) -> CaseState:
+    case, replayed = _run(
+        lambda: cases().file_case(
+            agency=body.agency,
+            party=body.party,
+            violation_summary=body.violation_summary,
+            violation_date=body.violation_date,
+            harm_caused=body.harm_caused,
+            legal_basis=body.legal_basis,
+            officers=body.officers,
+            filed_on=body.filed_on or today(),
+            idempotency_key=idempotency_key,
+            payload=body.model_dump(mode="json"),
+        )
+    )
+    return _answer(response, case, replayed)
+
+
+@app.post(
+    "/v1/cases/{case_id}/legal-reviews",
+    response_model=CaseState,
+    tags=["cases"],
+    summary="Record the legal review (法制审核)",
+    responses={409: {"description": "Not allowed in the current state"}, 412: {"description": "Stale If-Match"}},
+)
+def record_legal_review(
+    case_id: UUID,
+    body: LegalReviewRequest,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CaseState:
+    case, replayed = _run(
+        lambda: cases().record_legal_review(
+            case_id,
+            outcome=body.outcome,
+            reviewer=body.reviewer,
+            opinion=body.opinion,
+            reviewed_on=body.reviewed_on or today(),
+            expected_version=_expected_version(if_match),
+            idempotency_key=idempotency_key,
+            payload=body.model_dump(mode="json"),
+        )
+    )
+    return _answer(response, case, replayed)
+
+
+@app.post(
+    "/v1/cases/{case_id}/penalty-decision",
+    response_model=CaseState,
+    tags=["cases"],
+    summary="Decide the penalty (行政处罚决定), only after a passed legal review",
+    responses={409: {"description": "Not allowed in the current state"}, 412: {"description": "Stale If-Match"}},
+)
+def decide_penalty(
+    case_id: UUID,
+    body: PenaltyDecisionRequest,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CaseState:
+    case, replayed = _run(
+        lambda: cases().decide_penalty(
+            case_id,
+            decision_number=body.decision_number,
+            decided_on=body.decided_on or today(),
+            penalties=body.penalties,
+            expected_version=_expected_version(if_match),
+            idempotency_key=idempotency_key,
+            payload=body.model_dump(mode="json"),
+        )
+    )
+    return _answer(response, case, replayed)
+
+
+@app.get("/v1/cases/{case_id}", response_model=LedgerEntry, tags=["ledger"], summary="A case's ledger entry")
+async def get_ledger_entry(case_id: UUID, response: Response) -> dict[str, Any]:
+    async with runtime.db.connect() as conn:
+        row = (await conn.execute(select(case_ledger).where(case_ledger.c.case_id == str(case_id)))).first()
+    if row is None:
+        raise Problem(404, "not-found", "Not found", f"no case {case_id} in the ledger (yet)")
+    entry = ledger_entry(row)
+    response.headers["ETag"] = f'"{entry["version"]}"'
+    return entry
+
+
+@app.get("/v1/cases", response_model=LedgerPage, tags=["ledger"], summary="The case ledger, filtered and paginated")
+async def list_cases(
+    status: Annotated[CaseStatus | None, Query()] = None,
+    agency_code: Annotated[str | None, Query(max_length=18)] = None,
+    party_code: Annotated[str | None, Query(max_length=18)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    query = select(case_ledger)
+    if status:
+        query = query.where(case_ledger.c.status == status)
+    if agency_code:
+        query = query.where(case_ledger.c.agency_code == agency_code)
+    if party_code:
+        query = query.where(case_ledger.c.party_code == party_code)
+    if cursor:
+        after = decode_cursor(cursor)
+        try:
+            at, case_id = datetime.fromisoformat(after["at"]), str(after["id"])
+        except (KeyError, ValueError, TypeError):
+            raise Problem(422, "invalid-request", "The request is not valid", "Invalid field(s): cursor") from None
+        query = query.where(
+            or_(
+                case_ledger.c.recorded_at > at,
+                and_(case_ledger.c.recorded_at == at, case_ledger.c.case_id > case_id),
+            )
+        )
+    query = query.order_by(case_ledger.c.recorded_at, case_ledger.c.case_id).limit(limit + 1)
+    async with runtime.db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    items = [ledger_entry(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor({"at": last.recorded_at.isoformat(), "id": last.case_id})
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@app.get(
+    "/v1/cases/{case_id}/history",
+    tags=["audit"],
+    summary="Every stored event of a case, as CloudEvents, oldest first (for auditors)",
+)
+def case_history(case_id: UUID, request: Request) -> Response:
+    try:
+        events = cases().history(case_id)
+    except CaseNotFound:
+        raise Problem(404, "not-found", "Not found", f"no case {case_id}") from None
+    fmt = JSONFormat()
+    body = [json.loads(fmt.write(to_cloud_event(e, CaseApplication.source))) for e in events]
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")

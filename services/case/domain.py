@@ -1,0 +1,378 @@
+"""The enforcement case (行政处罚案件) and the rules it keeps.
+
+States (a case handler's view, shared/DOMAIN.md §3): filed (立案, investigation under way)
+→ legal review (法制审核) passed or returned → decided (行政处罚决定). Later procedure
+(prior notice, hearing, service, payment, closure) will extend this machine.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from typing_extensions import NotRequired, TypedDict
+
+from pydantic import Field, StringConstraints
+
+from services.infra.eventstore import TracedAggregate
+
+CaseStatus = Literal["filed", "review_returned", "review_passed", "decided"]
+PartyKind = Literal["enterprise", "natural_person"]
+PenaltyKind = Literal[
+    "warning",  # 警告
+    "fine",  # 罚款
+    "confiscation_of_illegal_gains",  # 没收违法所得
+    "suspension_of_production",  # 责令停产停业
+    "licence_suspension",  # 暂扣许可证
+    "licence_revocation",  # 吊销许可证
+]
+ReviewOutcome = Literal["passed", "returned"]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+USCC = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}|[0-9]{6})?$")]
+PartyCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{5,20}$")]
+
+# Which command is allowed in which state: the single source for 409 answers.
+ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
+    "filed": ("record_legal_review",),
+    "review_returned": ("record_legal_review",),
+    "review_passed": ("decide_penalty",),
+    "decided": (),
+}
+
+DECISION_DUE_DAYS = 90  # 行政处罚法 Art. 60: decide within 90 days of filing.
+LIMITATION_YEARS = 2  # Art. 36: not discovered within 2 years: no penalty ...
+LIMITATION_YEARS_WITH_HARM = 5  # ... 5 years where life, health or property was harmed.
+DECISION_NUMBER = re.compile(r"^[(（][^()（）]{1,20}[)）]应急罚〔(\d{4})〕(\d{1,6})号$")
+
+
+class Agency(TypedDict):
+    """执法机关: identified by its unified social credit code and region code."""
+
+    code: USCC
+    name: Name
+    region_code: RegionCode
+
+
+class Party(TypedDict):
+    """当事人: an enterprise (USCC) or a natural person (resident ID number)."""
+
+    kind: PartyKind
+    name: Name
+    code: PartyCode
+    legal_representative: NotRequired[Name]
+    address: NotRequired[ShortText]
+    phone: NotRequired[Phone]
+
+
+class Officer(TypedDict):
+    """执法人员 with an enforcement certificate number (执法证号)."""
+
+    name: Name
+    certificate_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
+
+
+class Penalty(TypedDict):
+    kind: PenaltyKind
+    amount_yuan: NotRequired[Annotated[int, Field(ge=0, le=10_000_000_000)]]
+    description: NotRequired[ShortText]
+
+
+class Reviewer(TypedDict):
+    name: Name
+    certificate_no: NotRequired[Annotated[str, StringConstraints(min_length=4, max_length=40)]]
+
+
+class CaseError(Exception):
+    pass
+
+
+class IllegalTransition(CaseError):
+    """A command the case's current state does not allow (answered 409)."""
+
+    def __init__(self, action: str, status: str) -> None:
+        self.action = action
+        self.status = status
+        self.allowed = ALLOWED_ACTIONS[status]
+        super().__init__(f"'{action}' is not allowed while the case is '{status}'")
+
+
+class RuleViolation(CaseError):
+    """Input that breaks a legal rule (answered 422, naming the field and the rule)."""
+
+    def __init__(self, pointer: str, rule: str, detail: str) -> None:
+        self.pointer = pointer
+        self.rule = rule
+        super().__init__(detail)
+
+
+class IdempotencyConflict(CaseError):
+    """The same Idempotency-Key was sent with a different request."""
+
+
+# -- identifiers ---------------------------------------------------------------------
+
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def is_valid_uscc(code: str) -> bool:
+    """统一社会信用代码 (GB 32100-2015): 18 characters, last one a check character."""
+    if len(code) != 18 or any(c not in _USCC_CHARS for c in code):
+        return False
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31] == code[17]
+
+
+def is_valid_resident_id(code: str) -> bool:
+    """居民身份证号码 (GB 11643-1999): 17 digits and an ISO 7064 MOD 11-2 check character."""
+    if len(code) != 18 or not code[:17].isdigit():
+        return False
+    total = sum(int(c) * w for c, w in zip(code[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == code[17].upper()
+
+
+def validate_party(party: Party, pointer: str = "/party") -> None:
+    if party["kind"] == "enterprise" and not is_valid_uscc(party["code"]):
+        raise RuleViolation(f"{pointer}/code", "uscc", "not a valid unified social credit code (check character)")
+    if party["kind"] == "natural_person" and not is_valid_resident_id(party["code"]):
+        raise RuleViolation(f"{pointer}/code", "resident-id", "not a valid resident ID number (check character)")
+
+
+# -- the aggregate ----------------------------------------------------------------------
+
+
+class Case(TracedAggregate):
+    """行政处罚案件. Created by filing (立案)."""
+
+    class Filed(TracedAggregate.Created):
+        cloud_type = "case.filed.v1"
+        agency: Agency
+        party: Party
+        violation_summary: str
+        violation_date: str
+        harm_caused: bool
+        legal_basis: str
+        officers: list[Officer]
+        filed_on: str
+        decision_due: str
+        command_key: str
+        command_fingerprint: str
+
+    class LegalReviewRecorded(TracedAggregate.Event):
+        cloud_type = "case.legal_review_recorded.v1"
+        outcome: ReviewOutcome
+        reviewer: Reviewer
+        opinion: str
+        reviewed_on: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.status = "review_passed" if self.outcome == "passed" else "review_returned"
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class PenaltyDecided(TracedAggregate.Event):
+        """The decision document's content (行政处罚决定书), self-contained so that the
+        disclosure service can publish it without reading the case service."""
+
+        cloud_type = "case.penalty_decided.v1"
+        decision_number: str
+        decided_on: str
+        penalties: list[Penalty]
+        fine_total_yuan: int
+        agency: Agency
+        party: Party
+        violation_summary: str
+        legal_basis: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.status = "decided"
+            case.decision_number = self.decision_number
+            case.remember(self.command_key, self.command_fingerprint)
+
+    def __init__(
+        self,
+        agency: Agency,
+        party: Party,
+        violation_summary: str,
+        violation_date: str,
+        harm_caused: bool,
+        legal_basis: str,
+        officers: list[Officer],
+        filed_on: str,
+        decision_due: str,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        self.agency = agency
+        self.party = party
+        self.violation_summary = violation_summary
+        self.violation_date = violation_date
+        self.legal_basis = legal_basis
+        self.officers = officers
+        self.filed_on = filed_on
+        self.decision_due = decision_due
+        self.status: str = "filed"
+        self.decision_number: str | None = None
+        self.command_keys: dict[str, str] = {}
+        self.remember(command_key, command_fingerprint)
+
+    # -- idempotency (the keys live in the events, so a retry is answered atomically) --
+    def remember(self, key: str, fingerprint: str) -> None:
+        if key:
+            self.command_keys[key] = fingerprint
+
+    def already_did(self, key: str | None, fingerprint: str) -> bool:
+        if not key or key not in self.command_keys:
+            return False
+        if self.command_keys[key] != fingerprint:
+            raise IdempotencyConflict(f"Idempotency-Key '{key}' was already used with a different request")
+        return True
+
+    @property
+    def allowed_actions(self) -> tuple[str, ...]:
+        return ALLOWED_ACTIONS[self.status]
+
+    def _require(self, action: str) -> None:
+        if action not in self.allowed_actions:
+            raise IllegalTransition(action, self.status)
+
+    # -- commands ----------------------------------------------------------------------
+    @classmethod
+    def file(
+        cls,
+        *,
+        case_id: Any,
+        agency: Agency,
+        party: Party,
+        violation_summary: str,
+        violation_date: date,
+        harm_caused: bool,
+        legal_basis: str,
+        officers: list[Officer],
+        filed_on: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> Case:
+        """立案. At least two officers with distinct certificates (行政处罚法 Art. 42);
+        within the limitation period (Art. 36)."""
+        if not is_valid_uscc(agency["code"]):
+            raise RuleViolation("/agency/code", "uscc", "not a valid unified social credit code (check character)")
+        validate_party(party)
+        certificates = {o["certificate_no"].strip() for o in officers}
+        if len(certificates) < 2:
+            raise RuleViolation(
+                "/officers", "two-officers", "at least two officers with distinct enforcement certificates must act"
+            )
+        if violation_date > filed_on:
+            raise RuleViolation("/violation_date", "not-after-filing", "the violation cannot be after the filing date")
+        years = LIMITATION_YEARS_WITH_HARM if harm_caused else LIMITATION_YEARS
+        if violation_date < _years_before(filed_on, years):
+            raise RuleViolation(
+                "/violation_date",
+                "limitation-period",
+                f"violation older than {years} years cannot be penalised (行政处罚法 Art. 36)",
+            )
+        case: Case = cls._create(
+            cls.Filed,
+            id=case_id,
+            agency=agency,
+            party=party,
+            violation_summary=violation_summary,
+            violation_date=violation_date.isoformat(),
+            harm_caused=harm_caused,
+            legal_basis=legal_basis,
+            officers=officers,
+            filed_on=filed_on.isoformat(),
+            decision_due=(filed_on + timedelta(days=DECISION_DUE_DAYS)).isoformat(),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+        return case
+
+    def record_legal_review(
+        self,
+        *,
+        outcome: ReviewOutcome,
+        reviewer: Reviewer,
+        opinion: str,
+        reviewed_on: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """法制审核: passed, or returned with an opinion."""
+        self._require("record_legal_review")
+        if outcome == "returned" and not opinion.strip():
+            raise RuleViolation("/opinion", "opinion-required", "a returned review must give the reviewer's opinion")
+        if reviewer.get("name", "").strip() in {o["name"].strip() for o in self.officers}:
+            raise RuleViolation(
+                "/reviewer/name", "independent-reviewer", "the legal reviewer cannot be an investigating officer"
+            )
+        self.trigger_event(
+            self.LegalReviewRecorded,
+            outcome=outcome,
+            reviewer=reviewer,
+            opinion=opinion,
+            reviewed_on=reviewed_on.isoformat(),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def decide_penalty(
+        self,
+        *,
+        decision_number: str,
+        decided_on: date,
+        penalties: list[Penalty],
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """行政处罚决定, only after a passed legal review."""
+        self._require("decide_penalty")
+        match = DECISION_NUMBER.match(decision_number)
+        if not match:
+            raise RuleViolation(
+                "/decision_number", "decision-number-format", "expected e.g. (湘株醴)应急罚〔2023〕125号"
+            )
+        if int(match.group(1)) != decided_on.year:
+            raise RuleViolation("/decision_number", "decision-number-year", "the number's year must be the decision's year")
+        if decided_on < date.fromisoformat(self.filed_on):
+            raise RuleViolation("/decided_on", "not-before-filing", "a decision cannot precede the filing")
+        fines = [p for p in penalties if p["kind"] == "fine"]
+        if len(fines) > 1:
+            raise RuleViolation("/penalties", "one-fine", "one violation, one fine (行政处罚法 Art. 29)")
+        for index, penalty in enumerate(penalties):
+            amount = penalty.get("amount_yuan")
+            if penalty["kind"] in ("fine", "confiscation_of_illegal_gains") and not amount:
+                raise RuleViolation(f"/penalties/{index}/amount_yuan", "amount-required", "a positive amount is required")
+            if penalty["kind"] not in ("fine", "confiscation_of_illegal_gains") and amount:
+                raise RuleViolation(f"/penalties/{index}/amount_yuan", "no-amount", f"'{penalty['kind']}' takes no amount")
+        self.trigger_event(
+            self.PenaltyDecided,
+            decision_number=decision_number,
+            decided_on=decided_on.isoformat(),
+            penalties=penalties,
+            fine_total_yuan=sum(p.get("amount_yuan", 0) for p in fines),
+            agency=self.agency,
+            party=self.party,
+            violation_summary=self.violation_summary,
+            legal_basis=self.legal_basis,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)

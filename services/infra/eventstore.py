@@ -1,0 +1,130 @@
+"""Event-store plumbing shared by the services: a traced aggregate base, the service
+application (an eventsourcing Application over a process recorder, so policies and the
+outbox relay can record their positions atomically), and the mapping of stored domain
+events to CloudEvents. No domain rules live here."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, get_type_hints
+
+from cloudevents.core.bindings.kafka import KafkaMessage, to_structured_event
+from cloudevents.core.v1.event import CloudEvent
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ProcessRecorder, Tracking
+
+from services.infra.telemetry import current_traceparent
+
+TYPE_PREFIX = "cn.caseledger."
+# Event ids are derived from (aggregate id, version), so a re-published event keeps its id.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c1c2e-4d0b-5b2a-9c57-2a3b0b8f6a11")
+# Fields every stored event has that are not part of its published data.
+ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "originator_id_type", "traceparent"}
+)
+
+
+class TracedAggregate(Aggregate):
+    """Aggregate whose events carry the W3C traceparent of the request that caused them."""
+
+    class Event(Aggregate.Event):
+        traceparent: str
+        # Reverse-DNS, versioned CloudEvent type, e.g. "case.filed.v1" (prefix added).
+        cloud_type: ClassVar[str] = ""
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        kwargs.setdefault("traceparent", current_traceparent())
+        super().trigger_event(event_class, **kwargs)
+
+    @classmethod
+    def _create(cls, event_class: type[Any], *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+        kwargs.setdefault("traceparent", current_traceparent())
+        return super()._create(event_class, id=id, **kwargs)
+
+
+class ServiceApplication(Application):
+    """An eventsourcing application over a process recorder (events + tracking rows)."""
+
+    source: ClassVar[str] = "/caseledger"
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    def save_tracked(self, tracking: Tracking, *aggregates: Aggregate) -> None:
+        """Append the aggregates' new events and the consumer position in one transaction."""
+        processing_event: ProcessingEvent[Any] = ProcessingEvent(tracking)
+        processing_event.collect_events(*aggregates)
+        self._record(processing_event)
+
+
+def event_id(originator_id: Any, version: int) -> str:
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{version}"))
+
+
+def cloud_type(event_class: type[Any]) -> str:
+    return TYPE_PREFIX + event_class.cloud_type
+
+
+def data_fields(event_class: type[Any]) -> dict[str, Any]:
+    """The published data fields of an event class, with their types (for JSON Schema)."""
+    hints = get_type_hints(event_class, include_extras=True)
+    return {
+        name: hint
+        for name, hint in hints.items()
+        if name not in ENVELOPE_FIELDS and not str(hint).startswith("typing.ClassVar")
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def event_data(domain_event: Any) -> dict[str, Any]:
+    data = {name: getattr(domain_event, name) for name in data_fields(type(domain_event))}
+    data.setdefault("case_id", str(domain_event.originator_id))
+    result: dict[str, Any] = json.loads(json.dumps(data, default=_jsonable, ensure_ascii=False))
+    return result
+
+
+def to_cloud_event(domain_event: Any, source: str) -> CloudEvent:
+    data = event_data(domain_event)
+    attributes: dict[str, Any] = {
+        "id": event_id(domain_event.originator_id, domain_event.originator_version),
+        "source": source,
+        "type": cloud_type(type(domain_event)),
+        "subject": data["case_id"],
+        "time": domain_event.timestamp,
+        "datacontenttype": "application/json",
+        "dataschema": f"urn:caseledger:contracts:events:{cloud_type(type(domain_event))}",
+        "partitionkey": data["case_id"],
+        "sequence": str(domain_event.originator_version),
+        "aggregateid": str(domain_event.originator_id),
+    }
+    if domain_event.traceparent:
+        attributes["traceparent"] = domain_event.traceparent
+    return CloudEvent(attributes, data)
+
+
+def to_kafka_message(domain_event: Any, source: str) -> KafkaMessage:
+    """Structured-mode CloudEvent, keyed by case id, with the traceparent as a header too."""
+    message = to_structured_event(to_cloud_event(domain_event, source))
+    headers = dict(message.headers)
+    if domain_event.traceparent:
+        headers["traceparent"] = domain_event.traceparent.encode()
+    return KafkaMessage(headers=headers, key=message.key, value=message.value)

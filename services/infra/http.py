@@ -1,0 +1,164 @@
+"""HTTP plumbing every service shares: RFC 9457 problem responses, /healthz and /readyz,
+tracing of requests, and cursor encoding for pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.infra.telemetry import current_trace_id
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An RFC 9457 problem. ``kind`` becomes the type URI ``/problems/<kind>``."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"/problems/{kind}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "trace_id": current_trace_id() or None,
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    # ("body", "party", "code") -> "/party/code"; query and header names stay visible.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(request, exc.status, exc.kind, exc.title, exc.detail, exc.headers, **exc.extensions)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "pointer": _pointer(tuple(err.get("loc", ()))),
+                "in": str(err.get("loc", ("body",))[0]),
+                "rule": err.get("type", "invalid"),
+                "detail": err.get("msg", "invalid value"),
+            }
+            for err in exc.errors()
+        ]
+        fields = ", ".join(e["pointer"] for e in errors)
+        return problem_response(
+            request, 422, "invalid-request", "The request is not valid", f"Invalid field(s): {fields}", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}
+        return problem_response(
+            request,
+            exc.status_code,
+            kinds.get(exc.status_code, "http-error"),
+            str(exc.detail) if exc.status_code != 404 else "Not found",
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request, 500, "internal-error", "Internal error", "The request failed; nothing was half-written."
+        )
+
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def create_service_app(title: str, version: str, description: str, readiness: ReadinessCheck, **kwargs: Any) -> FastAPI:
+    app = FastAPI(title=title, version=version, description=description, **kwargs)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def _trace_header(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        response = await call_next(request)
+        trace_id = current_trace_id()
+        if trace_id:
+            response.headers["X-Trace-Id"] = trace_id
+        return response
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: storage reachable, relay and consumers running")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            checks = await readiness()
+        except Exception as exc:  # a readiness probe reports, it does not raise
+            checks = {"ready": False, "error": f"{type(exc).__name__}: {exc}"}
+        return JSONResponse(checks, status_code=200 if checks.get("ready") else 503)
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(value, dict):
+            raise ValueError
+        return value
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            "Invalid field(s): cursor",
+            errors=[{"pointer": "cursor", "in": "query", "rule": "cursor", "detail": "not a cursor from this API"}],
+        ) from exc

@@ -1,0 +1,123 @@
+"""A service process: its event store, its read-model engine, its outbox relay and its
+consumers, started and stopped with the HTTP app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.infra.consumer import ConsumerLoop, Handler, create_tables
+from services.infra.eventstore import ServiceApplication
+from services.infra.relay import OutboxRelay
+from services.infra.settings import Settings
+from services.infra.storage import make_engine
+from services.infra.telemetry import setup_logging, setup_tracing
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        metadata: MetaData,
+        application: Callable[[], ServiceApplication] | None = None,
+        handlers: Callable[[ServiceRuntime], Sequence[Handler]] = lambda _: (),
+        workers: Callable[[ServiceRuntime], Sequence[threading.Thread]] = lambda _: (),
+    ) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self._application_factory = application
+        self._handlers_factory = handlers
+        self._workers_factory = workers
+        self.app: ServiceApplication | None = None
+        self.engine: AsyncEngine | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[ConsumerLoop] = []
+        self.workers: list[threading.Thread] = []
+
+    @property
+    def application(self) -> ServiceApplication:
+        assert self.app is not None, "service not started"
+        return self.app
+
+    @property
+    def db(self) -> AsyncEngine:
+        assert self.engine is not None, "service not started"
+        return self.engine
+
+    async def start(self) -> None:
+        setup_logging(self.settings.service_name)
+        setup_tracing(self.settings.service_name)
+        self.engine = make_engine(self.settings)
+        await create_tables(self.engine, self.metadata)
+        if self._application_factory is not None:
+            # eventsourcing connects synchronously; keep it off the event loop.
+            self.app = await asyncio.to_thread(self._application_factory)
+            self.relay = OutboxRelay(self.app, self.settings)
+            self.relay.start()
+        # Consumer set-up opens its own engines and loops: do it off this loop too.
+        handlers = await asyncio.to_thread(self._handlers_factory, self)
+        self.consumers = [ConsumerLoop(self.settings, h) for h in handlers]
+        for consumer in self.consumers:
+            consumer.start()
+        self.workers = list(self._workers_factory(self))
+        for worker in self.workers:
+            worker.start()
+
+    async def stop(self) -> None:
+        stoppables: list[Any] = [*self.workers, *self.consumers]
+        if self.relay is not None:
+            stoppables.append(self.relay)
+        for thread in stoppables:
+            thread.stop()
+        for thread in stoppables:
+            await asyncio.to_thread(thread.join, 10)
+        if self.app is not None:
+            self.app.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, Any]:
+        async with self.db.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks: dict[str, Any] = {"database": "ok"}
+        ready = True
+        if self.relay is not None:
+            backlog = await asyncio.to_thread(self.relay.backlog)
+            checks["relay"] = {
+                "alive": self.relay.is_alive(),
+                "active": self.relay.active,
+                "published": self.relay.published,
+                "backlog": backlog,
+                "last_error": self.relay.last_error,
+            }
+            ready = ready and self.relay.is_alive()
+        checks["consumers"] = {
+            c.handler.name: {
+                "alive": c.is_alive(),
+                "partitions": sorted(tp.partition for tp in c.assigned),
+                "applied": c.applied,
+                "last_error": c.last_error,
+            }
+            for c in self.consumers
+        }
+        ready = ready and all(c.is_alive() and c.assigned for c in self.consumers)
+        checks["ready"] = ready
+        return checks
+
+    def lifespan(self) -> Callable[[FastAPI], Any]:
+        @asynccontextmanager
+        async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return _lifespan

@@ -1,0 +1,49 @@
+"""Process settings from the environment, with the embedded defaults when nothing is set.
+
+Every service process reads the same variables; each process is started with its own
+values (its own DATABASE_URL, its own port). Unset DATABASE_URL means the embedded
+default: SQLite files under ``DATA_DIR/<service>/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CASE_EVENTS_TOPIC = "caseledger.case-events.v1"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    service_name: str = "caseledger"
+    # PostgreSQL when set (postgresql://user@host:port/dbname), SQLite files otherwise.
+    database_url: str | None = None
+    data_dir: Path = Path("var")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    case_events_topic: str = CASE_EVENTS_TOPIC
+    case_events_partitions: int = 6
+    # 1 for the embedded broker; 3 on an Apache Kafka cluster (see README).
+    case_events_replication: int = 1
+    # Tansu finishes a group join in about session_timeout/2; Kafka defaults (10 s) make
+    # the first join take over 20 s there, so the defaults here are tighter.
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 1000
+    relay_batch_size: int = 500
+    relay_idle_sleep_s: float = 0.05
+    # Backoff for anything that talks to an outside party (broker, Credit China, webhooks).
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    credit_china_url: str = "http://127.0.0.1:8109"
+    public_base_url: str = Field(default="http://127.0.0.1:8100")
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url) and self.database_url.startswith("postgres")
+
+    def service_dir(self) -> Path:
+        path = self.data_dir / self.service_name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
