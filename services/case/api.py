@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from cloudevents.core.formats.json import JSONFormat
 from fastapi import Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from services.case.application import CaseApplication, CaseNotFound, StaleVersion
 from services.case.domain import (
@@ -28,24 +27,26 @@ from services.case.domain import (
     ReviewOutcome,
     RuleViolation,
 )
-from services.case.ledger import CaseLedgerProjection, case_ledger, ledger_entry, metadata
+from services.case.ledger import (
+    CaseLedgerProjection,
+    case_ledger,
+    ledger_entry,
+    metadata,
+)
+from services.infra.clock import today_in_china
 from services.infra.consumer import ProjectionRunner
 from services.infra.eventstore import to_cloud_event
-from services.infra.http import Problem, create_service_app, decode_cursor, encode_cursor
+from services.infra.http import Problem, create_service_app
+from services.infra.pagination import keyset_page
 from services.infra.runtime import ServiceRuntime
 from services.infra.settings import Settings
 from services.infra.storage import event_store_env
 
-CHINA = ZoneInfo("Asia/Shanghai")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=200, description="Retry-safe key: a retry gets the first result")
 ]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The case version you last saw, e.g. "3"')]
-
-
-def today() -> date:
-    return datetime.now(CHINA).date()
 
 
 class FileCaseRequest(BaseModel):
@@ -234,7 +235,7 @@ def file_case(body: FileCaseRequest, response: Response, idempotency_key: Idempo
             harm_caused=body.harm_caused,
             legal_basis=body.legal_basis,
             officers=body.officers,
-            filed_on=body.filed_on or today(),
+            filed_on=body.filed_on or today_in_china(),
             idempotency_key=idempotency_key,
             payload=body.model_dump(mode="json"),
         )
@@ -262,7 +263,7 @@ def record_legal_review(
             outcome=body.outcome,
             reviewer=body.reviewer,
             opinion=body.opinion,
-            reviewed_on=body.reviewed_on or today(),
+            reviewed_on=body.reviewed_on or today_in_china(),
             expected_version=_expected_version(if_match),
             idempotency_key=idempotency_key,
             payload=body.model_dump(mode="json"),
@@ -289,7 +290,7 @@ def decide_penalty(
         lambda: cases().decide_penalty(
             case_id,
             decision_number=body.decision_number,
-            decided_on=body.decided_on or today(),
+            decided_on=body.decided_on or today_in_china(),
             penalties=body.penalties,
             expected_version=_expected_version(if_match),
             idempotency_key=idempotency_key,
@@ -325,27 +326,10 @@ async def list_cases(
         query = query.where(case_ledger.c.agency_code == agency_code)
     if party_code:
         query = query.where(case_ledger.c.party_code == party_code)
-    if cursor:
-        after = decode_cursor(cursor)
-        try:
-            at, case_id = datetime.fromisoformat(after["at"]), str(after["id"])
-        except (KeyError, ValueError, TypeError):
-            raise Problem(422, "invalid-request", "The request is not valid", "Invalid field(s): cursor") from None
-        query = query.where(
-            or_(
-                case_ledger.c.recorded_at > at,
-                and_(case_ledger.c.recorded_at == at, case_ledger.c.case_id > case_id),
-            )
-        )
-    query = query.order_by(case_ledger.c.recorded_at, case_ledger.c.case_id).limit(limit + 1)
-    async with runtime.db.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    items = [ledger_entry(r) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor({"at": last.recorded_at.isoformat(), "id": last.case_id})
-    return {"items": items, "next_cursor": next_cursor}
+    rows, next_cursor = await keyset_page(
+        runtime.db, query, case_ledger.c.recorded_at, case_ledger.c.case_id, limit, cursor
+    )
+    return {"items": [ledger_entry(r) for r in rows], "next_cursor": next_cursor}
 
 
 @app.get(

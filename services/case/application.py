@@ -6,8 +6,6 @@ handlers, which FastAPI runs in its thread pool.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import date
 from typing import Any
@@ -16,8 +14,18 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from services.case.domain import Agency, Case, IdempotencyConflict, Officer, Party, Penalty, Reviewer, ReviewOutcome
+from services.case.domain import (
+    Agency,
+    Case,
+    IdempotencyConflict,
+    Officer,
+    Party,
+    Penalty,
+    Reviewer,
+    ReviewOutcome,
+)
 from services.infra.eventstore import ServiceApplication
+from services.infra.http import request_fingerprint
 from services.infra.telemetry import tracer
 
 CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
@@ -34,10 +42,6 @@ class StaleVersion(Exception):
         self.expected = expected
         self.current = current
         super().__init__(f"the case is at version {current}, not {expected}")
-
-
-def fingerprint(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 
 
 class CaseApplication(ServiceApplication):
@@ -71,7 +75,7 @@ class CaseApplication(ServiceApplication):
     ) -> tuple[Case, bool]:
         """立案. Returns (case, replayed). With an Idempotency-Key the case id is derived
         from the agency and the key, so a retry can only ever find the first case."""
-        print_ = fingerprint(payload)
+        request_print = request_fingerprint(payload)
         if idempotency_key:
             case_id = uuid.uuid5(CASE_ID_NAMESPACE, f"{agency['code']}:{idempotency_key}")
             try:
@@ -79,7 +83,7 @@ class CaseApplication(ServiceApplication):
             except CaseNotFound:
                 pass
             else:
-                existing.already_did(idempotency_key, print_)  # raises on a different body
+                existing.already_did(idempotency_key, request_print)  # raises on a different body
                 return existing, True
         else:
             case_id = uuid.uuid4()
@@ -94,14 +98,14 @@ class CaseApplication(ServiceApplication):
             officers=officers,
             filed_on=filed_on,
             command_key=idempotency_key or "",
-            command_fingerprint=print_,
+            command_fingerprint=request_print,
         )
         try:
             self._save(case)
         except IntegrityError:
             # A concurrent retry with the same key won the race: answer with its case.
             existing = self.get_case(case_id)
-            existing.already_did(idempotency_key, print_)
+            existing.already_did(idempotency_key, request_print)
             return existing, True
         return case, False
 
@@ -114,18 +118,18 @@ class CaseApplication(ServiceApplication):
         act: Any,
     ) -> tuple[Case, bool]:
         case = self.get_case(case_id)
-        print_ = fingerprint(payload)
-        if case.already_did(idempotency_key, print_):
+        request_print = request_fingerprint(payload)
+        if case.already_did(idempotency_key, request_print):
             return case, True
         if expected_version is not None and expected_version != case.version:
             raise StaleVersion(expected_version, case.version)
-        act(case, idempotency_key or "", print_)
+        act(case, idempotency_key or "", request_print)
         try:
             self._save(case)
         except IntegrityError as exc:
             # Someone else appended between our read and our write.
             current = self.get_case(case_id)
-            if current.already_did(idempotency_key, print_):
+            if current.already_did(idempotency_key, request_print):
                 return current, True
             raise StaleVersion(case.version - 1, current.version) from exc
         return case, False
@@ -147,13 +151,13 @@ class CaseApplication(ServiceApplication):
             expected_version,
             idempotency_key,
             payload,
-            lambda case, key, print_: case.record_legal_review(
+            lambda case, key, request_print: case.record_legal_review(
                 outcome=outcome,
                 reviewer=reviewer,
                 opinion=opinion,
                 reviewed_on=reviewed_on,
                 command_key=key,
-                command_fingerprint=print_,
+                command_fingerprint=request_print,
             ),
         )
 
@@ -173,12 +177,12 @@ class CaseApplication(ServiceApplication):
             expected_version,
             idempotency_key,
             payload,
-            lambda case, key, print_: case.decide_penalty(
+            lambda case, key, request_print: case.decide_penalty(
                 decision_number=decision_number,
                 decided_on=decided_on,
                 penalties=penalties,
                 command_key=key,
-                command_fingerprint=print_,
+                command_fingerprint=request_print,
             ),
         )
 

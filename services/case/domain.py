@@ -11,9 +11,8 @@ import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from typing_extensions import NotRequired, TypedDict
-
 from pydantic import Field, StringConstraints
+from typing_extensions import NotRequired, TypedDict
 
 from services.infra.eventstore import TracedAggregate
 

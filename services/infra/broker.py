@@ -47,3 +47,10 @@ def ensure_topic(settings: Settings) -> None:
         finally:
             admin.close()
         _ensured.add(key)
+
+
+def forget_topics() -> None:
+    """After a bus failure, check the topic again on the next connect (a replaced
+    broker may not have it)."""
+    with _lock:
+        _ensured.clear()

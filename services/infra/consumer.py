@@ -30,7 +30,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.infra.broker import ensure_topic
+from services.infra.broker import ensure_topic, forget_topics
 from services.infra.eventstore import ServiceApplication
 from services.infra.settings import Settings
 from services.infra.storage import make_engine
@@ -121,6 +121,7 @@ class ConsumerLoop(threading.Thread):
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("consumer %s restarting in %.1fs: %s", self.handler.name, delay, self.last_error)
+                forget_topics()
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
             finally:
@@ -141,7 +142,7 @@ class ConsumerLoop(threading.Thread):
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=60_000,
             fetch_max_wait_ms=100,
-            max_poll_records=500,
+            max_poll_records=self.settings.consumer_batch_size,
             request_timeout_ms=30_000,
         )
         consumer.subscribe([self.settings.case_events_topic], listener=_SeekToStored(self, consumer))

@@ -22,9 +22,19 @@ from services.infra.telemetry import current_traceparent
 TYPE_PREFIX = "cn.caseledger."
 # Event ids are derived from (aggregate id, version), so a re-published event keeps its id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1c2e-4d0b-5b2a-9c57-2a3b0b8f6a11")
-# Fields every stored event has that are not part of its published data.
+# Fields stored with every event that are not part of its published data: the envelope
+# carries them, or (idempotency keys and request fingerprints) they are the service's own.
 ENVELOPE_FIELDS = frozenset(
-    {"originator_id", "originator_version", "timestamp", "originator_topic", "originator_id_type", "traceparent"}
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+        "originator_id_type",
+        "traceparent",
+        "command_key",
+        "command_fingerprint",
+    }
 )
 
 

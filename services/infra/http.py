@@ -4,6 +4,7 @@ tracing of requests, and cursor encoding for pagination."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -162,3 +163,10 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
             "Invalid field(s): cursor",
             errors=[{"pointer": "cursor", "in": "query", "rule": "cursor", "detail": "not a cursor from this API"}],
         ) from exc
+
+
+def request_fingerprint(payload: Any) -> str:
+    """A stable digest of a command's body: a retry with the same Idempotency-Key must
+    carry the same request, or it is refused."""
+    canonical = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -18,7 +18,7 @@ import psycopg
 from eventsourcing.persistence import Tracking
 from kafka import KafkaProducer
 
-from services.infra.broker import ensure_topic
+from services.infra.broker import ensure_topic, forget_topics
 from services.infra.eventstore import ServiceApplication, to_kafka_message
 from services.infra.settings import Settings
 
@@ -31,8 +31,10 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
-        request_timeout_ms=10_000,
-        delivery_timeout_ms=30_000,
+        # A batch sent into a dead broker fails within ~15 s and is retried from the
+        # stored position, instead of hanging on kafka-python's 2-minute default.
+        request_timeout_ms=5_000,
+        delivery_timeout_ms=15_000,
         reconnect_backoff_max_ms=2_000,
         max_block_ms=10_000,
     )
@@ -85,13 +87,12 @@ class OutboxRelay(threading.Thread):
             except Exception as exc:  # broker down, timeouts, database hiccups
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("relay retrying in %.1fs: %s", delay, self.last_error)
-                if producer is not None:
-                    producer.close(timeout=1)
-                    producer = None
+                forget_topics()
+                _discard(producer)
+                producer = None
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
-        if producer is not None:
-            producer.close(timeout=5)
+        _discard(producer)
         lock.release()
 
     def _relay_batch(self, producer: KafkaProducer) -> int:
@@ -111,12 +112,23 @@ class OutboxRelay(threading.Thread):
                     headers=list(message.headers.items()),
                 )
             )
-        producer.flush(timeout=30)
+        producer.flush(timeout=20)
         for future in futures:
-            future.get(timeout=30)  # raises if the broker did not ack
+            future.get(timeout=1)  # raises if the broker did not ack
         self.app.process_recorder.insert_tracking(Tracking(self.position_name, notifications[-1].id))
         self.published += len(notifications)
         return len(notifications)
+
+
+def _discard(producer: KafkaProducer | None) -> None:
+    """Close a producer whose broker may be gone: its unsent batches are dropped on
+    purpose (the events stay in the event store and are sent again from the position)."""
+    if producer is None:
+        return
+    try:
+        producer.close(timeout=0)
+    except Exception as exc:  # close() flushes, and flushing to a dead broker raises
+        log.debug("discarding producer: %s", exc)
 
 
 class _LeaderLock:

@@ -17,7 +17,7 @@ from services.infra.consumer import ConsumerLoop, Handler, create_tables
 from services.infra.eventstore import ServiceApplication
 from services.infra.relay import OutboxRelay
 from services.infra.settings import Settings
-from services.infra.storage import make_engine
+from services.infra.storage import ensure_postgres_database, make_engine
 from services.infra.telemetry import setup_logging, setup_tracing
 
 
@@ -54,6 +54,9 @@ class ServiceRuntime:
     async def start(self) -> None:
         setup_logging(self.settings.service_name)
         setup_tracing(self.settings.service_name)
+        if self.settings.uses_postgres:
+            assert self.settings.database_url
+            await asyncio.to_thread(ensure_postgres_database, self.settings.database_url)
         self.engine = make_engine(self.settings)
         await create_tables(self.engine, self.metadata)
         if self._application_factory is not None:

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
     relay_batch_size: int = 500
+    consumer_batch_size: int = 500
     relay_idle_sleep_s: float = 0.05
     # Backoff for anything that talks to an outside party (broker, Credit China, webhooks).
     retry_initial_s: float = 0.2

@@ -1,0 +1,49 @@
+# caseledger front door. `make run` and `make test` set everything up themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PG_URL ?= postgresql://postgres@127.0.0.1:5432
+
+.PHONY: install run demo test test-unit contracts postgres clean help
+
+help:
+	@echo "make run        start the whole system on its embedded default (SQLite, local broker)"
+	@echo "make demo       with the system running: drive one case through file, review, penalise, refer, publish"
+	@echo "make test       install, start what is missing, run every test"
+	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m devtools.launcher
+
+demo: install
+	$(BIN)/python -m devtools.demo
+
+# Tests use the machine's PostgreSQL; start it when it is down (a no-op when it is up).
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || (command -v pg_ctlcluster >/dev/null && \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start) || true
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+		echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1
+
+# pytest exits 5 when it collected no test: that must fail, not pass silently.
+test: install postgres
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+contracts: install
+	$(BIN)/python -m devtools.contracts
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,145 @@
+"""A local stand-in for the Credit China (信用中国) penalty intake, for development and tests.
+
+It checks every body against contracts/credit_china/penalty.schema.json (the contract the
+disclosure service must meet), keeps what it accepted in memory, answers a repeated
+publication id with the first receipt, and can be told to fail the next N intakes.
+
+    uvicorn devtools.credit_china:app --port 8109
+
+Tests start one in-process with ``running()``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, Field
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "contracts" / "credit_china" / "penalty.schema.json"
+SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+class FailNext(BaseModel):
+    count: int = Field(ge=0, le=10_000)
+
+
+class CreditChinaState:
+    """What the fake has accepted, by publication id, and how many intakes to fail."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, dict[str, Any]] = {}
+        self.fail_next = 0
+        self.intake_requests = 0
+
+
+def validation_errors(body: Any) -> list[dict[str, str]]:
+    """Every schema violation, with a JSON pointer to the offending field."""
+    errors = []
+    for error in sorted(VALIDATOR.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(map(str, error.absolute_path))
+        if "propertyNames" in error.absolute_schema_path:
+            path.append(str(error.instance))  # the forbidden field name itself
+        errors.append({"pointer": "/" + "/".join(path), "rule": str(error.validator), "detail": error.message})
+    return errors
+
+
+def create_app() -> FastAPI:
+    """A fresh simulator with empty memory (one per test, one per process)."""
+    app = FastAPI(title="Credit China (信用中国) intake simulator", version="1.0.0")
+    state = CreditChinaState()
+
+    @app.post("/api/v1/penalties", status_code=201)
+    async def intake(
+        request: Request, idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+    ) -> JSONResponse:
+        state.intake_requests += 1
+        if state.fail_next > 0:
+            state.fail_next -= 1
+            return JSONResponse({"error": "service unavailable (simulated)"}, status_code=503)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON", "errors": []}, status_code=400)
+        errors = validation_errors(body)
+        if errors:
+            fields = ", ".join(e["pointer"] for e in errors)
+            return JSONResponse({"error": f"invalid field(s): {fields}", "errors": errors}, status_code=400)
+        publication_id = body["publication_id"]
+        if idempotency_key is not None and idempotency_key != publication_id:
+            return JSONResponse({"error": "Idempotency-Key must equal publication_id", "errors": []}, status_code=400)
+        first = state.accepted.get(publication_id)
+        if first is not None:
+            if first["item"] != body["item"]:
+                return JSONResponse(
+                    {"error": "publication_id already used with a different item", "receipt_id": first["receipt_id"]},
+                    status_code=409,
+                )
+            return JSONResponse(
+                {"receipt_id": first["receipt_id"]}, status_code=200, headers={"Idempotent-Replayed": "true"}
+            )
+        record = {
+            "publication_id": publication_id,
+            "receipt_id": f"CC-{uuid.uuid4().hex[:16].upper()}",
+            "received_at": datetime.now(UTC).isoformat(),
+            "item": body["item"],
+        }
+        state.accepted[publication_id] = record
+        return JSONResponse({"receipt_id": record["receipt_id"]}, status_code=201)
+
+    @app.get("/api/v1/penalties")
+    async def list_penalties() -> dict[str, Any]:
+        return {"items": list(state.accepted.values()), "intake_requests": state.intake_requests}
+
+    @app.get("/api/v1/penalties/{publication_id}")
+    async def get_penalty(publication_id: str) -> JSONResponse:
+        record = state.accepted.get(publication_id)
+        if record is None:
+            return JSONResponse({"error": f"no penalty {publication_id}"}, status_code=404)
+        return JSONResponse(record)
+
+    @app.post("/_control/fail-next")
+    async def fail_next(body: FailNext) -> dict[str, int]:
+        """Make the next ``count`` intake requests answer 503 (retry tests)."""
+        state.fail_next = body.count
+        return {"fail_next": state.fail_next}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()
+
+
+@contextmanager
+def running(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve a fresh simulator in a background thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="credit-china-simulator", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Credit China simulator did not start")
+        time.sleep(0.02)
+    bound_port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -1,0 +1,227 @@
+"""Drive one case through file, legal review, penalty decision, referral and publication
+against a running system, and show what each part of the system learnt.
+
+``make demo`` runs it against ``make run``; the end-to-end tests run the same flow and
+assert on its result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from devtools.launcher import DEFAULT_PORTS
+
+# Valid codes (check characters computed per GB 32100 / GB 11643).
+AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
+ENTERPRISE = {"kind": "enterprise", "name": "醴陵市某某花炮厂", "code": "91430281MA4L12345R", "legal_representative": "张三"}
+PERSON_ID = "430281198001011234"
+PERSON_PHONE = "13800138000"
+PERSON = {"kind": "natural_person", "name": "黄小明", "code": PERSON_ID, "phone": PERSON_PHONE, "address": "醴陵市某路1号"}
+OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
+
+
+EXPECTED_WEBHOOK_TYPES = {
+    "cn.caseledger.case.filed.v1",
+    "cn.caseledger.case.penalty_decided.v1",
+    "cn.caseledger.referral.referred.v1",
+    "cn.caseledger.disclosure.published.v1",
+}
+
+
+class WebhookReceiver:
+    """A real local HTTP server that records every webhook it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        receiver = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/caseledger"
+
+    def __enter__(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(r["body"]) for r in self.received]
+
+
+@dataclass
+class DemoResult:
+    case: dict[str, Any]
+    subscription: dict[str, Any]
+    responses: dict[str, httpx.Response] = field(default_factory=dict)
+    ledger_entry: dict[str, Any] = field(default_factory=dict)
+    tracker_row: dict[str, Any] = field(default_factory=dict)
+    feed_entry: dict[str, Any] = field(default_factory=dict)
+    simulator_record: dict[str, Any] = field(default_factory=dict)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    """Poll until ``check`` returns something truthy: projections are eventually consistent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 300:
+        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, Any] = PERSON, timeout: float = 60) -> DemoResult:
+    client = httpx.Client(timeout=30)
+    year = time.localtime().tm_year
+    subscription = _ok(
+        client.post(
+            f"{urls['notification']}/v1/subscriptions",
+            json={"callback_url": receiver.url, "event_types": ["cn.caseledger.*"], "description": "demo"},
+            headers={"Idempotency-Key": f"demo-sub-{uuid.uuid4()}"},
+        )
+    )
+    filed = client.post(
+        f"{urls['case']}/v1/cases",
+        json={
+            "agency": AGENCY,
+            "party": party,
+            "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
+            "violation_date": f"{year}-01-05",
+            "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
+            "officers": OFFICERS,
+        },
+        headers={"Idempotency-Key": f"demo-file-{uuid.uuid4()}"},
+    )
+    case = _ok(filed)
+    case_id = case["id"]
+    result = DemoResult(case=case, subscription=subscription, responses={"file": filed})
+    reviewed = client.post(
+        f"{urls['case']}/v1/cases/{case_id}/legal-reviews",
+        json={"outcome": "passed", "reviewer": {"name": "赵六", "certificate_no": "43019999"}, "opinion": "事实清楚，证据确凿"},
+        headers={"If-Match": filed.headers["etag"]},
+    )
+    _ok(reviewed)
+    decided = client.post(
+        f"{urls['case']}/v1/cases/{case_id}/penalty-decision",
+        json={
+            "decision_number": f"(醴)应急罚〔{year}〕{int(time.time()) % 100000}号",
+            "penalties": [{"kind": "fine", "amount_yuan": 30000}, {"kind": "warning"}],
+        },
+        headers={"If-Match": reviewed.headers["etag"]},
+    )
+    _ok(decided)
+    result.responses.update(review=reviewed, decide=decided)
+
+    def _refer() -> httpx.Response | None:
+        response = client.post(
+            f"{urls['referral']}/v1/referrals",
+            json={
+                "case_id": case_id,
+                "receiving_organ": "public_security",
+                "organ_name": "醴陵市公安局",
+                "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
+                "reason": "拒不执行重大事故隐患整改指令",
+                "officers": OFFICERS,
+                "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
+            },
+        )
+        return response if response.status_code != 422 else None  # not known to referral yet
+
+    referred = eventually(_refer, timeout, "the referral service to learn of the case")
+    _ok(referred)
+    result.responses["refer"] = referred
+    referral_id = referred.json()["id"]
+
+    def _ledger() -> dict[str, Any] | None:
+        response = client.get(f"{urls['case']}/v1/cases/{case_id}")
+        entry = response.json() if response.status_code == 200 else {}
+        done = entry.get("referral_status") == "referred" and entry.get("publication_status") == "published"
+        return entry if done else None
+
+    result.ledger_entry = eventually(_ledger, timeout, "the ledger to show referral and publication")
+    result.tracker_row = eventually(
+        lambda: (r := client.get(f"{urls['referral']}/v1/referrals/{referral_id}")).status_code == 200 and r.json(),
+        timeout,
+        "the tracker row",
+    )
+
+    def _feed() -> dict[str, Any] | None:
+        items = client.get(f"{urls['disclosure']}/v1/disclosures", params={"limit": 200}).json()["items"]
+        return next((i for i in items if i.get("case_id") == case_id), None)
+
+    result.feed_entry = eventually(_feed, timeout, "the disclosure feed entry")
+
+    def _simulator() -> dict[str, Any] | None:
+        records = client.get(f"{urls['credit_china']}/api/v1/penalties").json()
+        records = records["items"] if isinstance(records, dict) else records
+        decision = decided.json()["decision_number"]
+        return next((r for r in records if json.dumps(r, ensure_ascii=False).count(decision)), None)
+
+    result.simulator_record = eventually(_simulator, timeout, "Credit China to receive the publication")
+
+    def _webhooks() -> list[dict[str, Any]] | None:
+        mine = [w for w in receiver.received if json.loads(w["body"]).get("subject") == case_id]
+        types = {json.loads(w["body"])["type"] for w in mine}
+        return mine if EXPECTED_WEBHOOK_TYPES <= types else None
+
+    result.webhooks = eventually(_webhooks, timeout, "the webhooks")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Drive one case through the running system")
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    urls = {name: f"http://{args.host}:{port}" for name, port in DEFAULT_PORTS.items()}
+    with WebhookReceiver() as receiver:
+        print(f"webhook receiver listening at {receiver.url}")
+        result = run_flow(urls, receiver)
+    show = lambda title, value: print(f"\n== {title} ==\n{json.dumps(value, ensure_ascii=False, indent=2)}")  # noqa: E731
+    show("case as filed (write model)", result.case)
+    show("case ledger entry (GET /v1/cases/{id})", result.ledger_entry)
+    show("referral tracker row (GET /v1/referrals/{id})", result.tracker_row)
+    show("public disclosure feed entry (GET /v1/disclosures)", result.feed_entry)
+    show("what the Credit China simulator accepted", result.simulator_record)
+    first = result.webhooks[0]
+    show(
+        f"a webhook received ({len(result.webhooks)} in all for this case)",
+        {"headers": {k: v for k, v in first["headers"].items() if k.startswith("webhook-")}, "body": json.loads(first["body"])},
+    )
+
+
+if __name__ == "__main__":
+    main()

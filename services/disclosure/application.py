@@ -1,0 +1,71 @@
+"""Disclosure commands and the policy that turns penalty decisions into publications.
+
+Synchronous like every eventsourcing application: the policy runs in its Kafka consumer
+thread, the publisher in its own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from services.disclosure.domain import Publication, withheld_reason
+from services.infra.consumer import ConsumedEvent
+from services.infra.eventstore import ServiceApplication
+from services.infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DisclosureSettings(Settings):
+    """The shared settings plus the disclosure rules that are configuration, not code."""
+
+    # General tier (一般失信行为): published 3 months to 1 year (DOMAIN.md §5, *to confirm*
+    # locally: some provinces require at least 1 year for work-safety penalties).
+    publication_period_months: int = 12
+    # A payload Credit China rejects (4xx) is a bug on our side: retry, but slowly.
+    publisher_rejected_retry_s: float = 60.0
+    publisher_timeout_s: float = 10.0
+
+
+class PublicationNotFound(Exception):
+    pass
+
+
+class DisclosureApplication(ServiceApplication):
+    name = "disclosures"
+    source = "/caseledger/disclosure"
+
+    def __init__(self, env: dict[str, str] | None = None, *, publication_months: int = 12) -> None:
+        super().__init__(env=env)
+        self.publication_months = publication_months
+
+    def get_publication(self, publication_id: UUID) -> Publication:
+        try:
+            publication: Publication = self.repository.get(publication_id)
+        except AggregateNotFoundError as exc:
+            raise PublicationNotFound(str(publication_id)) from exc
+        return publication
+
+    def prepare_on_decision(self, event: ConsumedEvent) -> list[Any]:
+        """Policy for ``case.penalty_decided.v1``: prepare the decision's publication.
+        Its id is derived from (case, decision number), so a duplicate delivery collides
+        with the first publication instead of creating a second one."""
+        if not event.is_type(".case.penalty_decided.v1"):
+            return []
+        reason = withheld_reason(event.data)
+        if reason:
+            log.warning(
+                "decision %s of case %s not published: %s", event.data["decision_number"], event.subject, reason
+            )
+            return []
+        return [
+            Publication.prepare(
+                case_id=event.data.get("case_id") or event.subject,
+                decision=event.data,
+                publication_months=self.publication_months,
+            )
+        ]

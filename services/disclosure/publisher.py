@@ -1,0 +1,165 @@
+"""Publisher: pushes prepared publications to Credit China (信用中国), in order.
+
+It reads the disclosure application's own notification log (only the Prepared events) from
+its tracking position. For each publication not yet published it POSTs the masked item with
+the publication id as Idempotency-Key, and on acceptance appends ``Publication.Published``
+together with its new position in one event-store transaction. A publication is never
+skipped: the worker retries the same one (capped exponential backoff while Credit China is
+unreachable or failing, slowly and loudly when it rejects the payload) until it goes
+through. After a restart it resumes at its position; a publication already published (seen
+on the aggregate) is not sent again, and Credit China drops repeats by Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import httpx
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.utils import get_topic
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
+
+from services.disclosure.application import DisclosureApplication, DisclosureSettings
+from services.disclosure.domain import Publication
+from services.infra.clock import today_in_china
+from services.infra.telemetry import current_traceparent, span_from
+
+log = logging.getLogger(__name__)
+INTAKE_PATH = "/api/v1/penalties"
+PREPARED_TOPIC = get_topic(Publication.Prepared)
+
+
+class CreditChinaUnavailable(Exception):
+    """Connection refused, timeout, 5xx, 408 or 429: try again soon."""
+
+
+class PayloadRejected(Exception):
+    """Credit China refused the item (4xx): a bug in our masking or mapping."""
+
+
+class CreditChinaPublisher(threading.Thread):
+    position_name = "publisher"
+
+    def __init__(self, app: DisclosureApplication, settings: DisclosureSettings) -> None:
+        super().__init__(name=f"publisher-{settings.service_name}", daemon=True)
+        self.app = app
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.published = 0
+        self.last_error: str | None = None
+        self._backoff = wait_exponential(multiplier=settings.retry_initial_s, max=settings.retry_max_s)
+
+    @property
+    def position(self) -> int:
+        return self.app.process_recorder.max_tracking_id(self.position_name) or 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        delay = self.settings.retry_initial_s
+        with httpx.Client(base_url=self.settings.credit_china_url, timeout=self.settings.publisher_timeout_s) as client:
+            while not self.stopping.is_set():
+                try:
+                    handled = self._publish_batch(client)
+                    delay = self.settings.retry_initial_s
+                    if not handled:
+                        self.stopping.wait(self.settings.relay_idle_sleep_s)
+                except Exception as exc:  # event store hiccups; delivery failures retry inside
+                    if self.stopping.is_set():
+                        break
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("publisher retrying in %.1fs: %s", delay, self.last_error)
+                    self.stopping.wait(delay)
+                    delay = min(delay * 2, self.settings.retry_max_s)
+
+    def _publish_batch(self, client: httpx.Client) -> int:
+        notifications = self.app.recorder.select_notifications(
+            self.position + 1, self.settings.relay_batch_size, topics=[PREPARED_TOPIC]
+        )
+        for notification in notifications:
+            if self.stopping.is_set():
+                break
+            prepared = self.app.mapper.to_domain_event(notification)
+            tracking = Tracking(self.position_name, notification.id)
+            publication = self.app.get_publication(prepared.originator_id)
+            if publication.published:  # published before a crash, or by another replica
+                self.app.process_recorder.insert_tracking(tracking)
+                continue
+            with span_from(prepared.traceparent, "credit-china publish", **{"publication.id": str(publication.id)}):
+                receipt_id = self._deliver(client, publication)
+                publication.publish(published_on=today_in_china(), receipt_id=receipt_id)
+                try:
+                    self.app.save_tracked(tracking, publication)
+                except IntegrityError:
+                    # Another publisher recorded it first; the next round sees it published.
+                    log.info("publication %s was recorded by another publisher", publication.id)
+                    return 0
+            self.published += 1
+            self.last_error = None
+            log.info("publication %s accepted by Credit China, receipt %s", publication.id, receipt_id)
+        return len(notifications)
+
+    # -- delivery ------------------------------------------------------------------------
+    def _deliver(self, client: httpx.Client, publication: Publication) -> str:
+        """POST until Credit China accepts; only stopping the worker ends the retries."""
+        retrying = Retrying(
+            retry=retry_if_exception_type((httpx.TransportError, CreditChinaUnavailable, PayloadRejected)),
+            wait=self._wait,
+            stop=lambda _state: self.stopping.is_set(),
+            sleep=self.stopping.wait,
+            before_sleep=self._log_failure,
+            reraise=True,
+        )
+        receipt: str = retrying(self._post, client, publication)
+        return receipt
+
+    def _post(self, client: httpx.Client, publication: Publication) -> str:
+        response = client.post(
+            INTAKE_PATH,
+            json={"publication_id": publication.publication_id, "item": publication.item},
+            headers={"Idempotency-Key": publication.publication_id, "traceparent": current_traceparent()},
+        )
+        if response.is_success:
+            receipt_id = _receipt_id(response)
+            if receipt_id:
+                return receipt_id
+            raise CreditChinaUnavailable(f"{response.status_code} without a receipt_id: {response.text[:500]}")
+        if response.is_client_error and response.status_code not in (408, 429):
+            raise PayloadRejected(f"{response.status_code}: {response.text[:2000]}")
+        raise CreditChinaUnavailable(f"{response.status_code}: {response.text[:500]}")
+
+    def _wait(self, state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, PayloadRejected):
+            return self.settings.publisher_rejected_retry_s
+        return float(self._backoff(state))
+
+    def _log_failure(self, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        self.last_error = f"{type(failure).__name__}: {failure}"
+        delay = state.next_action.sleep if state.next_action else 0.0
+        if isinstance(failure, PayloadRejected):
+            log.error(
+                "Credit China REJECTED a publication (a bug in the disclosure mapping); retrying in %.0fs: %s",
+                delay,
+                self.last_error,
+            )
+        else:
+            log.warning(
+                "Credit China unavailable (attempt %d), retrying in %.1fs: %s",
+                state.attempt_number,
+                delay,
+                self.last_error,
+            )
+
+
+def _receipt_id(response: httpx.Response) -> str | None:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return None
+    receipt = body.get("receipt_id") if isinstance(body, dict) else None
+    return str(receipt) if receipt else None

@@ -1,0 +1,44 @@
+"""Keyset (cursor) pagination over a read model, ordered by record time then id: stable
+while new rows arrive, and cheap at any depth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.infra.http import Problem, decode_cursor, encode_cursor
+
+
+async def keyset_page(
+    engine: AsyncEngine,
+    query: Select[Any],
+    recorded_at: Column[Any],
+    key: Column[Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """Run ``query`` for one page; returns the rows and the cursor of the next page."""
+    if cursor:
+        after = decode_cursor(cursor)
+        try:
+            at, last_key = datetime.fromisoformat(after["at"]), str(after["id"])
+        except (KeyError, ValueError, TypeError):
+            raise Problem(
+                422,
+                "invalid-request",
+                "The request is not valid",
+                "Invalid field(s): cursor",
+                errors=[{"pointer": "cursor", "in": "query", "rule": "cursor", "detail": "not a cursor from this API"}],
+            ) from None
+        query = query.where(or_(recorded_at > at, and_(recorded_at == at, key > last_key)))
+    query = query.order_by(recorded_at, key).limit(limit + 1)
+    async with engine.connect() as conn:
+        rows = list((await conn.execute(query)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]._mapping
+        next_cursor = encode_cursor({"at": last[recorded_at.name].isoformat(), "id": str(last[key.name])})
+    return rows[:limit], next_cursor

@@ -1,0 +1,243 @@
+"""Webhook delivery (推送): POST each due delivery to its subscriber, signed the Standard
+Webhooks way, retried with capped exponential backoff until it is accepted or the
+attempts run out.
+
+All state is in the ``deliveries`` table, so a restart resumes where it stopped. A
+delivery is claimed by moving its ``next_attempt_at`` a lease ahead (a compare-and-set
+on the value read), so several replicas never send the same attempt twice; a worker that
+dies mid-request leaves the delivery due again once the lease runs out. Receivers see
+at-least-once delivery and deduplicate by ``webhook-id`` (the CloudEvent id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from standardwebhooks import Webhook
+
+from services.infra.settings import Settings
+from services.infra.storage import make_engine
+from services.infra.telemetry import current_traceparent, span_from
+from services.notification.subscriptions import deliveries, subscriptions
+
+log = logging.getLogger(__name__)
+
+
+class NotificationSettings(Settings):
+    """The shared settings plus the webhook delivery knobs (environment variables)."""
+
+    webhook_max_attempts: int = 15
+    # Backoff starts at the shared retry_initial_s and doubles up to this cap.
+    webhook_retry_cap_s: float = 300.0
+    webhook_timeout_s: float = 10.0
+    webhook_poll_interval_s: float = 0.25
+    webhook_batch_size: int = 100
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try a delivery again, and when to give up."""
+
+    initial_s: float
+    cap_s: float
+    max_attempts: int
+
+    @classmethod
+    def from_settings(cls, settings: NotificationSettings) -> RetryPolicy:
+        return cls(settings.retry_initial_s, settings.webhook_retry_cap_s, settings.webhook_max_attempts)
+
+    def delay_after(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt (1-based)."""
+        return min(self.initial_s * 2 ** (attempts - 1), self.cap_s)
+
+    def gives_up_after(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts
+
+
+def encode_body(envelope: dict[str, Any]) -> str:
+    """The exact request body; it is also what gets signed."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+
+
+def signed_headers(secret: str, message_id: str, body: str, timestamp: datetime) -> dict[str, str]:
+    """Standard Webhooks headers: HMAC-SHA256 over "id.timestamp.body"."""
+    timestamp = timestamp.astimezone(UTC)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, timestamp, body),
+        "content-type": "application/json",
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    error: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class DeliveryWorker(threading.Thread):
+    """Sends due deliveries; its own event loop and engine, like the consumer threads."""
+
+    def __init__(self, settings: NotificationSettings) -> None:
+        super().__init__(name="notification-delivery", daemon=True)
+        self.settings = settings
+        self.policy = RetryPolicy.from_settings(settings)
+        # Long enough for the request to finish before another replica may take it over.
+        self.lease = timedelta(seconds=settings.webhook_timeout_s + 30)
+        self.stopping = threading.Event()
+        self.delivered = 0
+        self.last_error: str | None = None
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._run())
+        finally:
+            loop.close()
+
+    async def _run(self) -> None:
+        engine = make_engine(self.settings)
+        timeout = httpx.Timeout(self.settings.webhook_timeout_s)
+        try:
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                while not self.stopping.is_set():
+                    try:
+                        sent = await self.deliver_due(engine, client)
+                        self.last_error = None
+                    except Exception as exc:  # database hiccup: keep the thread alive
+                        self.last_error = f"{type(exc).__name__}: {exc}"
+                        log.exception("delivery round failed")
+                        sent = 0
+                    if not sent:
+                        await asyncio.sleep(self.settings.webhook_poll_interval_s)
+        finally:
+            await engine.dispose()
+
+    async def deliver_due(self, engine: AsyncEngine, client: httpx.AsyncClient) -> int:
+        """One round: claim the due deliveries, send them, record the outcomes."""
+        claimed = await self._claim(engine)
+        if not claimed:
+            return 0
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        deliveries,
+                        subscriptions.c.callback_url,
+                        subscriptions.c.secret,
+                        subscriptions.c.active,
+                    )
+                    .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+                    .where(deliveries.c.id.in_(claimed))
+                    .order_by(deliveries.c.created_at, deliveries.c.id)
+                )
+            ).all()
+        by_subscription: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_subscription[row.subscription_id].append(row)
+        # One slow subscriber must not hold up the others; each one's events go in order.
+        await asyncio.gather(*(self._send_in_order(engine, client, batch) for batch in by_subscription.values()))
+        return len(rows)
+
+    async def _claim(self, engine: AsyncEngine) -> list[str]:
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            due = (
+                await conn.execute(
+                    select(deliveries.c.id, deliveries.c.next_attempt_at)
+                    .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+                    .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at, deliveries.c.id)
+                    .limit(self.settings.webhook_batch_size)
+                )
+            ).all()
+            claimed = []
+            for delivery_id, seen_due in due:
+                result = await conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.status == "pending",
+                        deliveries.c.next_attempt_at == seen_due,
+                    )
+                    .values(next_attempt_at=now + self.lease)
+                )
+                if result.rowcount == 1:
+                    claimed.append(delivery_id)
+        return claimed
+
+    async def _send_in_order(self, engine: AsyncEngine, client: httpx.AsyncClient, rows: Sequence[Any]) -> None:
+        for row in rows:
+            if not row.active:
+                await self._finish(engine, row.id, "failed", row.attempts, Outcome(None, "subscription deactivated"))
+                continue
+            outcome = await self.send(client, row.callback_url, row.secret, row.payload)
+            attempts = row.attempts + 1
+            if outcome.accepted:
+                await self._finish(engine, row.id, "delivered", attempts, outcome)
+                self.delivered += 1
+            elif self.policy.gives_up_after(attempts):
+                log.warning("delivery %s failed after %d attempts: %s", row.id, attempts, outcome.error)
+                await self._finish(engine, row.id, "failed", attempts, outcome)
+            else:
+                retry_at = datetime.now(UTC) + timedelta(seconds=self.policy.delay_after(attempts))
+                await self._finish(engine, row.id, "pending", attempts, outcome, retry_at)
+
+    async def send(self, client: httpx.AsyncClient, url: str, secret: str, envelope: dict[str, Any]) -> Outcome:
+        """One signed POST of a CloudEvent; never raises for the subscriber's failures."""
+        body = encode_body(envelope)
+        traceparent = envelope.get("traceparent", "")
+        with span_from(traceparent, "webhook deliver", **{"cloudevents.event_type": envelope["type"], "url.full": url}):
+            # webhook-id is the CloudEvent id: stable across retries, for receivers to dedupe.
+            headers = signed_headers(secret, envelope["id"], body, datetime.now(UTC))
+            propagated = current_traceparent() or traceparent
+            if propagated:
+                headers["traceparent"] = propagated
+            try:
+                response = await client.post(url, content=body.encode(), headers=headers)
+            except httpx.HTTPError as exc:
+                return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
+        if 200 <= response.status_code < 300:
+            return Outcome(response.status_code, None)
+        return Outcome(response.status_code, f"HTTP {response.status_code}: {response.text[:300]}")
+
+    async def _finish(
+        self,
+        engine: AsyncEngine,
+        delivery_id: str,
+        status: str,
+        attempts: int,
+        outcome: Outcome,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    next_attempt_at=next_attempt_at,
+                    last_status_code=outcome.status_code,
+                    last_error=outcome.error,
+                    delivered_at=datetime.now(UTC) if status == "delivered" else None,
+                )
+            )

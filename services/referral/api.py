@@ -1,0 +1,217 @@
+"""Referral service REST API: refer a case (移送) to the public security organ or the
+procuratorate; the referral tracker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+
+from services.infra.clock import today_in_china
+from services.infra.consumer import ProjectionRunner
+from services.infra.http import Problem, create_service_app
+from services.infra.pagination import keyset_page
+from services.infra.runtime import ServiceRuntime
+from services.infra.settings import Settings
+from services.infra.storage import event_store_env
+from services.referral.application import ReferralApplication
+from services.referral.domain import (
+    AlreadyReferred,
+    KnownCase,
+    Officer,
+    ReceivingOrgan,
+    Referral,
+    ReferralRuleViolation,
+)
+from services.referral.views import (
+    ReferralViewsProjection,
+    known_cases,
+    metadata,
+    referral_tracker,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class ReferRequest(BaseModel):
+    """移送: which case, to whom, for what suspected offence, with which materials."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_id: UUID
+    receiving_organ: ReceivingOrgan
+    organ_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+    suspected_offence: Text = Field(description="e.g. 刑法第一百三十四条 重大责任事故罪")
+    reason: Text
+    officers: Annotated[list[Officer], Field(min_length=1, max_length=20)]
+    materials: Annotated[
+        list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]],
+        Field(min_length=1, max_length=100, description="移送书, 调查报告, 涉案物品清单, 检验鉴定报告, ..."),
+    ]
+    referred_on: date | None = None
+
+
+class ReferralState(BaseModel):
+    id: UUID
+    case_id: UUID
+    status: str
+    receiving_organ: ReceivingOrgan
+    organ_name: str
+    referred_on: date
+    filing_decision_due: date
+
+
+class TrackerRow(BaseModel):
+    referral_id: str
+    case_id: str
+    agency_code: str
+    agency_name: str
+    receiving_organ: str
+    organ_name: str
+    suspected_offence: str
+    materials: list[str]
+    status: str
+    referred_on: str
+    filing_decision_due: str
+    trace_id: str | None
+    recorded_at: str
+    updated_at: str
+
+
+class TrackerPage(BaseModel):
+    items: list[TrackerRow]
+    next_cursor: str | None
+
+
+settings = Settings(service_name="referral")
+runtime = ServiceRuntime(
+    settings,
+    metadata,
+    application=lambda: ReferralApplication(env=event_store_env(settings)),
+    handlers=lambda rt: [ProjectionRunner(rt.settings, ReferralViewsProjection())],
+)
+app = create_service_app(
+    "caseledger referral service",
+    "1.0.0",
+    "Refers cases with a suspected crime (行刑衔接) to the public security organ or the procuratorate; "
+    "serves the referral tracker. Knows cases only from the case-events topic.",
+    runtime.readiness,
+    lifespan=runtime.lifespan(),
+)
+
+
+def referrals() -> ReferralApplication:
+    application = runtime.application
+    assert isinstance(application, ReferralApplication)
+    return application
+
+
+@app.post(
+    "/v1/referrals",
+    status_code=201,
+    response_model=ReferralState,
+    tags=["referrals"],
+    summary="Refer a case (移送) to the public security organ or the procuratorate",
+    responses={409: {"description": "Already referred to this organ"}, 422: {"description": "Unknown case"}},
+)
+async def refer_case(
+    body: ReferRequest,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> ReferralState:
+    # Retries are safe with or without the key: the referral id is derived from
+    # (case, organ), and the same request body replays the first answer.
+    async with runtime.db.connect() as conn:
+        row = (await conn.execute(select(known_cases).where(known_cases.c.case_id == str(body.case_id)))).first()
+    if row is None:
+        raise Problem(
+            422,
+            "unknown-case",
+            "Unknown case",
+            f"case {body.case_id} is not known to the referral service; it learns cases from the case "
+            "service's events, so a case filed moments ago may need a second",
+            errors=[{"pointer": "/case_id", "in": "body", "rule": "known-case", "detail": "no such case (yet)"}],
+        )
+    case = KnownCase(case_id=row.case_id, agency_code=row.agency_code, agency_name=row.agency_name)
+    try:
+        referral, replayed = await asyncio.to_thread(
+            referrals().refer,
+            case=case,
+            receiving_organ=body.receiving_organ,
+            organ_name=body.organ_name,
+            suspected_offence=body.suspected_offence,
+            reason=body.reason,
+            officers=body.officers,
+            materials=body.materials,
+            referred_on=body.referred_on or today_in_china(),
+            payload=body.model_dump(mode="json"),
+        )
+    except ReferralRuleViolation as exc:
+        raise Problem(
+            422,
+            "rule-violation",
+            "The command breaks a rule",
+            str(exc),
+            errors=[{"pointer": exc.pointer, "in": "body", "rule": exc.rule, "detail": str(exc)}],
+        ) from exc
+    except AlreadyReferred as exc:
+        raise Problem(409, "already-referred", "Already referred", str(exc), referral_id=str(exc.referral_id)) from exc
+    response.headers["Location"] = f"/v1/referrals/{referral.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _state(referral)
+
+
+def _state(referral: Referral) -> ReferralState:
+    return ReferralState(
+        id=referral.id,
+        case_id=UUID(referral.case_id),
+        status=referral.status,
+        receiving_organ=referral.receiving_organ,
+        organ_name=referral.organ_name,
+        referred_on=date.fromisoformat(referral.referred_on),
+        filing_decision_due=date.fromisoformat(referral.filing_decision_due),
+    )
+
+
+def _tracker_row(row: Any) -> dict[str, Any]:
+    entry = dict(row._mapping)
+    entry["recorded_at"] = entry["recorded_at"].isoformat()
+    entry["updated_at"] = entry["updated_at"].isoformat()
+    return entry
+
+
+@app.get("/v1/referrals/{referral_id}", response_model=TrackerRow, tags=["tracker"], summary="One referral")
+async def get_referral(referral_id: UUID) -> dict[str, Any]:
+    async with runtime.db.connect() as conn:
+        row = (
+            await conn.execute(select(referral_tracker).where(referral_tracker.c.referral_id == str(referral_id)))
+        ).first()
+    if row is None:
+        raise Problem(404, "not-found", "Not found", f"no referral {referral_id} in the tracker (yet)")
+    return _tracker_row(row)
+
+
+@app.get("/v1/referrals", response_model=TrackerPage, tags=["tracker"], summary="The referral tracker (移送台账)")
+async def list_referrals(
+    status: Annotated[str | None, Query(max_length=30)] = None,
+    receiving_organ: Annotated[ReceivingOrgan | None, Query()] = None,
+    case_id: Annotated[UUID | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    query = select(referral_tracker)
+    if status:
+        query = query.where(referral_tracker.c.status == status)
+    if receiving_organ:
+        query = query.where(referral_tracker.c.receiving_organ == receiving_organ)
+    if case_id:
+        query = query.where(referral_tracker.c.case_id == str(case_id))
+    rows, next_cursor = await keyset_page(
+        runtime.db, query, referral_tracker.c.recorded_at, referral_tracker.c.referral_id, limit, cursor
+    )
+    return {"items": [_tracker_row(r) for r in rows], "next_cursor": next_cursor}

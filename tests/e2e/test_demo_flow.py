@@ -1,0 +1,129 @@
+"""The whole system as real processes: file, review, penalise, refer and publish over HTTP,
+then check the ledger, the tracker, the feed, Credit China and a signed webhook."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from devtools.demo import EXPECTED_WEBHOOK_TYPES, PERSON_ID, PERSON_PHONE, WebhookReceiver, run_flow
+from devtools.launcher import SERVICES, LocalSystem
+from tests.conftest import drop_databases, start_system
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    running = start_system(tmp_path_factory.mktemp(request.param), server)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if server:
+            drop_databases(server, running.database_prefix)
+
+
+def test_one_case_through_every_service(system: LocalSystem) -> None:
+    urls = {name: system.url(name) for name in (*SERVICES, "credit_china")}
+    with WebhookReceiver() as receiver:
+        result = run_flow(urls, receiver, timeout=90)
+
+    case_id = result.case["id"]
+    # The ledger learnt the decision and the other services' facts from Kafka.
+    ledger = result.ledger_entry
+    assert ledger["status"] == "decided"
+    assert ledger["version"] == 3
+    assert ledger["fine_total_yuan"] == 30000
+    assert ledger["referral_status"] == "referred" and ledger["referral_organ"] == "public_security"
+    assert ledger["publication_status"] == "published"
+
+    tracker = result.tracker_row
+    assert tracker["case_id"] == case_id and tracker["status"] == "referred"
+    assert tracker["receiving_organ"] == "public_security"
+    # One trace from the referral request, through the event store and Kafka, into the tracker.
+    assert tracker["trace_id"] == result.responses["refer"].headers["x-trace-id"]
+
+    feed_text = json.dumps(result.feed_entry, ensure_ascii=False)
+    assert PERSON_ID not in feed_text and PERSON_PHONE not in feed_text
+    assert "黄某某" in feed_text and "黄小明" not in feed_text
+    public_feed = httpx.get(f"{urls['disclosure']}/v1/disclosures").text
+    assert PERSON_ID not in public_feed
+
+    simulator_text = json.dumps(result.simulator_record, ensure_ascii=False)
+    assert result.responses["decide"].json()["decision_number"] in simulator_text
+    assert PERSON_ID not in simulator_text and PERSON_PHONE not in simulator_text
+
+    verifier = Webhook(result.subscription["secret"])
+    types = set()
+    for hook in result.webhooks:
+        payload = verifier.verify(hook["body"], hook["headers"])  # raises if the signature is wrong
+        assert payload["subject"] == case_id
+        assert hook["headers"]["webhook-id"] == payload["id"]
+        types.add(payload["type"])
+    assert EXPECTED_WEBHOOK_TYPES <= types
+
+    # Auditors replay the case's stored history: three events, in order, with stable ids.
+    history = httpx.get(f"{urls['case']}/v1/cases/{case_id}/history").json()
+    assert [e["type"] for e in history] == [
+        "cn.caseledger.case.filed.v1",
+        "cn.caseledger.case.legal_review_recorded.v1",
+        "cn.caseledger.case.penalty_decided.v1",
+    ]
+
+
+def test_case_commands_answer_with_problems(system: LocalSystem) -> None:
+    """409 names the state and the allowed actions, 412 the current version, 422 the field
+    and the rule; a retried command with the same Idempotency-Key gets the first result."""
+    from devtools.demo import AGENCY, ENTERPRISE, OFFICERS
+
+    client = httpx.Client(base_url=system.url("case"), timeout=30)
+    body = {
+        "agency": AGENCY,
+        "party": ENTERPRISE,
+        "violation_summary": "未如实记录安全生产教育和培训情况",
+        "violation_date": "2026-09-01",
+        "legal_basis": "《安全生产法》第九十七条",
+        "officers": OFFICERS,
+        "filed_on": "2026-11-02",
+    }
+    first = client.post("/v1/cases", json=body, headers={"Idempotency-Key": "e2e-file-1"})
+    again = client.post("/v1/cases", json=body, headers={"Idempotency-Key": "e2e-file-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    case_id = first.json()["id"]
+
+    changed = client.post("/v1/cases", json={**body, "violation_summary": "另一事实"}, headers={"Idempotency-Key": "e2e-file-1"})
+    assert changed.status_code == 422 and changed.json()["type"] == "/problems/idempotency-key-reused"
+
+    early = client.post(
+        f"/v1/cases/{case_id}/penalty-decision",
+        json={"decision_number": "(醴)应急罚〔2026〕7号", "penalties": [{"kind": "warning"}]},
+    )
+    assert early.status_code == 409
+    assert early.headers["content-type"] == "application/problem+json"
+    assert early.json()["current_state"] == "filed"
+    assert early.json()["allowed_actions"] == ["record_legal_review"]
+
+    stale = client.post(
+        f"/v1/cases/{case_id}/legal-reviews",
+        json={"outcome": "passed", "reviewer": {"name": "赵六"}},
+        headers={"If-Match": '"7"'},
+    )
+    assert stale.status_code == 412 and stale.json()["current_version"] == 1
+
+    bad = client.post("/v1/cases", json={**body, "party": {**ENTERPRISE, "code": "91430281MA4L12345X"}})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["pointer"] == "/party/code" and bad.json()["errors"][0]["rule"] == "uscc"
+
+    malformed = client.post("/v1/cases", content=b"{not json", headers={"content-type": "application/json"})
+    assert malformed.status_code == 422 and malformed.json()["status"] == 422
+
+    # Nothing half-written: the refused commands left the case at version 1.
+    history = client.get(f"/v1/cases/{case_id}/history").json()
+    assert [e["type"] for e in history] == ["cn.caseledger.case.filed.v1"]

@@ -1,0 +1,213 @@
+"""Exactly-once effects over at-least-once delivery, and nothing lost while the broker is
+down. Real broker process, real databases (SQLite file and the machine's PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually
+from devtools.launcher import LocalSystem
+from services.case.application import CaseApplication
+from services.case.ledger import CaseLedgerProjection, case_ledger
+from services.infra.consumer import (
+    ConsumedEvent,
+    ConsumerLoop,
+    ProjectionRunner,
+    applied_events,
+    upsert,
+)
+from services.infra.eventstore import to_kafka_message
+from services.infra.relay import OutboxRelay, make_producer
+from services.infra.storage import event_store_env, make_engine
+from tests.conftest import Broker
+
+counting_metadata = MetaData()
+applications = Table(
+    "ledger_applications",
+    counting_metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("times", Integer, nullable=False),
+)
+
+
+class CountingLedger(CaseLedgerProjection):
+    """The real ledger, plus a count of how often each event took effect (same transaction)."""
+
+    name = "counting-ledger"
+
+    def __init__(self) -> None:
+        self.metadata = MetaData()
+        for table in (case_ledger, applications):
+            table.to_metadata(self.metadata)
+
+    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+        await asyncio.sleep(0.01)  # slow enough to be stopped mid-stream
+        await super().apply(conn, event)
+        current = (await conn.execute(select(applications.c.times).where(applications.c.event_id == event.id))).scalar()
+        await conn.execute(
+            upsert(applications, {"event_id": event.id, "times": (current or 0) + 1}, ("event_id",), conn.dialect.name)
+        )
+
+
+def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
+    ids = []
+    for n in range(count):
+        case, _ = app.file_case(
+            agency=AGENCY,
+            party=ENTERPRISE,
+            violation_summary=f"违法事实 {n}",
+            violation_date=date(2026, 9, 1),
+            harm_caused=False,
+            legal_basis="《安全生产法》第九十七条",
+            officers=OFFICERS,
+            filed_on=date(2026, 11, 2),
+            idempotency_key=None,
+            payload={"n": n},
+        )
+        app.record_legal_review(
+            case.id,
+            outcome="passed",
+            reviewer={"name": "赵六"},
+            opinion="",
+            reviewed_on=date(2026, 11, 3),
+            expected_version=1,
+            idempotency_key=None,
+            payload={},
+        )
+        ids.append(case.id)
+    return ids
+
+
+async def _scalar(engine: Any, query: Any) -> Any:
+    async with engine.connect() as conn:
+        return (await conn.execute(query)).scalar()
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_consumer_restart_and_duplicates_apply_each_event_once(
+    storage: str, broker: Broker, settings_for: Any, request: pytest.FixtureRequest
+) -> None:
+    database_url = request.getfixturevalue("postgres_database") if storage == "postgresql" else None
+    settings = settings_for("case", broker.bootstrap, database_url)
+    settings.consumer_batch_size = 10
+    app = CaseApplication(env=event_store_env(settings))
+    case_ids = file_cases(app, 60)  # 120 events
+    relay = OutboxRelay(app, settings)
+    relay.start()
+    assert eventually(lambda: relay.backlog() == 0, 60, "the relay to publish")
+
+    # Re-publish every event a second time, as a relay crash between ack and position would.
+    producer = make_producer(settings)
+    for notification in app.recorder.select_notifications(1, 1000):
+        message = to_kafka_message(app.mapper.to_domain_event(notification), app.source)
+        producer.send(settings.case_events_topic, key=message.key.encode(), value=message.value)
+    producer.flush()
+    producer.close()
+
+    engine_loop = asyncio.new_event_loop()
+    engine = make_engine(settings)
+    count_applied = lambda: engine_loop.run_until_complete(  # noqa: E731
+        _scalar(engine, select(func.count()).select_from(applied_events).where(applied_events.c.consumer == "counting-ledger"))
+    )
+
+    first = ConsumerLoop(settings, ProjectionRunner(settings, CountingLedger()))
+    first.start()
+    eventually(lambda: count_applied() >= 30, 60, "the first consumer to get going")
+    first.stop()  # mid-stream: 240 messages in all
+    first.join(15)
+    stopped_at = count_applied()
+    assert stopped_at < 120, "the consumer should have been stopped mid-stream"
+
+    second = ConsumerLoop(settings, ProjectionRunner(settings, CountingLedger()))
+    second.start()
+    try:
+        eventually(lambda: count_applied() == 120, 90, "the restarted consumer to catch up")
+        # Let it also read all the duplicates (they come after the originals in each
+        # partition), which must change nothing.
+        eventually(lambda: _all_read(second, settings), 60, "the duplicates to be read")
+        times = engine_loop.run_until_complete(
+            _all(engine, select(applications.c.event_id, applications.c.times))
+        )
+        assert len(times) == 120
+        assert {t for _, t in times} == {1}, "an event took effect more than once"
+        rows = engine_loop.run_until_complete(_all(engine, select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status)))
+        assert {r[0] for r in rows} == {str(i) for i in case_ids}
+        assert {(r[1], r[2]) for r in rows} == {(2, "review_passed")}
+    finally:
+        second.stop()
+        second.join(15)
+        relay.stop()
+        relay.join(15)
+        app.close()
+        engine_loop.run_until_complete(engine.dispose())
+        engine_loop.close()
+
+
+def _all_read(loop: ConsumerLoop, settings: Any) -> bool:
+    positions = loop.handler.positions([TopicPartition(settings.case_events_topic, p) for p in range(3)])
+    return sum(p or 0 for p in positions.values()) == 240
+
+
+async def _all(engine: Any, query: Any) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+def test_events_appended_while_the_broker_is_down_are_published_when_it_is_back(tmp_path: Any) -> None:
+    system = LocalSystem.on_free_ports(tmp_path / "var")
+    system.start_broker()
+    system.start_simulator()
+    system.start_service("case")
+    try:
+        system.wait_ready(60, services=("case",))
+        system.kill("broker")
+        client = httpx.Client(base_url=system.url("case"), timeout=30)
+        ids = []
+        for n in range(10):
+            response = client.post(
+                "/v1/cases",
+                json={
+                    "agency": AGENCY,
+                    "party": ENTERPRISE,
+                    "violation_summary": f"broker down {n}",
+                    "violation_date": "2026-09-01",
+                    "legal_basis": "《安全生产法》第九十七条",
+                    "officers": OFFICERS,
+                },
+            )
+            assert response.status_code == 201, response.text  # the event store is the system of record
+            ids.append(response.json()["id"])
+        readiness = client.get("/readyz").json()
+        assert readiness["relay"]["backlog"] == 10  # waiting in the event store, not lost
+
+        system.start_broker()  # same port, empty: a replaced broker
+        eventually(lambda: client.get("/readyz").json()["relay"]["backlog"] == 0, 120, "the relay to drain")
+        consumer = KafkaConsumer(bootstrap_servers=system.bootstrap, auto_offset_reset="earliest")
+        consumer.assign([TopicPartition("caseledger.case-events.v1", p) for p in range(6)])
+        seen: list[str] = []
+
+        def _read_all() -> bool:
+            for records in consumer.poll(timeout_ms=500).values():
+                seen.extend(json.loads(r.value)["subject"] for r in records)
+            return len(seen) >= len(ids)
+
+        eventually(_read_all, 30, "the events on the broker")
+        _read_all()  # one more poll: a duplicate would show up here
+        consumer.close()
+        assert sorted(seen) == sorted(ids), "each event appended while down is published exactly once"
+        # ... and the ledger, fed from Kafka, shows them all.
+        eventually(
+            lambda: all(client.get(f"/v1/cases/{i}").status_code == 200 for i in ids), 60, "the ledger to catch up"
+        )
+    finally:
+        system.stop()

@@ -1,0 +1,237 @@
+"""Policy, publisher and feed with real parts: a SQLite event store, the Credit China
+simulator over HTTP, the Kafka wire format (without a broker) and the SQL projection."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kafka import TopicPartition
+from sqlalchemy import select
+
+from devtools.credit_china import running
+from services.case.domain import Case
+from services.disclosure.application import DisclosureApplication, DisclosureSettings
+from services.disclosure.domain import Publication, publication_id_for
+from services.disclosure.feed import DisclosureFeedProjection, disclosure_feed
+from services.disclosure.publisher import CreditChinaPublisher
+from services.infra.consumer import (
+    ConsumedEvent,
+    PolicyRunner,
+    ProjectionRunner,
+    parse_record,
+)
+from services.infra.eventstore import to_kafka_message
+from services.infra.storage import event_store_env
+
+TOPIC = "caseledger.case-events.v1"
+DECISION_NUMBER = "(醴)应急罚〔2026〕7号"
+
+
+@dataclass
+class Record:
+    """A Kafka record as kafka-python hands it to the consumer loop."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+def on_the_wire(domain_event: Any, source: str, offset: int) -> ConsumedEvent:
+    message = to_kafka_message(domain_event, source)
+    event = parse_record(Record(TOPIC, 0, offset, message.value))
+    assert event is not None
+    return event
+
+
+def decided_case(party: dict[str, Any]) -> Any:
+    """A real case through filing, legal review and decision; returns its decision event."""
+    case = Case.file(
+        case_id=None,
+        agency={"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"},
+        party=party,  # type: ignore[arg-type]
+        violation_summary=f"{party['name']}未按规定储存烟花爆竹",
+        violation_date=date(2026, 9, 1),
+        harm_caused=False,
+        legal_basis="《中华人民共和国安全生产法》第一百零一条",
+        officers=[{"name": "张一", "certificate_no": "43000001"}, {"name": "李二", "certificate_no": "43000002"}],
+        filed_on=date(2026, 9, 2),
+        command_key="",
+        command_fingerprint="",
+    )
+    case.record_legal_review(
+        outcome="passed",
+        reviewer={"name": "赵审"},
+        opinion="",
+        reviewed_on=date(2026, 9, 20),
+        command_key="",
+        command_fingerprint="",
+    )
+    case.decide_penalty(
+        decision_number=DECISION_NUMBER,
+        decided_on=date(2026, 9, 29),
+        penalties=[{"kind": "fine", "amount_yuan": 20000}],
+        command_key="",
+        command_fingerprint="",
+    )
+    return case.collect_events()[-1]
+
+
+PERSON = {
+    "kind": "natural_person",
+    "name": "黄小明",
+    "code": "430281198001011234",
+    "address": "醴陵市陶瓷路8号",
+    "phone": "13800138000",
+}
+
+
+@pytest.fixture()
+def credit_china() -> Iterator[str]:
+    with running() as base_url:
+        yield base_url
+
+
+@pytest.fixture()
+def settings(tmp_path: Path, credit_china: str) -> DisclosureSettings:
+    return DisclosureSettings(
+        service_name="disclosure",
+        database_url=None,
+        data_dir=tmp_path,
+        credit_china_url=credit_china,
+        retry_initial_s=0.05,
+        retry_max_s=0.2,
+    )
+
+
+@pytest.fixture()
+def app(settings: DisclosureSettings) -> Iterator[DisclosureApplication]:
+    application = DisclosureApplication(env=event_store_env(settings))
+    yield application
+    application.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def intake(base_url: str) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(f"{base_url}/api/v1/penalties").json()
+    return body
+
+
+def test_policy_prepares_one_publication_even_on_duplicate_delivery(app: DisclosureApplication) -> None:
+    decided = decided_case(PERSON)
+    runner = PolicyRunner(app, "disclosure-policy", app.prepare_on_decision)
+    partition = TopicPartition(TOPIC, 0)
+    runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 10)], 10)
+    runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 11)], 11)  # relay re-publish
+    assert app.recorder.max_notification_id() == 1
+    publication = app.get_publication(publication_id_for(str(decided.originator_id), DECISION_NUMBER))
+    assert publication.item["party_name"] == "黄某某" and publication.publish_by == "2026-10-14"
+    assert runner.positions([partition])[partition] == 12
+
+
+def test_publisher_retries_through_503_and_never_resends(
+    app: DisclosureApplication, settings: DisclosureSettings, credit_china: str
+) -> None:
+    decided = decided_case(PERSON)
+    (publication,) = app.prepare_on_decision(on_the_wire(decided, "/caseledger/case", 0))
+    app.save(publication)
+    httpx.post(f"{credit_china}/_control/fail-next", json={"count": 2})
+
+    publisher = CreditChinaPublisher(app, settings)
+    publisher.start()
+    try:
+        wait_for(lambda: app.get_publication(publication.id).published)
+    finally:
+        publisher.stop()
+        publisher.join(10)
+    accepted = intake(credit_china)
+    assert accepted["intake_requests"] == 3  # two simulated 503s, then accepted
+    (record,) = accepted["items"]
+    assert record["publication_id"] == str(publication.id)
+    assert "430281198001011234" not in str(record) and "黄小明" not in str(record)
+    stored = app.get_publication(publication.id)
+    assert stored.receipt_id == record["receipt_id"]
+    assert publisher.position == app.recorder.max_notification_id() - 1  # the Published event follows
+
+    restarted = CreditChinaPublisher(app, settings)
+    restarted.start()
+    time.sleep(0.5)
+    restarted.stop()
+    restarted.join(10)
+    assert intake(credit_china)["intake_requests"] == 3
+    assert app.get_publication(publication.id).version == 2
+
+
+def test_publisher_holds_its_position_while_credit_china_is_down(
+    app: DisclosureApplication, settings: DisclosureSettings
+) -> None:
+    down = settings.model_copy(update={"credit_china_url": "http://127.0.0.1:9"})  # nothing listens
+    decided = decided_case(PERSON)
+    (publication,) = app.prepare_on_decision(on_the_wire(decided, "/caseledger/case", 0))
+    app.save(publication)
+    publisher = CreditChinaPublisher(app, down)
+    publisher.start()
+    time.sleep(0.6)
+    publisher.stop()
+    publisher.join(10)
+    assert not app.get_publication(publication.id).published
+    assert publisher.position == 0 and publisher.last_error
+
+
+def test_feed_shows_published_decision_without_personal_data(tmp_path: Path, settings: DisclosureSettings) -> None:
+    decided = decided_case(PERSON)
+    data = on_the_wire(decided, "/caseledger/case", 0).data
+    publication = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12)
+    publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1")
+    published = publication.collect_events()[-1]
+    runner = ProjectionRunner(settings, DisclosureFeedProjection())
+    try:
+        event = on_the_wire(published, "/caseledger/disclosure", 5)
+        assert event.type == "cn.caseledger.disclosure.published.v1" and event.subject == data["case_id"]
+        runner.apply(TopicPartition(TOPIC, 0), [event, event], 5)
+        rows = runner.loop.run_until_complete(_rows(runner))
+    finally:
+        runner.close()
+    (row,) = rows
+    assert row["publication_id"] == str(publication.id) and row["published_on"] == "2026-10-08"
+    assert row["agency_code"] == "11430281MB1234567L" and row["item"]["party_name"] == "黄某某"
+    assert "430281198001011234" not in str(row) and "陶瓷路" not in str(row)
+
+
+async def _rows(runner: ProjectionRunner) -> list[dict[str, Any]]:
+    async with runner.engine.connect() as conn:
+        return [dict(r._mapping) for r in await conn.execute(select(disclosure_feed))]
+
+
+def test_rejected_payload_is_retried_slowly_and_never_skipped(
+    app: DisclosureApplication, settings: DisclosureSettings, credit_china: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = on_the_wire(decided_case(PERSON), "/caseledger/case", 0).data
+    data["decision_number"] = "醴应急罚2026-1"  # not a decision document number: the schema refuses it
+    rejected = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12)
+    app.save(rejected)
+    slow = settings.model_copy(update={"publisher_rejected_retry_s": 0.3})
+    publisher = CreditChinaPublisher(app, slow)
+    publisher.start()
+    try:
+        wait_for(lambda: intake(credit_china)["intake_requests"] >= 3)
+    finally:
+        publisher.stop()
+        publisher.join(10)
+    assert not app.get_publication(rejected.id).published and publisher.position == 0
+    assert intake(credit_china)["items"] == []
+    assert "/item/decision_number" in (publisher.last_error or "")
+    assert any(r.levelname == "ERROR" and "REJECTED" in r.getMessage() for r in caplog.records)
