@@ -1,0 +1,69 @@
+"""contracts/ is what other agencies read: it must be exactly what the code generates, and
+what the code publishes must validate against it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from devtools.contracts import EVENTS, ROOT, generate
+from services.case.domain import Case
+from services.infra.eventstore import cloud_type, to_cloud_event
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[Path, str]:
+    return generate()
+
+
+def test_checked_in_contracts_match_the_code(generated: dict[Path, str]) -> None:
+    drifted = [
+        str(path.relative_to(ROOT.parent))
+        for path, content in generated.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != content
+    ]
+    assert not drifted, f"contracts drifted from the code; run `make contracts`: {drifted}"
+    stale = {p for p in ROOT.rglob("*") if p.is_file() and p.suffix in (".json", ".yaml")} - set(generated)
+    stale = {p for p in stale if "credit_china" not in p.parts}  # the simulator's schema is hand-written
+    assert not stale, f"files in contracts/ that the code no longer generates: {sorted(map(str, stale))}"
+
+
+def test_every_event_type_has_a_schema_and_an_asyncapi_message(generated: dict[Path, str]) -> None:
+    document = yaml.safe_load(generated[ROOT / "asyncapi.yaml"])
+    names = {m["name"] for m in document["components"]["messages"].values()}
+    assert names == {cloud_type(c) for _, c in EVENTS}
+    for _, event_class in EVENTS:
+        schema = json.loads(generated[ROOT / "events" / f"{cloud_type(event_class)}.schema.json"])
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert "case_id" in schema["required"]
+
+
+def test_a_published_event_validates_against_its_contract(generated: dict[Path, str], tmp_path: Path) -> None:
+    case = Case.file(
+        case_id=None,
+        agency={"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"},
+        party={"kind": "enterprise", "name": "某厂", "code": "91430281MA4L12345R"},
+        violation_summary="事实",
+        violation_date=date(2026, 9, 1),
+        harm_caused=False,
+        legal_basis="依据",
+        officers=[{"name": "甲", "certificate_no": "4300001"}, {"name": "乙", "certificate_no": "4300002"}],
+        filed_on=date(2026, 11, 2),
+        command_key="k",
+        command_fingerprint="f",
+    )
+    event = case.collect_events()[0]
+    envelope = json.loads(json.dumps(to_cloud_event(event, "/caseledger/case").get_attributes(), default=str))
+    envelope["data"] = to_cloud_event(event, "/caseledger/case").get_data()
+    jsonschema.validate(envelope, json.loads(generated[ROOT / "envelope.schema.json"]))
+    data_schema = json.loads(generated[ROOT / "events" / "cn.caseledger.case.filed.v1.schema.json"])
+    jsonschema.validate(envelope["data"], data_schema)
+    assert "command_key" not in envelope["data"], "idempotency keys are not part of the published contract"
+    bad = {**envelope["data"], "officers": "two of them"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, data_schema)
