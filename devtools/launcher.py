@@ -186,6 +186,8 @@ def main() -> None:
         nonlocal stopping
         stopping = True
 
+    # Installed explicitly: a launcher started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
         print("starting the broker, the Credit China simulator and the four services ...", flush=True)
