@@ -36,7 +36,7 @@ from services.case.ledger import (
 from services.infra.clock import today_in_china
 from services.infra.consumer import ProjectionRunner
 from services.infra.eventstore import to_cloud_event
-from services.infra.http import Problem, create_service_app
+from services.infra.http import Problem, create_service_app, field_problem
 from services.infra.pagination import keyset_page
 from services.infra.runtime import ServiceRuntime
 from services.infra.settings import Settings
@@ -160,13 +160,7 @@ def _expected_version(if_match: str | None) -> int | None:
     try:
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError:
-        raise Problem(
-            422,
-            "invalid-request",
-            "The request is not valid",
-            "Invalid field(s): If-Match",
-            errors=[{"pointer": "If-Match", "in": "header", "rule": "etag", "detail": 'expected a case version, e.g. "3"'}],
-        ) from None
+        raise field_problem("If-Match", "etag", 'expected a case version, e.g. "3"', where="header") from None
 
 
 def _run(command: Any) -> tuple[Case, bool]:
@@ -175,13 +169,7 @@ def _run(command: Any) -> tuple[Case, bool]:
         result: tuple[Case, bool] = command()
         return result
     except RuleViolation as exc:
-        raise Problem(
-            422,
-            "rule-violation",
-            "The command breaks a rule",
-            str(exc),
-            errors=[{"pointer": exc.pointer, "in": "body", "rule": exc.rule, "detail": str(exc)}],
-        ) from exc
+        raise field_problem(exc.pointer, exc.rule, str(exc), kind="rule-violation", title="The command breaks a rule") from exc
     except IllegalTransition as exc:
         raise Problem(
             409,

@@ -23,7 +23,7 @@ from services.disclosure.feed import (
 from services.disclosure.publisher import CreditChinaPublisher
 from services.infra.clock import today_in_china
 from services.infra.consumer import PolicyRunner, ProjectionRunner
-from services.infra.http import Problem, create_service_app
+from services.infra.http import Problem, create_service_app, field_problem
 from services.infra.pagination import keyset_page
 from services.infra.runtime import ServiceRuntime
 from services.infra.storage import event_store_env
@@ -101,16 +101,6 @@ def disclosures() -> DisclosureApplication:
     return application
 
 
-def _invalid(pointer: str, rule: str, detail: str) -> Problem:
-    return Problem(
-        422,
-        "invalid-request",
-        "The request is not valid",
-        f"Invalid field(s): {pointer}",
-        errors=[{"pointer": pointer, "in": "query", "rule": rule, "detail": detail}],
-    )
-
-
 @app.get(
     "/v1/disclosures",
     response_model=DisclosurePage,
@@ -125,7 +115,7 @@ async def list_disclosures(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
     if published_from and published_to and published_from > published_to:
-        raise _invalid("/query/published_from", "date-range", "published_from is after published_to")
+        raise field_problem("published_from", "date-range", "published_from is after published_to", where="query")
     # Publication ends automatically at its end date (DOMAIN.md §5).
     query = select(disclosure_feed).where(disclosure_feed.c.publication_end >= today_in_china().isoformat())
     if agency_code:

@@ -43,6 +43,28 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+def field_problem(
+    pointer: str,
+    rule: str,
+    detail: str,
+    *,
+    where: str = "body",
+    kind: str = "invalid-request",
+    title: str = "The request is not valid",
+    status: int = 422,
+    **extensions: Any,
+) -> Problem:
+    """A problem about one field: names the field (a JSON pointer for bodies) and the rule."""
+    return Problem(
+        status,
+        kind,
+        title,
+        detail if kind != "invalid-request" else f"Invalid field(s): {pointer}: {detail}",
+        errors=[{"pointer": pointer, "in": where, "rule": rule, "detail": detail}],
+        **extensions,
+    )
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -65,11 +87,12 @@ def problem_response(
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
-    # ("body", "party", "code") -> "/party/code"; query and header names stay visible.
+    """Body fields as JSON pointers ("/party/code"); query, path and header parameters by
+    their name ("status", "If-Match")."""
     parts = [str(p) for p in loc]
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+    if not parts or parts[0] != "body":
+        return parts[-1] if parts else ""
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts[1:])
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -156,13 +179,7 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
             raise ValueError
         return value
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "invalid-request",
-            "The request is not valid",
-            "Invalid field(s): cursor",
-            errors=[{"pointer": "cursor", "in": "query", "rule": "cursor", "detail": "not a cursor from this API"}],
-        ) from exc
+        raise field_problem("cursor", "cursor", "not a cursor from this API", where="query") from exc
 
 
 def request_fingerprint(payload: Any) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Column, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.infra.http import Problem, decode_cursor, encode_cursor
+from services.infra.http import decode_cursor, encode_cursor, field_problem
 
 
 async def keyset_page(
@@ -26,13 +26,7 @@ async def keyset_page(
         try:
             at, last_key = datetime.fromisoformat(after["at"]), str(after["id"])
         except (KeyError, ValueError, TypeError):
-            raise Problem(
-                422,
-                "invalid-request",
-                "The request is not valid",
-                "Invalid field(s): cursor",
-                errors=[{"pointer": "cursor", "in": "query", "rule": "cursor", "detail": "not a cursor from this API"}],
-            ) from None
+            raise field_problem("cursor", "cursor", "not a cursor from this API", where="query") from None
         query = query.where(or_(recorded_at > at, and_(recorded_at == at, key > last_key)))
     query = query.order_by(recorded_at, key).limit(limit + 1)
     async with engine.connect() as conn:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from services.infra.clock import today_in_china
 from services.infra.consumer import ProjectionRunner
-from services.infra.http import Problem, create_service_app
+from services.infra.http import Problem, create_service_app, field_problem
 from services.infra.pagination import keyset_page
 from services.infra.runtime import ServiceRuntime
 from services.infra.settings import Settings
@@ -128,13 +128,13 @@ async def refer_case(
     async with runtime.db.connect() as conn:
         row = (await conn.execute(select(known_cases).where(known_cases.c.case_id == str(body.case_id)))).first()
     if row is None:
-        raise Problem(
-            422,
-            "unknown-case",
-            "Unknown case",
+        raise field_problem(
+            "/case_id",
+            "known-case",
             f"case {body.case_id} is not known to the referral service; it learns cases from the case "
             "service's events, so a case filed moments ago may need a second",
-            errors=[{"pointer": "/case_id", "in": "body", "rule": "known-case", "detail": "no such case (yet)"}],
+            kind="unknown-case",
+            title="Unknown case",
         )
     case = KnownCase(case_id=row.case_id, agency_code=row.agency_code, agency_name=row.agency_name)
     try:
@@ -151,13 +151,7 @@ async def refer_case(
             payload=body.model_dump(mode="json"),
         )
     except ReferralRuleViolation as exc:
-        raise Problem(
-            422,
-            "rule-violation",
-            "The command breaks a rule",
-            str(exc),
-            errors=[{"pointer": exc.pointer, "in": "body", "rule": exc.rule, "detail": str(exc)}],
-        ) from exc
+        raise field_problem(exc.pointer, exc.rule, str(exc), kind="rule-violation", title="The command breaks a rule") from exc
     except AlreadyReferred as exc:
         raise Problem(409, "already-referred", "Already referred", str(exc), referral_id=str(exc.referral_id)) from exc
     response.headers["Location"] = f"/v1/referrals/{referral.id}"

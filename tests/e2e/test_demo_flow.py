@@ -10,7 +10,13 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from devtools.demo import EXPECTED_WEBHOOK_TYPES, PERSON_ID, PERSON_PHONE, WebhookReceiver, run_flow
+from devtools.demo import (
+    EXPECTED_WEBHOOK_TYPES,
+    PERSON_ID,
+    PERSON_PHONE,
+    WebhookReceiver,
+    run_flow,
+)
 from devtools.launcher import SERVICES, LocalSystem
 from tests.conftest import drop_databases, start_system
 
