@@ -36,16 +36,18 @@ from services.case.ledger import (
 from services.infra.clock import today_in_china
 from services.infra.consumer import ProjectionRunner
 from services.infra.eventstore import to_cloud_event
-from services.infra.http import Problem, create_service_app, field_problem
+from services.infra.http import (
+    IdempotencyKey,
+    Problem,
+    create_service_app,
+    field_problem,
+)
 from services.infra.pagination import keyset_page
 from services.infra.runtime import ServiceRuntime
 from services.infra.settings import Settings
 from services.infra.storage import event_store_env
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", max_length=200, description="Retry-safe key: a retry gets the first result")
-]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The case version you last saw, e.g. "3"')]
 
 

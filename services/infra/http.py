@@ -8,18 +8,32 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.infra.telemetry import current_trace_id
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+
+# The one definition of the retry key every command accepts: a retry with the same key
+# gets the first result. An empty or blank key is refused rather than treated as a key.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key (visible ASCII): a retry with the same key gets the first result",
+    ),
+]
 
 
 class Problem(Exception):
@@ -118,7 +132,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kinds = {404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}
+        kinds = {400: "malformed-body", 404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}
         return problem_response(
             request,
             exc.status_code,
@@ -134,6 +148,71 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, 500, "internal-error", "Internal error", "The request failed; nothing was half-written."
         )
+
+
+class FieldError(BaseModel):
+    pointer: str = Field(description="JSON pointer into the body, or the parameter's name")
+    location: str = Field(alias="in", description="body, query, path or header")
+    rule: str
+    detail: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every caseledger error is answered."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="/problems/<kind>")
+    title: str
+    status: int
+    detail: str
+    instance: str
+    trace_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+_PROBLEM_STATUSES = {
+    "400": "The body could not be read (not UTF-8 JSON)",
+    "404": "Not found (or not visible to you)",
+    "409": "Not allowed in the current state",
+    "412": "Stale If-Match",
+    "422": "Invalid input: each bad field named with the rule it broke",
+    "500": "Internal error; nothing was half-written",
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI what the handlers above really answer: problem+json for every
+    error status, instead of FastAPI's default application/json validation error."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ProblemDetails"] = ProblemDetails.model_json_schema(
+            ref_template="#/components/schemas/{model}", by_alias=True
+        )
+        for name, sub in schemas["ProblemDetails"].pop("$defs", {}).items():
+            schemas[name] = sub
+        problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+        for path, operations in schema.get("paths", {}).items():
+            if path in ("/healthz", "/readyz"):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                wanted = {"422", "500"} | ({"404"} if "{" in path else set())
+                if "requestBody" in operation:
+                    wanted.add("400")
+                for status in sorted(wanted | {c for c in responses if c[0] in "45"}):
+                    description = responses.get(status, {}).get("description") or _PROBLEM_STATUSES.get(status, "Error")
+                    responses[status] = {"description": description, "content": problem}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
@@ -163,6 +242,7 @@ def create_service_app(title: str, version: str, description: str, readiness: Re
             checks = {"ready": False, "error": f"{type(exc).__name__}: {exc}"}
         return JSONResponse(checks, status_code=200 if checks.get("ready") else 503)
 
+    _document_problems(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import Header, Query, Response
+from fastapi import Query, Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,7 +21,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.infra.consumer import ProjectionRunner
-from services.infra.http import Problem, create_service_app, request_fingerprint
+from services.infra.http import (
+    IdempotencyKey,
+    Problem,
+    create_service_app,
+    request_fingerprint,
+)
 from services.infra.pagination import keyset_page
 from services.infra.runtime import ServiceRuntime
 from services.infra.telemetry import current_trace_id
@@ -37,9 +42,6 @@ from services.notification.subscriptions import (
     utc,
 )
 
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", max_length=200, description="Retry-safe key: a retry gets the first result")
-]
 EventTypePattern = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=EVENT_TYPE_PATTERN),

@@ -8,13 +8,18 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Header, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from services.infra.clock import today_in_china
 from services.infra.consumer import ProjectionRunner
-from services.infra.http import Problem, create_service_app, field_problem
+from services.infra.http import (
+    IdempotencyKey,
+    Problem,
+    create_service_app,
+    field_problem,
+)
 from services.infra.pagination import keyset_page
 from services.infra.runtime import ServiceRuntime
 from services.infra.settings import Settings
@@ -121,7 +126,7 @@ def referrals() -> ReferralApplication:
 async def refer_case(
     body: ReferRequest,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReferralState:
     # Retries are safe with or without the key: the referral id is derived from
     # (case, organ), and the same request body replays the first answer.

@@ -104,6 +104,9 @@ def test_case_commands_answer_with_problems(system: LocalSystem) -> None:
     assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
     case_id = first.json()["id"]
 
+    blank_key = client.post("/v1/cases", json=body, headers={"Idempotency-Key": ""})
+    assert blank_key.status_code == 422 and blank_key.json()["errors"][0]["pointer"] == "Idempotency-Key"
+
     changed = client.post("/v1/cases", json={**body, "violation_summary": "另一事实"}, headers={"Idempotency-Key": "e2e-file-1"})
     assert changed.status_code == 422 and changed.json()["type"] == "/problems/idempotency-key-reused"
 
