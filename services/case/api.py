@@ -134,7 +134,7 @@ class LedgerPage(BaseModel):
 
 
 settings = Settings(service_name="case")
-runtime = ServiceRuntime(
+runtime: ServiceRuntime[CaseApplication] = ServiceRuntime(
     settings,
     metadata,
     application=lambda: CaseApplication(env=event_store_env(settings)),
@@ -149,11 +149,6 @@ app = create_service_app(
     lifespan=runtime.lifespan(),
 )
 
-
-def cases() -> CaseApplication:
-    application = runtime.application
-    assert isinstance(application, CaseApplication)
-    return application
 
 
 def _expected_version(if_match: str | None) -> int | None:
@@ -217,7 +212,7 @@ def _answer(response: Response, case: Case, replayed: bool) -> CaseState:
 @app.post("/v1/cases", status_code=201, response_model=CaseState, tags=["cases"], summary="File a case (立案)")
 def file_case(body: FileCaseRequest, response: Response, idempotency_key: IdempotencyKey = None) -> CaseState:
     case, replayed = _run(
-        lambda: cases().file_case(
+        lambda: runtime.application.file_case(
             agency=body.agency,
             party=body.party,
             violation_summary=body.violation_summary,
@@ -248,7 +243,7 @@ def record_legal_review(
     if_match: IfMatch = None,
 ) -> CaseState:
     case, replayed = _run(
-        lambda: cases().record_legal_review(
+        lambda: runtime.application.record_legal_review(
             case_id,
             outcome=body.outcome,
             reviewer=body.reviewer,
@@ -277,7 +272,7 @@ def decide_penalty(
     if_match: IfMatch = None,
 ) -> CaseState:
     case, replayed = _run(
-        lambda: cases().decide_penalty(
+        lambda: runtime.application.decide_penalty(
             case_id,
             decision_number=body.decision_number,
             decided_on=body.decided_on or today_in_china(),
@@ -292,10 +287,9 @@ def decide_penalty(
 
 @app.get("/v1/cases/{case_id}", response_model=LedgerEntry, tags=["ledger"], summary="A case's ledger entry")
 async def get_ledger_entry(case_id: UUID, response: Response) -> dict[str, Any]:
-    async with runtime.db.connect() as conn:
-        row = (await conn.execute(select(case_ledger).where(case_ledger.c.case_id == str(case_id)))).first()
-    if row is None:
-        raise Problem(404, "not-found", "Not found", f"no case {case_id} in the ledger (yet)")
+    row = await runtime.one_or_404(
+        select(case_ledger).where(case_ledger.c.case_id == str(case_id)), f"case {case_id} in the ledger (yet)"
+    )
     entry = ledger_entry(row)
     response.headers["ETag"] = f'"{entry["version"]}"'
     return entry
@@ -329,7 +323,7 @@ async def list_cases(
 )
 def case_history(case_id: UUID, request: Request) -> Response:
     try:
-        events = cases().history(case_id)
+        events = runtime.application.history(case_id)
     except CaseNotFound:
         raise Problem(404, "not-found", "Not found", f"no case {case_id}") from None
     fmt = JSONFormat()

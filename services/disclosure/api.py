@@ -73,17 +73,17 @@ class DisclosurePage(BaseModel):
 
 
 settings = DisclosureSettings(service_name="disclosure")
-runtime = ServiceRuntime(
+runtime: ServiceRuntime[DisclosureApplication] = ServiceRuntime(
     settings,
     metadata,
     application=lambda: DisclosureApplication(
         env=event_store_env(settings), publication_months=settings.publication_period_months
     ),
     handlers=lambda rt: [
-        PolicyRunner(rt.application, "disclosure-policy", disclosures().prepare_on_decision),
+        PolicyRunner(rt.application, "disclosure-policy", rt.application.prepare_on_decision),
         ProjectionRunner(rt.settings, DisclosureFeedProjection()),
     ],
-    workers=lambda rt: [CreditChinaPublisher(disclosures(), settings)],
+    workers=lambda rt: [CreditChinaPublisher(rt.application, settings)],
 )
 app = create_service_app(
     "caseledger disclosure service",
@@ -94,11 +94,6 @@ app = create_service_app(
     lifespan=runtime.lifespan(),
 )
 
-
-def disclosures() -> DisclosureApplication:
-    application = runtime.application
-    assert isinstance(application, DisclosureApplication)
-    return application
 
 
 @app.get(
@@ -137,12 +132,10 @@ async def list_disclosures(
     summary="One published penalty decision",
 )
 async def get_disclosure(publication_id: UUID) -> dict[str, Any]:
-    async with runtime.db.connect() as conn:
-        row = (
-            await conn.execute(select(disclosure_feed).where(disclosure_feed.c.publication_id == str(publication_id)))
-        ).first()
-    if row is None:
-        raise Problem(404, "not-found", "Not found", f"no publication {publication_id} in the feed (yet)")
+    row = await runtime.one_or_404(
+        select(disclosure_feed).where(disclosure_feed.c.publication_id == str(publication_id)),
+        f"publication {publication_id} in the feed (yet)",
+    )
     if row.publication_end < today_in_china().isoformat():
         raise Problem(404, "not-found", "Not found", f"the publication period of {publication_id} has ended")
     return feed_entry(row)

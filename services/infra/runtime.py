@@ -7,42 +7,45 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.consumer import ConsumerLoop, Handler, create_tables
 from services.infra.eventstore import ServiceApplication
+from services.infra.http import Problem
 from services.infra.relay import OutboxRelay
 from services.infra.settings import Settings
 from services.infra.storage import ensure_postgres_database, make_engine
 from services.infra.telemetry import setup_logging, setup_tracing
 
+AppT = TypeVar("AppT", bound=ServiceApplication)
 
-class ServiceRuntime:
+
+class ServiceRuntime(Generic[AppT]):
     def __init__(
         self,
         settings: Settings,
         metadata: MetaData,
-        application: Callable[[], ServiceApplication] | None = None,
-        handlers: Callable[[ServiceRuntime], Sequence[Handler]] = lambda _: (),
-        workers: Callable[[ServiceRuntime], Sequence[threading.Thread]] = lambda _: (),
+        application: Callable[[], AppT] | None = None,
+        handlers: Callable[[ServiceRuntime[AppT]], Sequence[Handler]] = lambda _: (),
+        workers: Callable[[ServiceRuntime[AppT]], Sequence[threading.Thread]] = lambda _: (),
     ) -> None:
         self.settings = settings
         self.metadata = metadata
         self._application_factory = application
         self._handlers_factory = handlers
         self._workers_factory = workers
-        self.app: ServiceApplication | None = None
+        self.app: AppT | None = None
         self.engine: AsyncEngine | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[ConsumerLoop] = []
         self.workers: list[threading.Thread] = []
 
     @property
-    def application(self) -> ServiceApplication:
+    def application(self) -> AppT:
         assert self.app is not None, "service not started"
         return self.app
 
@@ -50,6 +53,14 @@ class ServiceRuntime:
     def db(self) -> AsyncEngine:
         assert self.engine is not None, "service not started"
         return self.engine
+
+    async def one_or_404(self, query: Select[Any], what: str) -> Any:
+        """The single read-model row ``query`` selects, or a 404 problem naming ``what``."""
+        async with self.db.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise Problem(404, "not-found", "Not found", f"no {what}")
+        return row
 
     async def start(self) -> None:
         setup_logging(self.settings.service_name)

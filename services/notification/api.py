@@ -244,10 +244,9 @@ async def list_subscriptions(
     summary="A subscription (its secret is never shown again)",
 )
 async def get_subscription(subscription_id: UUID) -> dict[str, Any]:
-    async with runtime.db.connect() as conn:
-        row = (await conn.execute(select(subscriptions).where(subscriptions.c.id == str(subscription_id)))).first()
-    if row is None:
-        raise Problem(404, "not-found", "Not found", f"no subscription {subscription_id}")
+    row = await runtime.one_or_404(
+        select(subscriptions).where(subscriptions.c.id == str(subscription_id)), f"subscription {subscription_id}"
+    )
     return _subscription(row)
 
 
@@ -301,9 +300,6 @@ async def list_deliveries(
 
 @app.get("/v1/deliveries/{delivery_id}", response_model=Delivery, tags=["deliveries"], summary="A delivery")
 async def get_delivery(delivery_id: UUID) -> dict[str, Any]:
-    async with runtime.db.connect() as conn:
-        row = (await conn.execute(select(deliveries).where(deliveries.c.id == str(delivery_id)))).first()
-    if row is None:
-        raise Problem(404, "not-found", "Not found", f"no delivery {delivery_id}")
+    row = await runtime.one_or_404(select(deliveries).where(deliveries.c.id == str(delivery_id)), f"delivery {delivery_id}")
     return _delivery(row)
 

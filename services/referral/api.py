@@ -93,7 +93,7 @@ class TrackerPage(BaseModel):
 
 
 settings = Settings(service_name="referral")
-runtime = ServiceRuntime(
+runtime: ServiceRuntime[ReferralApplication] = ServiceRuntime(
     settings,
     metadata,
     application=lambda: ReferralApplication(env=event_store_env(settings)),
@@ -108,11 +108,6 @@ app = create_service_app(
     lifespan=runtime.lifespan(),
 )
 
-
-def referrals() -> ReferralApplication:
-    application = runtime.application
-    assert isinstance(application, ReferralApplication)
-    return application
 
 
 @app.post(
@@ -144,7 +139,7 @@ async def refer_case(
     case = KnownCase(case_id=row.case_id, agency_code=row.agency_code, agency_name=row.agency_name)
     try:
         referral, replayed = await asyncio.to_thread(
-            referrals().refer,
+            runtime.application.refer,
             case=case,
             receiving_organ=body.receiving_organ,
             organ_name=body.organ_name,
@@ -186,12 +181,10 @@ def _tracker_row(row: Any) -> dict[str, Any]:
 
 @app.get("/v1/referrals/{referral_id}", response_model=TrackerRow, tags=["tracker"], summary="One referral")
 async def get_referral(referral_id: UUID) -> dict[str, Any]:
-    async with runtime.db.connect() as conn:
-        row = (
-            await conn.execute(select(referral_tracker).where(referral_tracker.c.referral_id == str(referral_id)))
-        ).first()
-    if row is None:
-        raise Problem(404, "not-found", "Not found", f"no referral {referral_id} in the tracker (yet)")
+    row = await runtime.one_or_404(
+        select(referral_tracker).where(referral_tracker.c.referral_id == str(referral_id)),
+        f"referral {referral_id} in the tracker (yet)",
+    )
     return _tracker_row(row)
 
 
