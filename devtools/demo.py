@@ -27,6 +27,13 @@ ENTERPRISE = {"kind": "enterprise", "name": "醴陵市某某花炮厂", "code": 
 PERSON_ID = "430281198001011234"
 PERSON_PHONE = "13800138000"
 PERSON = {"kind": "natural_person", "name": "黄小明", "code": PERSON_ID, "phone": PERSON_PHONE, "address": "醴陵市某路1号"}
+# Other agencies, for scope: the receiving organs of a referral (行刑衔接), the city and
+# province above Liling, and a sibling district under the same city.
+POLICE = {"code": "11430281MB7654321H", "name": "醴陵市公安局", "region_code": "430281"}
+PROCURATORATE = {"code": "11430281MB0012345P", "name": "醴陵市人民检察院", "region_code": "430281"}
+CITY_AGENCY = {"code": "11430200MB11111114", "name": "株洲市应急管理局", "region_code": "430200"}
+PROVINCE_AGENCY = {"code": "11430000MB3333333W", "name": "湖南省应急管理厅", "region_code": "430000"}
+FOREIGN_AGENCY = {"code": "11430202MB4444444M", "name": "株洲市荷塘区应急管理局", "region_code": "430202"}
 OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
 
 

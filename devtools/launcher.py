@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from devtools.tokens import ensure_dev_keys, mint
+
 SERVICES = ("case", "referral", "disclosure", "notification")
 DEFAULT_PORTS = {"case": 8101, "referral": 8102, "disclosure": 8103, "notification": 8104, "credit_china": 8109}
 DEFAULT_BROKER_PORT = 9092
@@ -107,8 +109,19 @@ class LocalSystem:
     def start_service(self, service: str) -> None:
         self._spawn(service, _uvicorn(f"services.{service}.api:app", self.ports[service]), self.service_env(service))
 
+    # -- development tokens (the services trust the JWKS under data_dir/auth/) ------------
+    def token(self, role: str | list[str], agency: dict[str, str], **claims: object) -> str:
+        """A bearer token for ``role`` at ``agency`` ({"code", "region_code"})."""
+        roles = [role] if isinstance(role, str) else role
+        return mint(self.data_dir, roles=roles, agency_code=agency["code"], region_code=agency["region_code"], **claims)  # type: ignore[arg-type]
+
+    def auth(self, role: str | list[str], agency: dict[str, str], **claims: object) -> dict[str, str]:
+        """The Authorization header for ``role`` at ``agency``."""
+        return {"Authorization": f"Bearer {self.token(role, agency, **claims)}"}
+
     def start(self, timeout: float = 90) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_dev_keys(self.data_dir)
         self.start_broker()
         self.start_simulator()
         for service in SERVICES:

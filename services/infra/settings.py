@@ -39,10 +39,28 @@ class Settings(BaseSettings):
     retry_max_s: float = 5.0
     credit_china_url: str = "http://127.0.0.1:8109"
     public_base_url: str = Field(default="http://127.0.0.1:8100")
+    # Trusted token issuers and their keys (a JWKS file or URL). Unset file and URL: the
+    # development keys `make run` writes under DATA_DIR/auth/.
+    auth_jwks_file: Path | None = None
+    auth_jwks_url: str | None = None
+    auth_issuers: list[str] = ["caseledger-dev"]
+    auth_audience: str = "caseledger"
+    auth_leeway_s: int = 30
+    # AES-256-GCM keys for personal data (base64, 32 bytes), "kid:key" comma-separated;
+    # the first one encrypts, all of them decrypt (rotation). Unset: the development key
+    # `make run` writes under DATA_DIR/auth/.
+    pii_keys: str | None = None
+    # Request bodies larger than this are refused with 413.
+    max_body_bytes: int = 256 * 1024
+    # Browser origins allowed to call the APIs (CORS); none by default.
+    cors_allow_origins: list[str] = []
 
     @property
     def uses_postgres(self) -> bool:
         return bool(self.database_url) and self.database_url.startswith("postgres")
+
+    def jwks_path(self) -> Path:
+        return self.auth_jwks_file or self.data_dir / "auth" / "jwks.json"
 
     def service_dir(self) -> Path:
         path = self.data_dir / self.service_name

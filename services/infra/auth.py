@@ -1,0 +1,152 @@
+"""Authentication: bearer JWTs from trusted issuers, verified with PyJWT against a JWKS
+(a file or a URL). Who may do what is not decided here but in ``services.access``.
+
+Claims caseledger reads (besides iss, aud, exp, iat, sub):
+- ``sub_type``: "person" (an officer, reviewer, auditor ...) or "system" (another
+  agency's system, a subscriber);
+- ``agency``: {"code": unified social credit code, "region_code": 6-digit 行政区划代码,
+  "name": optional};
+- ``roles``: list of caseledger roles (see ``services.access.Role``);
+- ``on_behalf_of``: for system callers, the person the system acts for (optional);
+- ``name``: display name (optional).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from fastapi import Request
+
+from services.infra.http import Problem
+
+log = logging.getLogger(__name__)
+ALGORITHMS = ["ES256", "RS256", "EdDSA"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller of one request."""
+
+    subject: str
+    subject_type: str  # "person" | "system"
+    agency_code: str
+    region_code: str
+    roles: frozenset[str]
+    agency_name: str = ""
+    name: str = ""
+    on_behalf_of: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def unauthorized(detail: str, error: str = "invalid_token") -> Problem:
+    """401 with the RFC 6750 challenge; the detail says what was wrong with the token,
+    never anything about the resource."""
+    challenge = f'Bearer realm="caseledger", error="{error}"' if error else 'Bearer realm="caseledger"'
+    return Problem(401, "unauthorized", "Authentication required", detail, headers={"WWW-Authenticate": challenge})
+
+
+class TokenVerifier:
+    """Checks signature, expiry, not-before, audience and issuer, and reads the claims."""
+
+    def __init__(
+        self,
+        *,
+        audience: str,
+        issuers: list[str],
+        jwks_file: Path | None = None,
+        jwks_url: str | None = None,
+        leeway_s: int = 30,
+    ) -> None:
+        self.audience = audience
+        self.issuers = issuers
+        self.jwks_file = jwks_file
+        self.leeway_s = leeway_s
+        self._jwks_client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._file_keys: jwt.PyJWKSet | None = None
+        self._file_mtime = 0.0
+
+    def _signing_key(self, token: str) -> Any:
+        if self._jwks_client is not None:
+            return self._jwks_client.get_signing_key_from_jwt(token).key
+        if self.jwks_file is None or not self.jwks_file.exists():
+            raise unauthorized("no trusted signing keys are configured on this service")
+        mtime = self.jwks_file.stat().st_mtime
+        if self._file_keys is None or mtime != self._file_mtime:  # re-read after key rotation
+            self._file_keys = jwt.PyJWKSet.from_dict(json.loads(self.jwks_file.read_text()))
+            self._file_mtime = mtime
+        kid = jwt.get_unverified_header(token).get("kid")
+        for key in self._file_keys.keys:
+            if kid is None or key.key_id == kid:
+                return key.key
+        raise unauthorized("the token is signed with an unknown key")
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._signing_key(token),
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuers,
+                leeway=self.leeway_s,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("the token has expired") from None
+        except jwt.InvalidAudienceError:
+            raise unauthorized(f"the token is not meant for this audience (expected '{self.audience}')") from None
+        except jwt.InvalidIssuerError:
+            raise unauthorized("the token's issuer is not trusted") from None
+        except jwt.InvalidSignatureError:
+            raise unauthorized("the token's signature does not verify") from None
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise unauthorized(f"the token is not valid: {exc}") from None
+        agency = claims.get("agency")
+        roles = claims.get("roles")
+        if not isinstance(agency, dict) or not agency.get("code") or not agency.get("region_code"):
+            raise unauthorized("the token has no agency claim with code and region_code")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise unauthorized("the token's roles claim must be a list of role names")
+        return Principal(
+            subject=str(claims["sub"]),
+            subject_type="system" if claims.get("sub_type") == "system" else "person",
+            agency_code=str(agency["code"]),
+            region_code=str(agency["region_code"]),
+            agency_name=str(agency.get("name", "")),
+            roles=frozenset(roles),
+            name=str(claims.get("name", "")),
+            on_behalf_of=claims.get("on_behalf_of"),
+            claims=claims,
+        )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise unauthorized("send a bearer token in the Authorization header", error="")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("the Authorization header must be 'Bearer <token>'", error="invalid_request")
+    return token.strip()
+
+
+# The actor of the command being handled, read by the aggregates when they record events.
+_current_actor: ContextVar[dict[str, Any] | None] = ContextVar("caseledger_actor", default=None)
+
+
+def set_current_actor(actor: dict[str, Any] | None) -> Any:
+    return _current_actor.set(actor)
+
+
+def reset_current_actor(token: Any) -> None:
+    _current_actor.reset(token)
+
+
+def current_actor() -> dict[str, Any] | None:
+    return _current_actor.get()
