@@ -12,14 +12,17 @@ import json
 import threading
 import time
 import uuid
+from urllib.parse import quote
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
 from devtools.launcher import DEFAULT_PORTS
+from devtools.tokens import mint
 
 # Valid codes (check characters computed per GB 32100 / GB 11643).
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
@@ -91,6 +94,7 @@ class DemoResult:
     feed_entry: dict[str, Any] = field(default_factory=dict)
     simulator_record: dict[str, Any] = field(default_factory=dict)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
@@ -111,14 +115,34 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, Any] = PERSON, timeout: float = 60) -> DemoResult:
+# Signs a bearer token for (role, agency) and returns the Authorization header.
+Auth = Callable[[str, dict[str, str]], dict[str, str]]
+
+
+def dev_auth(data_dir: Path) -> Auth:
+    """Tokens signed with the development key `make run` wrote under ``data_dir``."""
+    cache: dict[tuple[str, str], dict[str, str]] = {}
+
+    def auth(role: str, agency: dict[str, str]) -> dict[str, str]:
+        key = (role, agency["code"])
+        if key not in cache:
+            token = mint(data_dir, roles=[role], agency_code=agency["code"], region_code=agency["region_code"])
+            cache[key] = {"Authorization": f"Bearer {token}"}
+        return cache[key]
+
+    return auth
+
+
+def run_flow(
+    urls: dict[str, str], receiver: WebhookReceiver, auth: Auth, party: dict[str, Any] = PERSON, timeout: float = 60
+) -> DemoResult:
     client = httpx.Client(timeout=30)
     year = time.localtime().tm_year
     subscription = _ok(
         client.post(
             f"{urls['notification']}/v1/subscriptions",
             json={"callback_url": receiver.url, "event_types": ["cn.caseledger.*"], "description": "demo"},
-            headers={"Idempotency-Key": f"demo-sub-{uuid.uuid4()}"},
+            headers={"Idempotency-Key": f"demo-sub-{uuid.uuid4()}", **auth("integration", AGENCY)},
         )
     )
     filed = client.post(
@@ -131,7 +155,7 @@ def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, A
             "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
             "officers": OFFICERS,
         },
-        headers={"Idempotency-Key": f"demo-file-{uuid.uuid4()}"},
+        headers={"Idempotency-Key": f"demo-file-{uuid.uuid4()}", **auth("officer", AGENCY)},
     )
     case = _ok(filed)
     case_id = case["id"]
@@ -139,7 +163,7 @@ def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, A
     reviewed = client.post(
         f"{urls['case']}/v1/cases/{case_id}/legal-reviews",
         json={"outcome": "passed", "reviewer": {"name": "赵六", "certificate_no": "43019999"}, "opinion": "事实清楚，证据确凿"},
-        headers={"If-Match": filed.headers["etag"]},
+        headers={"If-Match": filed.headers["etag"], **auth("legal_reviewer", AGENCY)},
     )
     _ok(reviewed)
     decided = client.post(
@@ -148,7 +172,11 @@ def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, A
             "decision_number": f"(醴)应急罚〔{year}〕{int(time.time()) % 100000}号",
             "penalties": [{"kind": "fine", "amount_yuan": 30000}, {"kind": "warning"}],
         },
-        headers={"If-Match": reviewed.headers["etag"]},
+        headers={
+            "If-Match": reviewed.headers["etag"],
+            "X-Reason": quote("负责人集体讨论决定"),  # recorded with the event; percent-encoded UTF-8
+            **auth("agency_head", AGENCY),
+        },
     )
     _ok(decided)
     result.responses.update(review=reviewed, decide=decided)
@@ -159,12 +187,15 @@ def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, A
             json={
                 "case_id": case_id,
                 "receiving_organ": "public_security",
-                "organ_name": "醴陵市公安局",
+                "organ_name": POLICE["name"],
+                "organ_code": POLICE["code"],
+                "copy_to_code": PROCURATORATE["code"],
                 "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
                 "reason": "拒不执行重大事故隐患整改指令",
                 "officers": OFFICERS,
                 "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
             },
+            headers=auth("officer", AGENCY),
         )
         return response if response.status_code != 422 else None  # not known to referral yet
 
@@ -174,14 +205,16 @@ def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, A
     referral_id = referred.json()["id"]
 
     def _ledger() -> dict[str, Any] | None:
-        response = client.get(f"{urls['case']}/v1/cases/{case_id}")
+        response = client.get(f"{urls['case']}/v1/cases/{case_id}", headers=auth("officer", AGENCY))
         entry = response.json() if response.status_code == 200 else {}
         done = entry.get("referral_status") == "referred" and entry.get("publication_status") == "published"
         return entry if done else None
 
     result.ledger_entry = eventually(_ledger, timeout, "the ledger to show referral and publication")
     result.tracker_row = eventually(
-        lambda: (r := client.get(f"{urls['referral']}/v1/referrals/{referral_id}")).status_code == 200 and r.json(),
+        # Read as the police see it: the referral addressed to them and the party it shares.
+        lambda: (r := client.get(f"{urls['referral']}/v1/referrals/{referral_id}", headers=auth("public_security", POLICE)))
+        .status_code == 200 and r.json(),
         timeout,
         "the tracker row",
     )
@@ -206,23 +239,41 @@ def run_flow(urls: dict[str, str], receiver: WebhookReceiver, party: dict[str, A
         return mine if EXPECTED_WEBHOOK_TYPES <= types else None
 
     result.webhooks = eventually(_webhooks, timeout, "the webhooks")
+    # What an auditor replays: every stored event of the case, each naming who acted.
+    result.history = _ok_list(client.get(f"{urls['case']}/v1/cases/{case_id}/history", headers=auth("auditor", AGENCY)))
     return result
+
+
+def _ok_list(response: httpx.Response) -> list[dict[str, Any]]:
+    if response.status_code >= 300:
+        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
+    body: list[dict[str, Any]] = response.json()
+    return body
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Drive one case through the running system")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--data-dir", default="var", type=Path, help="where `make run` keeps its development keys")
     args = parser.parse_args()
     urls = {name: f"http://{args.host}:{port}" for name, port in DEFAULT_PORTS.items()}
     with WebhookReceiver() as receiver:
         print(f"webhook receiver listening at {receiver.url}")
-        result = run_flow(urls, receiver)
+        result = run_flow(urls, receiver, dev_auth(args.data_dir))
     show = lambda title, value: print(f"\n== {title} ==\n{json.dumps(value, ensure_ascii=False, indent=2)}")  # noqa: E731
     show("case as filed (write model)", result.case)
     show("case ledger entry (GET /v1/cases/{id})", result.ledger_entry)
-    show("referral tracker row (GET /v1/referrals/{id})", result.tracker_row)
+    show("referral tracker row, as the police read it (GET /v1/referrals/{id})", result.tracker_row)
     show("public disclosure feed entry (GET /v1/disclosures)", result.feed_entry)
     show("what the Credit China simulator accepted", result.simulator_record)
+    show(
+        "the case's history as an auditor reads it: who acted, for which agency, why",
+        [
+            {"type": e["type"], "by": e["data"]["actor"]["subject"], "role": e["data"]["actor"]["role"],
+             "agency": e["data"]["actor"]["agency_code"], "reason": e["data"]["actor"]["reason"]}
+            for e in result.history
+        ],
+    )
     first = result.webhooks[0]
     show(
         f"a webhook received ({len(result.webhooks)} in all for this case)",

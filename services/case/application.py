@@ -7,6 +7,7 @@ handlers, which FastAPI runs in its thread pool.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,7 @@ from services.case.domain import (
     Reviewer,
     ReviewOutcome,
 )
+from services.case.personal_data import Cipher
 from services.infra.eventstore import ServiceApplication
 from services.infra.http import request_fingerprint
 from services.infra.telemetry import tracer
@@ -44,9 +46,18 @@ class StaleVersion(Exception):
         super().__init__(f"the case is at version {current}, not {expected}")
 
 
+# Called with the loaded case before any command touches it: the API's access check
+# (a case the caller may not see is "not found"; one they may only read is forbidden).
+Permit = Callable[[Case], None]
+
+
 class CaseApplication(ServiceApplication):
     name = "cases"
     source = "/caseledger/case"
+
+    def __init__(self, env: dict[str, str] | None = None, *, cipher: Cipher) -> None:
+        super().__init__(env=env)
+        self.cipher = cipher
 
     def get_case(self, case_id: UUID) -> Case:
         try:
@@ -72,6 +83,7 @@ class CaseApplication(ServiceApplication):
         filed_on: date,
         idempotency_key: str | None,
         payload: dict[str, Any],
+        permit: Permit,
     ) -> tuple[Case, bool]:
         """立案. Returns (case, replayed). With an Idempotency-Key the case id is derived
         from the agency and the key, so a retry can only ever find the first case."""
@@ -83,6 +95,7 @@ class CaseApplication(ServiceApplication):
             except CaseNotFound:
                 pass
             else:
+                permit(existing)
                 existing.already_did(idempotency_key, request_print)  # raises on a different body
                 return existing, True
         else:
@@ -99,6 +112,7 @@ class CaseApplication(ServiceApplication):
             filed_on=filed_on,
             command_key=idempotency_key or "",
             command_fingerprint=request_print,
+            cipher=self.cipher,
         )
         try:
             self._save(case)
@@ -116,8 +130,10 @@ class CaseApplication(ServiceApplication):
         idempotency_key: str | None,
         payload: dict[str, Any],
         act: Any,
+        permit: Permit,
     ) -> tuple[Case, bool]:
         case = self.get_case(case_id)
+        permit(case)
         request_print = request_fingerprint(payload)
         if case.already_did(idempotency_key, request_print):
             return case, True
@@ -145,6 +161,7 @@ class CaseApplication(ServiceApplication):
         expected_version: int | None,
         idempotency_key: str | None,
         payload: dict[str, Any],
+        permit: Permit,
     ) -> tuple[Case, bool]:
         return self._command(
             case_id,
@@ -159,6 +176,7 @@ class CaseApplication(ServiceApplication):
                 command_key=key,
                 command_fingerprint=request_print,
             ),
+            permit,
         )
 
     def decide_penalty(
@@ -171,6 +189,7 @@ class CaseApplication(ServiceApplication):
         expected_version: int | None,
         idempotency_key: str | None,
         payload: dict[str, Any],
+        permit: Permit,
     ) -> tuple[Case, bool]:
         return self._command(
             case_id,
@@ -183,12 +202,14 @@ class CaseApplication(ServiceApplication):
                 penalties=penalties,
                 command_key=key,
                 command_fingerprint=request_print,
+                cipher=self.cipher,
             ),
+            permit,
         )
 
-    def history(self, case_id: UUID) -> list[Any]:
+    def history(self, case_id: UUID, permit: Permit) -> list[Any]:
         """Every stored event of the case, oldest first (for auditors replaying it)."""
-        self.get_case(case_id)
+        permit(self.get_case(case_id))
         return list(self.events.get(case_id))
 
 

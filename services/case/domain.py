@@ -14,6 +14,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 from typing_extensions import NotRequired, TypedDict
 
+from services.case.personal_data import (
+    Cipher,
+    SealedText,
+    is_minor_on,
+    is_sealed,
+    is_valid_resident_id,
+    personal_identifier_in,
+    seal_party,
+)
 from services.infra.eventstore import TracedAggregate
 
 CaseStatus = Literal["filed", "review_returned", "review_passed", "decided"]
@@ -68,6 +77,18 @@ class Party(TypedDict):
     phone: NotRequired[Phone]
 
 
+class RecordedParty(TypedDict):
+    """当事人 as events record it: a natural person's ID number, phone and address sealed
+    (personal_data.py), an enterprise's fields as given."""
+
+    kind: PartyKind
+    name: str
+    code: str | SealedText
+    legal_representative: NotRequired[str]
+    address: NotRequired[str | SealedText]
+    phone: NotRequired[str | SealedText]
+
+
 class Officer(TypedDict):
     """执法人员 with an enforcement certificate number (执法证号)."""
 
@@ -117,8 +138,6 @@ class IdempotencyConflict(CaseError):
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 
 
 def is_valid_uscc(code: str) -> bool:
@@ -129,19 +148,23 @@ def is_valid_uscc(code: str) -> bool:
     return _USCC_CHARS[(31 - total % 31) % 31] == code[17]
 
 
-def is_valid_resident_id(code: str) -> bool:
-    """居民身份证号码 (GB 11643-1999): 17 digits and an ISO 7064 MOD 11-2 check character."""
-    if len(code) != 18 or not code[:17].isdigit():
-        return False
-    total = sum(int(c) * w for c, w in zip(code[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == code[17].upper()
-
-
 def validate_party(party: Party, pointer: str = "/party") -> None:
     if party["kind"] == "enterprise" and not is_valid_uscc(party["code"]):
         raise RuleViolation(f"{pointer}/code", "uscc", "not a valid unified social credit code (check character)")
     if party["kind"] == "natural_person" and not is_valid_resident_id(party["code"]):
         raise RuleViolation(f"{pointer}/code", "resident-id", "not a valid resident ID number (check character)")
+
+
+def refuse_personal_data_in_text(pointer: str, text: str, party: Party | None = None) -> None:
+    """Narrative text is not sealed, so it must not carry personal identifiers: they go in
+    the party's fields. Refused with 422 rather than silently kept in clear."""
+    found = personal_identifier_in(text)
+    if party is not None and party["kind"] == "natural_person" and party.get("address") and party["address"] in text:
+        found = "the party's address"
+    if found:
+        raise RuleViolation(
+            pointer, "no-personal-data-in-text", f"the text contains {found}; give it only in the party's fields"
+        )
 
 
 # -- the aggregate ----------------------------------------------------------------------
@@ -153,7 +176,7 @@ class Case(TracedAggregate):
     class Filed(TracedAggregate.Created):
         cloud_type = "case.filed.v1"
         agency: Agency
-        party: Party
+        party: RecordedParty
         violation_summary: str
         violation_date: str
         harm_caused: bool
@@ -187,7 +210,9 @@ class Case(TracedAggregate):
         penalties: list[Penalty]
         fine_total_yuan: int
         agency: Agency
-        party: Party
+        party: RecordedParty
+        # Under 18 on the decision date (from the sealed ID number): never published.
+        party_is_minor: bool
         violation_summary: str
         legal_basis: str
         command_key: str
@@ -201,7 +226,7 @@ class Case(TracedAggregate):
     def __init__(
         self,
         agency: Agency,
-        party: Party,
+        party: RecordedParty,
         violation_summary: str,
         violation_date: str,
         harm_caused: bool,
@@ -261,12 +286,16 @@ class Case(TracedAggregate):
         filed_on: date,
         command_key: str,
         command_fingerprint: str,
+        cipher: Cipher,
     ) -> Case:
         """立案. At least two officers with distinct certificates (行政处罚法 Art. 42);
-        within the limitation period (Art. 36)."""
+        within the limitation period (Art. 36). A natural person's ID number, phone and
+        address are sealed before the event records them."""
         if not is_valid_uscc(agency["code"]):
             raise RuleViolation("/agency/code", "uscc", "not a valid unified social credit code (check character)")
         validate_party(party)
+        refuse_personal_data_in_text("/violation_summary", violation_summary, party)
+        refuse_personal_data_in_text("/legal_basis", legal_basis, party)
         certificates = {o["certificate_no"].strip() for o in officers}
         if len(certificates) < 2:
             raise RuleViolation(
@@ -285,7 +314,7 @@ class Case(TracedAggregate):
             cls.Filed,
             id=case_id,
             agency=agency,
-            party=party,
+            party=seal_party(dict(party), cipher),
             violation_summary=violation_summary,
             violation_date=violation_date.isoformat(),
             harm_caused=harm_caused,
@@ -312,6 +341,7 @@ class Case(TracedAggregate):
         self._require("record_legal_review")
         if outcome == "returned" and not opinion.strip():
             raise RuleViolation("/opinion", "opinion-required", "a returned review must give the reviewer's opinion")
+        refuse_personal_data_in_text("/opinion", opinion)
         if reviewer.get("name", "").strip() in {o["name"].strip() for o in self.officers}:
             raise RuleViolation(
                 "/reviewer/name", "independent-reviewer", "the legal reviewer cannot be an investigating officer"
@@ -334,6 +364,7 @@ class Case(TracedAggregate):
         penalties: list[Penalty],
         command_key: str,
         command_fingerprint: str,
+        cipher: Cipher,
     ) -> None:
         """行政处罚决定, only after a passed legal review."""
         self._require("decide_penalty")
@@ -355,6 +386,7 @@ class Case(TracedAggregate):
                 raise RuleViolation(f"/penalties/{index}/amount_yuan", "amount-required", "a positive amount is required")
             if penalty["kind"] not in ("fine", "confiscation_of_illegal_gains") and amount:
                 raise RuleViolation(f"/penalties/{index}/amount_yuan", "no-amount", f"'{penalty['kind']}' takes no amount")
+            refuse_personal_data_in_text(f"/penalties/{index}/description", penalty.get("description", ""))
         self.trigger_event(
             self.PenaltyDecided,
             decision_number=decision_number,
@@ -363,11 +395,19 @@ class Case(TracedAggregate):
             fine_total_yuan=sum(p.get("amount_yuan", 0) for p in fines),
             agency=self.agency,
             party=self.party,
+            party_is_minor=_party_is_minor(self.party, decided_on, cipher),
             violation_summary=self.violation_summary,
             legal_basis=self.legal_basis,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
+
+
+def _party_is_minor(party: RecordedParty, day: date, cipher: Cipher) -> bool:
+    code = party["code"]
+    if party["kind"] != "natural_person" or not is_sealed(code):
+        return False
+    return is_minor_on(cipher.open(code["sealed"], "party.code"), day)  # type: ignore[index]
 
 
 def _years_before(day: date, years: int) -> date:

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.case.personal_data import Cipher, lookup_code, show_party
 from services.infra.consumer import ConsumedEvent
 from services.infra.telemetry import trace_id_of
 
@@ -35,7 +36,10 @@ case_ledger = Table(
     Column("region_code", String(12), nullable=False),
     Column("party_kind", String(20), nullable=False),
     Column("party_name", String(200), nullable=False),
-    Column("party_code", String(18), nullable=False, index=True),
+    # An enterprise's code, or a keyed digest of a person's ID number (personal_data.py).
+    Column("party_code", String(60), nullable=False, index=True),
+    # The party as recorded: a natural person's ID number, phone and address sealed.
+    Column("party", JSON, nullable=False),
     Column("violation_summary", Text, nullable=False),
     Column("legal_basis", Text, nullable=False),
     Column("status", String(30), nullable=False, index=True),
@@ -64,6 +68,9 @@ class CaseLedgerProjection:
     name = "case-ledger"
     metadata = metadata
 
+    def __init__(self, cipher: Cipher) -> None:
+        self.cipher = cipher
+
     async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
         data = event.data
         case_id = event.subject
@@ -83,7 +90,8 @@ class CaseLedgerProjection:
                     region_code=data["agency"]["region_code"],
                     party_kind=data["party"]["kind"],
                     party_name=data["party"]["name"],
-                    party_code=data["party"]["code"],
+                    party_code=lookup_code(data["party"], self.cipher),
+                    party=data["party"],
                     violation_summary=data["violation_summary"],
                     legal_basis=data["legal_basis"],
                     status="filed",
@@ -124,8 +132,11 @@ class CaseLedgerProjection:
         await conn.execute(update(case_ledger).where(case_ledger.c.case_id == case_id).values(**changes, **common))
 
 
-def ledger_entry(row: Any) -> dict[str, Any]:
+def ledger_entry(row: Any, cipher: Cipher, full_personal_data: bool) -> dict[str, Any]:
+    """A ledger row as the API shows it: personal data opened or masked by role."""
     entry = dict(row._mapping)
+    entry["party"] = show_party(entry["party"], cipher, full_personal_data)
+    entry["party_code"] = entry["party"]["code"]
     entry["recorded_at"] = entry["recorded_at"].isoformat() if entry["recorded_at"] else None
     entry["updated_at"] = entry["updated_at"].isoformat() if entry["updated_at"] else None
     return entry

@@ -8,10 +8,11 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from services.access.guard import public
 from services.disclosure.application import DisclosureApplication, DisclosureSettings
 from services.disclosure.domain import PartyCategory
 from services.disclosure.feed import (
@@ -91,6 +92,7 @@ app = create_service_app(
     "Publishes penalty decisions (双公示) to Credit China (信用中国) within 7 working days, "
     "masked for natural persons; serves the public disclosure feed.",
     runtime.readiness,
+    settings=settings,
     lifespan=runtime.lifespan(),
 )
 
@@ -101,6 +103,7 @@ app = create_service_app(
     response_model=DisclosurePage,
     tags=["disclosures"],
     summary="Published penalty decisions still within their publication period, paginated",
+    dependencies=[Depends(public)],
 )
 async def list_disclosures(
     agency_code: Annotated[str | None, Query(max_length=18, description="处罚机关统一社会信用代码")] = None,
@@ -130,6 +133,7 @@ async def list_disclosures(
     response_model=DisclosureEntry,
     tags=["disclosures"],
     summary="One published penalty decision",
+    dependencies=[Depends(public)],
 )
 async def get_disclosure(publication_id: UUID) -> dict[str, Any]:
     row = await runtime.one_or_404(

@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from services.disclosure.domain import Publication, withheld_reason
 from services.infra.consumer import ConsumedEvent
-from services.infra.eventstore import ServiceApplication
+from services.infra.eventstore import ServiceApplication, system_actor
 from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,5 +67,11 @@ class DisclosureApplication(ServiceApplication):
                 case_id=event.data.get("case_id") or event.subject,
                 decision=event.data,
                 publication_months=self.publication_months,
+                actor=publication_actor(event.data["agency"], "prepared from the penalty decision (行政处罚信息公示)"),
             )
         ]
+
+
+def publication_actor(agency: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The disclosure service acts for the deciding agency, whose duty publication is."""
+    return system_actor("disclosure", agency["code"], agency["region_code"], reason)

@@ -154,10 +154,10 @@ def party_category(party: dict[str, Any]) -> PartyCategory:
 
 
 def withheld_reason(decision: dict[str, Any]) -> str | None:
-    """Why a decision must not be published at all, or None (DOMAIN.md §5)."""
-    party = decision["party"]
-    decided_on = date.fromisoformat(decision["decided_on"])
-    if party["kind"] == "natural_person" and is_minor_on(party["code"], decided_on):
+    """Why a decision must not be published at all, or None (DOMAIN.md §5). The case
+    service says whether the party was a minor on the decision date (``party_is_minor``),
+    since the ID number reaches this service only sealed."""
+    if decision["party"]["kind"] == "natural_person" and decision.get("party_is_minor"):
         return "the penalised party is a minor"
     return None
 
@@ -166,7 +166,9 @@ def _scrubber(party: dict[str, Any]) -> Callable[[str], str]:
     """Removes the party's personal identifiers from free text before it is published."""
     person = party["kind"] == "natural_person"
     own_unit_code = "" if person else party["code"]
-    secrets = [party.get("address", ""), party.get("phone", "")] + ([party["code"]] if person else [])
+    # Sealed personal data (dicts) cannot appear in text as such; clear values are removed.
+    candidates = [party.get("address", ""), party.get("phone", "")] + ([party["code"]] if person else [])
+    secrets = [value for value in candidates if isinstance(value, str)]
 
     def scrub(text: str) -> str:
         for secret in filter(None, secrets):
@@ -199,7 +201,7 @@ def disclosed_penalty(decision: dict[str, Any], publication_end: date) -> Disclo
     return DisclosedPenalty(
         party_name=mask_person_name(party["name"]) if person else party["name"],
         party_category=party_category(party),
-        party_code="" if person else party["code"],
+        party_code="" if person else str(party["code"]),
         legal_representative="" if person else party.get("legal_representative", ""),
         decision_number=decision["decision_number"],
         # The case service records no separate violation type yet: its summary is the best fit.
@@ -262,8 +264,12 @@ class Publication(TracedAggregate):
         tier: Tier,
         publish_by: str,
         publication_end: str,
+        actor: dict[str, Any],
     ) -> None:
         self.case_id = case_id
+        # The agency the publication is made for (the deciding agency), from its actor.
+        self.agency_code: str = actor["agency_code"]
+        self.region_code: str = actor["region_code"]
         self.publication_id = publication_id
         self.decision_number = decision_number
         self.item = item
@@ -278,7 +284,9 @@ class Publication(TracedAggregate):
         return self.published_on is not None
 
     @classmethod
-    def prepare(cls, *, case_id: str, decision: dict[str, Any], publication_months: int) -> Publication:
+    def prepare(
+        cls, *, case_id: str, decision: dict[str, Any], publication_months: int, actor: dict[str, Any]
+    ) -> Publication:
         """Prepare the publication of a penalty decision: general tier, due 7 working days
         after the decision, ending ``publication_months`` after it."""
         decided_on = date.fromisoformat(decision["decided_on"])
@@ -294,10 +302,11 @@ class Publication(TracedAggregate):
             tier="general",
             publish_by=add_working_days(decided_on, PUBLISH_WITHIN_WORKING_DAYS).isoformat(),
             publication_end=publication_end.isoformat(),
+            actor=actor,
         )
         return publication
 
-    def publish(self, *, published_on: date, receipt_id: str) -> None:
+    def publish(self, *, published_on: date, receipt_id: str, actor: dict[str, Any]) -> None:
         if self.published:
             raise AlreadyPublished(f"publication {self.id} was published on {self.published_on}")
         self.trigger_event(
@@ -307,4 +316,5 @@ class Publication(TracedAggregate):
             published_on=published_on.isoformat(),
             receipt_id=receipt_id,
             item=self.item,
+            actor=actor,
         )

@@ -24,6 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 from services.disclosure.application import DisclosureApplication, DisclosureSettings
 from services.disclosure.domain import Publication
 from services.infra.clock import today_in_china
+from services.infra.eventstore import system_actor
 from services.infra.telemetry import current_traceparent, span_from
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,16 @@ class CreditChinaPublisher(threading.Thread):
                 continue
             with span_from(prepared.traceparent, "credit-china publish", **{"publication.id": str(publication.id)}):
                 receipt_id = self._deliver(client, publication)
-                publication.publish(published_on=today_in_china(), receipt_id=receipt_id)
+                publication.publish(
+                    published_on=today_in_china(),
+                    receipt_id=receipt_id,
+                    actor=system_actor(
+                        "disclosure",
+                        publication.agency_code,
+                        publication.region_code,
+                        "accepted by Credit China (信用中国)",
+                    ),
+                )
                 try:
                     self.app.save_tracked(tracking, publication)
                 except IntegrityError:

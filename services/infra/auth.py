@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from fastapi import Request
-
 from services.infra.http import Problem
 
 log = logging.getLogger(__name__)
@@ -124,16 +122,6 @@ class TokenVerifier:
             on_behalf_of=claims.get("on_behalf_of"),
             claims=claims,
         )
-
-
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise unauthorized("send a bearer token in the Authorization header", error="")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized("the Authorization header must be 'Bearer <token>'", error="invalid_request")
-    return token.strip()
 
 
 # The actor of the command being handled, read by the aggregates when they record events.

@@ -17,6 +17,9 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
+from typing_extensions import TypedDict
+
+from services.infra.auth import current_actor
 from services.infra.telemetry import current_traceparent
 
 TYPE_PREFIX = "cn.caseledger."
@@ -38,11 +41,28 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
+class Actor(TypedDict):
+    """Who caused an event: the authenticated caller, or the service itself for events a
+    policy or worker records (subject_type "system"), with the agency it acted for."""
+
+    subject: str
+    subject_type: str
+    name: str | None
+    agency_code: str
+    region_code: str
+    role: str | None
+    on_behalf_of: str | None
+    reason: str | None
+    trace_id: str | None
+
+
 class TracedAggregate(Aggregate):
-    """Aggregate whose events carry the W3C traceparent of the request that caused them."""
+    """Aggregate whose events carry the W3C traceparent of the request that caused them
+    and the actor (who, for which agency, in which role, why) set by the access guard."""
 
     class Event(Aggregate.Event):
         traceparent: str
+        actor: Actor
         # Reverse-DNS, versioned CloudEvent type, e.g. "case.filed.v1" (prefix added).
         cloud_type: ClassVar[str] = ""
 
@@ -51,12 +71,38 @@ class TracedAggregate(Aggregate):
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
         kwargs.setdefault("traceparent", current_traceparent())
+        if "actor" not in kwargs:
+            kwargs["actor"] = _actor()
         super().trigger_event(event_class, **kwargs)
 
     @classmethod
     def _create(cls, event_class: type[Any], *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
         kwargs.setdefault("traceparent", current_traceparent())
+        if "actor" not in kwargs:
+            kwargs["actor"] = _actor()
         return super()._create(event_class, id=id, **kwargs)
+
+
+def _actor() -> dict[str, Any]:
+    actor = current_actor()
+    if actor is None:  # nothing may be recorded without saying who did it
+        raise RuntimeError("no actor: the command was not run behind the access guard")
+    return actor
+
+
+def system_actor(service: str, agency_code: str, region_code: str, reason: str) -> dict[str, Any]:
+    """The actor for events a service records on its own (a policy, a worker)."""
+    return {
+        "subject": f"service:{service}",
+        "subject_type": "system",
+        "name": None,
+        "agency_code": agency_code,
+        "region_code": region_code,
+        "role": "system",
+        "on_behalf_of": None,
+        "reason": reason,
+        "trace_id": None,
+    }
 
 
 class ServiceApplication(Application):

@@ -12,11 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.infra.settings import Settings
 from services.infra.telemetry import current_trace_id
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,10 @@ class ProblemDetails(BaseModel):
 
 _PROBLEM_STATUSES = {
     "400": "The body could not be read (not UTF-8 JSON)",
+    "401": "No valid bearer token (missing, expired, wrongly signed, wrong audience or issuer)",
+    "403": "Your role may not do this",
+    "413": "The request body is too large",
+    "415": "The body must be application/json",
     "404": "Not found (or not visible to you)",
     "409": "Not allowed in the current state",
     "412": "Stale If-Match",
@@ -202,8 +208,10 @@ def _document_problems(app: FastAPI) -> None:
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 wanted = {"422", "500"} | ({"404"} if "{" in path else set())
+                if operation.get("security"):
+                    wanted |= {"401", "403"}
                 if "requestBody" in operation:
-                    wanted.add("400")
+                    wanted |= {"400", "413", "415"}
                 for status in sorted(wanted | {c for c in responses if c[0] in "45"}):
                     description = responses.get(status, {}).get("description") or _PROBLEM_STATUSES.get(status, "Error")
                     responses[status] = {"description": description, "content": problem}
@@ -218,9 +226,116 @@ def _document_problems(app: FastAPI) -> None:
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def create_service_app(title: str, version: str, description: str, readiness: ReadinessCheck, **kwargs: Any) -> FastAPI:
+# Headers a government API answers with: no sniffing, no framing, no caching of case
+# data, no referrer leaks, HTTPS only once it is served over TLS.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+_DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class RequestLimits:
+    """ASGI middleware: refuse bodies over ``max_body_bytes`` (413) and bodies that are
+    not JSON (415) before any handler reads them; add the security headers."""
+
+    def __init__(self, app: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        headers = request.headers
+        if scope["method"] in _BODY_METHODS:
+            length = headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                await self._refuse(scope, receive, send, 413, "payload-too-large", "The request body is too large",
+                                   f"bodies are limited to {self.max_body_bytes} bytes")
+                return
+            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            has_body = length not in (None, "0") or "chunked" in headers.get("transfer-encoding", "")
+            if has_body and not (content_type == "application/json" or content_type.endswith("+json")):
+                await self._refuse(scope, receive, send, 415, "unsupported-media-type", "Unsupported media type",
+                                   "send the body as application/json")
+                return
+        received = 0
+        limit = self.max_body_bytes
+
+        async def counted_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:  # a chunked body that grew past the limit
+                    raise _BodyTooLarge
+            return message
+
+        docs = scope["path"].startswith(_DOCS_PATHS)
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.decode().lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (k.encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if k.lower() not in present and not (docs and k in ("Content-Security-Policy", "Cache-Control"))
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, send_with_headers)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send, 413, "payload-too-large", "The request body is too large",
+                               f"bodies are limited to {self.max_body_bytes} bytes")
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any, status: int, kind: str, title: str, detail: str) -> None:
+        response = problem_response(Request(scope), status, kind, title, detail, headers=SECURITY_HEADERS)
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_service_app(
+    title: str,
+    version: str,
+    description: str,
+    readiness: ReadinessCheck,
+    *,
+    settings: Settings | None = None,
+    **kwargs: Any,
+) -> FastAPI:
+    from services.infra.auth import TokenVerifier  # auth raises this module's Problem
+
+    settings = settings or Settings()
     app = FastAPI(title=title, version=version, description=description, **kwargs)
     install_problem_handlers(app)
+    app.state.token_verifier = TokenVerifier(
+        audience=settings.auth_audience,
+        issuers=settings.auth_issuers,
+        jwks_file=None if settings.auth_jwks_url else settings.jwks_path(),
+        jwks_url=settings.auth_jwks_url,
+        leeway_s=settings.auth_leeway_s,
+    )
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_allow_origins:  # off unless origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Reason"],
+            expose_headers=["ETag", "Location", "X-Trace-Id"],
+        )
 
     @app.middleware("http")
     async def _trace_header(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:

@@ -4,6 +4,7 @@ consumers, started and stopped with the HTTP app's lifespan."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from sqlalchemy import MetaData, Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.consumer import ConsumerLoop, Handler, create_tables
+from services.infra.crypto import FieldCipher
 from services.infra.eventstore import ServiceApplication
 from services.infra.http import Problem
 from services.infra.relay import OutboxRelay
@@ -48,6 +50,11 @@ class ServiceRuntime(Generic[AppT]):
     def application(self) -> AppT:
         assert self.app is not None, "service not started"
         return self.app
+
+    @functools.cached_property
+    def cipher(self) -> FieldCipher:
+        """The personal-data key ring (PII_KEYS, or the development key under DATA_DIR)."""
+        return FieldCipher.from_settings(self.settings.pii_keys, self.settings.data_dir)
 
     @property
     def db(self) -> AsyncEngine:

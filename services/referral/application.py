@@ -14,6 +14,7 @@ from services.infra.http import request_fingerprint
 from services.infra.telemetry import tracer
 from services.referral.domain import (
     AlreadyReferred,
+    Addressee,
     KnownCase,
     Officer,
     ReceivingOrgan,
@@ -32,6 +33,7 @@ class ReferralApplication(ServiceApplication):
         case: KnownCase,
         receiving_organ: ReceivingOrgan,
         organ_name: str,
+        addressee: Addressee,
         suspected_offence: str,
         reason: str,
         officers: list[Officer],
@@ -49,6 +51,7 @@ class ReferralApplication(ServiceApplication):
             case=case,
             receiving_organ=receiving_organ,
             organ_name=organ_name,
+            addressee=addressee,
             suspected_offence=suspected_offence,
             reason=reason,
             officers=officers,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints
 from typing_extensions import TypedDict
@@ -30,11 +30,22 @@ class Officer(TypedDict):
 
 
 class KnownCase(TypedDict):
-    """What the referral service knows of a case, learnt from the case-events topic."""
+    """What the referral service knows of a case, learnt from the case-events topic. The
+    party is as the case service recorded it (a natural person's identifiers sealed)."""
 
     case_id: str
     agency_code: str
     agency_name: str
+    region_code: str
+    party: dict[str, Any]
+
+
+class Addressee(TypedDict):
+    """The organ a referral goes to (its unified social credit code), and the
+    procuratorate that receives a copy and supervises (抄送, optional)."""
+
+    organ_code: str
+    copy_to_code: str | None
 
 
 class ReferralError(Exception):
@@ -67,8 +78,13 @@ class Referral(TracedAggregate):
         case_id: str
         agency_code: str
         agency_name: str
+        region_code: str
         receiving_organ: ReceivingOrgan
         organ_name: str
+        organ_code: str
+        copy_to_code: str | None
+        # The part of the case the referral shares with the receiving organ.
+        party: dict[str, Any]
         suspected_offence: str
         reason: str
         officers: list[Officer]
@@ -108,6 +124,7 @@ class Referral(TracedAggregate):
         case: KnownCase,
         receiving_organ: ReceivingOrgan,
         organ_name: str,
+        addressee: Addressee,
         suspected_offence: str,
         reason: str,
         officers: list[Officer],
@@ -125,8 +142,12 @@ class Referral(TracedAggregate):
             case_id=case["case_id"],
             agency_code=case["agency_code"],
             agency_name=case["agency_name"],
+            region_code=case["region_code"],
             receiving_organ=receiving_organ,
             organ_name=organ_name,
+            organ_code=addressee["organ_code"],
+            copy_to_code=addressee["copy_to_code"],
+            party=case["party"],
             suspected_offence=suspected_offence,
             reason=reason,
             officers=officers,

@@ -11,7 +11,9 @@ import pytest
 from standardwebhooks import Webhook
 
 from devtools.demo import (
+    AGENCY,
     EXPECTED_WEBHOOK_TYPES,
+    POLICE,
     PERSON_ID,
     PERSON_PHONE,
     WebhookReceiver,
@@ -38,7 +40,7 @@ def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def test_one_case_through_every_service(system: LocalSystem) -> None:
     urls = {name: system.url(name) for name in (*SERVICES, "credit_china")}
     with WebhookReceiver() as receiver:
-        result = run_flow(urls, receiver, timeout=90)
+        result = run_flow(urls, receiver, system.auth, timeout=90)
 
     case_id = result.case["id"]
     # The ledger learnt the decision and the other services' facts from Kafka.
@@ -54,6 +56,8 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
     assert tracker["receiving_organ"] == "public_security"
     # One trace from the referral request, through the event store and Kafka, into the tracker.
     assert tracker["trace_id"] == result.responses["refer"].headers["x-trace-id"]
+    # The police read the referral addressed to them, with the party's ID number in full.
+    assert tracker["organ_code"] == POLICE["code"] and tracker["party"]["code"] == PERSON_ID
 
     feed_text = json.dumps(result.feed_entry, ensure_ascii=False)
     assert PERSON_ID not in feed_text and PERSON_PHONE not in feed_text
@@ -74,21 +78,31 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
         types.add(payload["type"])
     assert EXPECTED_WEBHOOK_TYPES <= types
 
-    # Auditors replay the case's stored history: three events, in order, with stable ids.
-    history = httpx.get(f"{urls['case']}/v1/cases/{case_id}/history").json()
+    # Auditors replay the case's stored history: three events, in order, each naming who
+    # acted, in which role, for which agency, and why where a reason was given.
+    history = result.history
     assert [e["type"] for e in history] == [
         "cn.caseledger.case.filed.v1",
         "cn.caseledger.case.legal_review_recorded.v1",
         "cn.caseledger.case.penalty_decided.v1",
     ]
+    actors = [e["data"]["actor"] for e in history]
+    assert [a["role"] for a in actors] == ["officer", "legal_reviewer", "agency_head"]
+    assert {a["agency_code"] for a in actors} == {AGENCY["code"]} and all(a["subject"] for a in actors)
+    assert actors[2]["reason"] == "负责人集体讨论决定"
+    assert actors[0]["trace_id"] == result.responses["file"].headers["x-trace-id"]
+    # Auditors read personal data masked.
+    assert history[0]["data"]["party"]["code"] == "430281********1234"
 
 
 def test_case_commands_answer_with_problems(system: LocalSystem) -> None:
     """409 names the state and the allowed actions, 412 the current version, 422 the field
     and the rule; a retried command with the same Idempotency-Key gets the first result."""
-    from devtools.demo import AGENCY, ENTERPRISE, OFFICERS
+    from devtools.demo import ENTERPRISE, OFFICERS
 
-    client = httpx.Client(base_url=system.url("case"), timeout=30)
+    client = httpx.Client(base_url=system.url("case"), timeout=30, headers=system.auth("officer", AGENCY))
+    reviewer = system.auth("legal_reviewer", AGENCY)
+    head = system.auth("agency_head", AGENCY)
     body = {
         "agency": AGENCY,
         "party": ENTERPRISE,
@@ -113,6 +127,7 @@ def test_case_commands_answer_with_problems(system: LocalSystem) -> None:
     early = client.post(
         f"/v1/cases/{case_id}/penalty-decision",
         json={"decision_number": "(醴)应急罚〔2026〕7号", "penalties": [{"kind": "warning"}]},
+        headers=head,
     )
     assert early.status_code == 409
     assert early.headers["content-type"] == "application/problem+json"
@@ -122,7 +137,7 @@ def test_case_commands_answer_with_problems(system: LocalSystem) -> None:
     stale = client.post(
         f"/v1/cases/{case_id}/legal-reviews",
         json={"outcome": "passed", "reviewer": {"name": "赵六"}},
-        headers={"If-Match": '"7"'},
+        headers={"If-Match": '"7"', **reviewer},
     )
     assert stale.status_code == 412 and stale.json()["current_version"] == 1
 

@@ -9,6 +9,7 @@ from typing import Any
 import chinese_calendar
 import pytest
 
+from services.disclosure.application import publication_actor
 from services.disclosure.domain import (
     AlreadyPublished,
     Publication,
@@ -39,6 +40,8 @@ ENTERPRISE = {
     "phone": "0731-23456789",
 }
 
+DISCLOSURE_ACTOR = publication_actor({"code": "11430281MB1234567L", "region_code": "430281"}, "test")
+
 
 def decision(party: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     data = {
@@ -58,7 +61,7 @@ def decision(party: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 def prepared(party: dict[str, Any], **overrides: Any) -> Publication:
     data = decision(party, **overrides)
-    return Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12)
+    return Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR)
 
 
 def stored_json(publication: Publication) -> str:
@@ -73,7 +76,7 @@ def test_natural_person_is_masked_everywhere() -> None:
     assert item["party_code"] == ""
     assert item["legal_representative"] == ""
     assert "黄某某未按规定储存烟花爆竹" in item["violation_facts"]
-    publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1")
+    publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1", actor=DISCLOSURE_ACTOR)
     everything = stored_json(publication)
     for secret in ("黄小明", RESIDENT_ID, "13800138000", "陶瓷路", "address", "phone"):
         assert secret not in everything
@@ -154,7 +157,7 @@ def test_working_days_fall_back_to_monday_to_friday_outside_the_calendar() -> No
 def test_publication_end_is_decision_date_plus_period() -> None:
     assert prepared(PERSON).publication_end == "2027-09-29"
     data = decision(PERSON)
-    six_months = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=6)
+    six_months = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=6, actor=DISCLOSURE_ACTOR)
     assert six_months.publication_end == "2027-03-29" == six_months.item["publication_end_date"]
     assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
 
@@ -176,17 +179,17 @@ def test_general_tier_and_prepared_event_type() -> None:
 
 def test_published_event_carries_the_item_and_publishes_once() -> None:
     publication = prepared(ENTERPRISE)
-    publication.publish(published_on=date(2026, 10, 9), receipt_id="CC-42")
+    publication.publish(published_on=date(2026, 10, 9), receipt_id="CC-42", actor=DISCLOSURE_ACTOR)
     events = publication.collect_events()
     data = event_data(events[-1])
     assert type(events[-1]).cloud_type == "disclosure.published.v1"
     assert data["item"] == publication.item and data["receipt_id"] == "CC-42"
     assert data["published_on"] == "2026-10-09" and data["case_id"] == publication.case_id
     with pytest.raises(AlreadyPublished):
-        publication.publish(published_on=date(2026, 10, 10), receipt_id="CC-43")
+        publication.publish(published_on=date(2026, 10, 10), receipt_id="CC-43", actor=DISCLOSURE_ACTOR)
 
 
 def test_minor_is_never_published() -> None:
-    minor = {**PERSON, "code": "430281201001011239"}
-    assert withheld_reason(decision(minor)) == "the penalised party is a minor"
-    assert withheld_reason(decision(PERSON)) is None
+    # The case service decides minority from the sealed ID number and says so in the event.
+    assert withheld_reason(decision(PERSON, party_is_minor=True)) == "the penalised party is a minor"
+    assert withheld_reason(decision(PERSON, party_is_minor=False)) is None

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from devtools.credit_china import running
 from services.case.domain import Case
+from services.disclosure.application import publication_actor
 from services.disclosure.application import DisclosureApplication, DisclosureSettings
 from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.feed import DisclosureFeedProjection, disclosure_feed
@@ -32,6 +33,10 @@ from services.infra.storage import event_store_env
 
 TOPIC = "caseledger.case-events.v1"
 DECISION_NUMBER = "(醴)应急罚〔2026〕7号"
+
+from tests.unit.conftest import TEST_CIPHER
+
+DISCLOSURE_ACTOR = publication_actor({"code": "11430281MB1234567L", "region_code": "430281"}, "test")
 
 
 @dataclass
@@ -65,6 +70,7 @@ def decided_case(party: dict[str, Any]) -> Any:
         filed_on=date(2026, 9, 2),
         command_key="",
         command_fingerprint="",
+        cipher=TEST_CIPHER,
     )
     case.record_legal_review(
         outcome="passed",
@@ -80,6 +86,7 @@ def decided_case(party: dict[str, Any]) -> Any:
         penalties=[{"kind": "fine", "amount_yuan": 20000}],
         command_key="",
         command_fingerprint="",
+        cipher=TEST_CIPHER,
     )
     return case.collect_events()[-1]
 
@@ -194,8 +201,8 @@ def test_publisher_holds_its_position_while_credit_china_is_down(
 def test_feed_shows_published_decision_without_personal_data(tmp_path: Path, settings: DisclosureSettings) -> None:
     decided = decided_case(PERSON)
     data = on_the_wire(decided, "/caseledger/case", 0).data
-    publication = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12)
-    publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1")
+    publication = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR)
+    publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1", actor=DISCLOSURE_ACTOR)
     published = publication.collect_events()[-1]
     runner = ProjectionRunner(settings, DisclosureFeedProjection())
     try:
@@ -221,7 +228,7 @@ def test_rejected_payload_is_retried_slowly_and_never_skipped(
 ) -> None:
     data = on_the_wire(decided_case(PERSON), "/caseledger/case", 0).data
     data["decision_number"] = "醴应急罚2026-1"  # not a decision document number: the schema refuses it
-    rejected = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12)
+    rejected = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR)
     app.save(rejected)
     slow = settings.model_copy(update={"publisher_rejected_retry_s": 0.3})
     publisher = CreditChinaPublisher(app, slow)

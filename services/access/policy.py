@@ -1,0 +1,101 @@
+"""The permission table (权限表) and the jurisdiction rules (管辖范围).
+
+One table says which role may run which command and read which resource; the README
+shows it and tests/e2e/test_access.py calls every route with every role against it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_
+
+from services.infra.auth import Principal
+
+
+class Role(StrEnum):
+    OFFICER = "officer"  # 执法人员
+    LEGAL_REVIEWER = "legal_reviewer"  # 法制审核人员
+    AGENCY_HEAD = "agency_head"  # 负责人
+    PUBLIC_SECURITY = "public_security"  # 公安机关
+    PROCURATORATE = "procuratorate"  # 人民检察院
+    AUDITOR = "auditor"  # 执法监督, 案卷评查: reads everything in its jurisdiction, writes nothing
+    INTEGRATION = "integration"  # another system subscribing to events
+    ADMIN = "admin"  # the agency's system administrator: subscriptions, not cases
+
+
+class Permission(StrEnum):
+    FILE_CASE = "case:file"
+    REVIEW_CASE = "case:review"
+    DECIDE_PENALTY = "case:decide"
+    READ_CASES = "case:read"
+    READ_CASE_HISTORY = "case:read-history"
+    REFER_CASE = "referral:refer"
+    READ_REFERRALS = "referral:read"
+    MANAGE_SUBSCRIPTIONS = "subscription:manage"
+    READ_SUBSCRIPTIONS = "subscription:read"
+    READ_DELIVERIES = "delivery:read"
+    # Not a route: who gets natural persons' ID numbers, phones and addresses in full.
+    READ_PERSONAL_DATA = "personal-data:read"
+
+
+R = Role
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.FILE_CASE: frozenset({R.OFFICER}),
+    Permission.REVIEW_CASE: frozenset({R.LEGAL_REVIEWER}),
+    Permission.DECIDE_PENALTY: frozenset({R.AGENCY_HEAD}),
+    Permission.READ_CASES: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
+    Permission.READ_CASE_HISTORY: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
+    Permission.REFER_CASE: frozenset({R.OFFICER, R.AGENCY_HEAD}),
+    Permission.READ_REFERRALS: frozenset(
+        {R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR, R.PUBLIC_SECURITY, R.PROCURATORATE}
+    ),
+    Permission.MANAGE_SUBSCRIPTIONS: frozenset({R.INTEGRATION, R.ADMIN}),
+    Permission.READ_SUBSCRIPTIONS: frozenset({R.INTEGRATION, R.ADMIN, R.AUDITOR}),
+    Permission.READ_DELIVERIES: frozenset({R.INTEGRATION, R.ADMIN, R.AUDITOR}),
+    Permission.READ_PERSONAL_DATA: frozenset(
+        {R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.PUBLIC_SECURITY, R.PROCURATORATE}
+    ),
+}
+# Roles that write: an agency may act only on its own cases, never a subordinate's.
+RECEIVING_ORGAN_ROLES = frozenset({R.PUBLIC_SECURITY, R.PROCURATORATE})
+
+
+def may(principal: Principal, permission: Permission) -> bool:
+    return bool(principal.roles & PERMISSIONS[permission])
+
+
+def jurisdiction_prefix(region_code: str) -> str:
+    """The region codes an agency oversees (行政区划代码 GB/T 2260): a province (xx0000)
+    every code starting with its 2 digits, a city (xxxx00) its 4, a county only its own."""
+    code = region_code[:6]
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def sees_agency(principal: Principal, agency_code: str, region_code: str) -> bool:
+    """An agency sees its own cases; a province or city also its subordinate regions'."""
+    if principal.agency_code == agency_code:
+        return True
+    prefix = jurisdiction_prefix(principal.region_code)
+    return len(prefix) < 6 and region_code.startswith(prefix)
+
+
+def acts_for_agency(principal: Principal, agency_code: str) -> bool:
+    """Commands are run by the case's own agency only."""
+    return principal.agency_code == agency_code
+
+
+def is_receiving_organ(principal: Principal) -> bool:
+    return bool(principal.roles & RECEIVING_ORGAN_ROLES)
+
+
+def jurisdiction_clause(principal: Principal, agency_code: Any, region_code: Any) -> Any:
+    """The SQL condition for rows (by their agency and region columns) the caller sees."""
+    own = agency_code == principal.agency_code
+    prefix = jurisdiction_prefix(principal.region_code)
+    return or_(own, region_code.startswith(prefix)) if len(prefix) < 6 else own
