@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run demo test test-unit contracts postgres clean help
+.PHONY: install run demo token test test-unit contracts postgres clean help
 
 help:
 	@echo "make run        start the whole system on its embedded default (SQLite, local broker)"
 	@echo "make demo       with the system running: drive one case through file, review, penalise, refer, publish"
+	@echo "make token ROLE=officer [AGENCY=<USCC> REGION=<code>]  print a development bearer token"
 	@echo "make test       install, start what is missing, run every test"
 	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
 
@@ -26,6 +27,14 @@ run: install
 
 demo: install
 	$(BIN)/python -m devtools.demo
+
+# A development bearer token signed with the key `make run` wrote under var/auth/, e.g.
+#   curl -H "Authorization: Bearer $$(make -s token ROLE=auditor)" localhost:8101/v1/cases
+ROLE   ?= officer
+AGENCY ?= 11430281MB1234567L
+REGION ?= 430281
+token: install
+	@$(BIN)/python -m devtools.tokens --role $(ROLE) --agency $(AGENCY) --region $(REGION)
 
 # Tests use the machine's PostgreSQL; start it when it is down (a no-op when it is up).
 postgres:

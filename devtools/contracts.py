@@ -178,3 +178,14 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def permission_table() -> str:
+    """The permission table as the README shows it (tests/test_contracts.py checks it)."""
+    from services.access.policy import PERMISSIONS, Role
+
+    roles = list(Role)
+    lines = ["| permission | " + " | ".join(r.value for r in roles) + " |", "|---" * (len(roles) + 1) + "|"]
+    for permission, allowed in PERMISSIONS.items():
+        lines.append(f"| `{permission.value}` | " + " | ".join("✓" if r in allowed else "" for r in roles) + " |")
+    return "\n".join(lines)

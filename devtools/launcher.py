@@ -190,8 +190,11 @@ def main() -> None:
         sys.exit(f"ports already in use: {busy}; is caseledger already running? (stop it with Ctrl-C)")
     # The embedded broker keeps nothing across restarts, so neither does the embedded
     # default: start from empty stores that agree with the empty broker.
+    # The development keys (auth/) are kept, so tokens minted earlier stay valid.
     if args.data_dir.exists() and not args.postgres:
-        shutil.rmtree(args.data_dir)
+        for child in args.data_dir.iterdir():
+            if child.name != "auth":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
     system = LocalSystem(data_dir=args.data_dir, postgres_url=args.postgres)
     stopping = False
 
@@ -209,7 +212,9 @@ def main() -> None:
         print(f"\ncaseledger is running ({storage}; broker {system.bootstrap}; logs in {args.data_dir}/logs/)\n")
         for name in (*SERVICES, "credit_china"):
             print(f"  {name:<14} {system.url(name)}   (API docs: {system.url(name)}/docs)")
-        print("\nTry `make demo` in another terminal. Ctrl-C stops everything.", flush=True)
+        print("\nTry `make demo` in another terminal, or call an API with a development token:")
+        print('  curl -H "Authorization: Bearer $(make -s token ROLE=auditor)" ' + system.url("case") + "/v1/cases")
+        print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             for name, process in system.processes.items():
                 if process.poll() is not None:

@@ -13,6 +13,7 @@ import yaml
 
 from devtools.contracts import EVENTS, ROOT, generate
 from services.case.domain import Case
+from services.infra.auth import reset_current_actor, set_current_actor
 from services.infra.eventstore import cloud_type, to_cloud_event
 
 
@@ -44,6 +45,9 @@ def test_every_event_type_has_a_schema_and_an_asyncapi_message(generated: dict[P
 
 
 def test_a_published_event_validates_against_its_contract(generated: dict[Path, str], tmp_path: Path) -> None:
+    from tests.unit.conftest import OFFICER_ACTOR, TEST_CIPHER
+
+    token = set_current_actor(OFFICER_ACTOR)
     case = Case.file(
         case_id=None,
         agency={"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"},
@@ -56,7 +60,9 @@ def test_a_published_event_validates_against_its_contract(generated: dict[Path, 
         filed_on=date(2026, 11, 2),
         command_key="k",
         command_fingerprint="f",
+        cipher=TEST_CIPHER,
     )
+    reset_current_actor(token)
     event = case.collect_events()[0]
     envelope = json.loads(json.dumps(to_cloud_event(event, "/caseledger/case").get_attributes(), default=str))
     envelope["data"] = to_cloud_event(event, "/caseledger/case").get_data()
@@ -67,3 +73,11 @@ def test_a_published_event_validates_against_its_contract(generated: dict[Path, 
     bad = {**envelope["data"], "officers": "two of them"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, data_schema)
+
+
+def test_the_readme_shows_the_permission_table_the_code_enforces() -> None:
+    from devtools.contracts import permission_table
+
+    readme = (ROOT.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- permission-table -->")[1].split("<!-- /permission-table -->")[0].strip()
+    assert shown == permission_table(), "README's permission table differs from services/access/policy.py"

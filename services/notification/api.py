@@ -1,5 +1,9 @@
 """Notification service REST API: webhook subscriptions (事件订阅) and the record of
-every delivery (推送记录) made to them."""
+every delivery (推送记录) made to them.
+
+A subscription belongs to the agency whose token created it. An agency manages only its
+own subscriptions; reading them follows jurisdiction (a city's auditor sees its counties'
+subscriptions). Anything outside that answers 404, as if it did not exist."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -17,10 +21,14 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.access.guard import authorize
+from services.access.policy import Permission, is_receiving_organ, jurisdiction_clause
+from services.infra.auth import Principal
 from services.infra.consumer import ProjectionRunner
+from services.infra.crypto import masked_copy
 from services.infra.http import (
     IdempotencyKey,
     Problem,
@@ -47,6 +55,9 @@ EventTypePattern = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=EVENT_TYPE_PATTERN),
 ]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
+Manager = Annotated[Principal, Depends(authorize(Permission.MANAGE_SUBSCRIPTIONS))]
+SubscriptionReader = Annotated[Principal, Depends(authorize(Permission.READ_SUBSCRIPTIONS))]
+DeliveryReader = Annotated[Principal, Depends(authorize(Permission.READ_DELIVERIES))]
 
 
 class SubscriptionRequest(BaseModel):
@@ -77,14 +88,23 @@ class Subscription(BaseModel):
     event_types: list[str]
     description: str
     active: bool
+    agency_code: str = Field(description="The owning agency: the events it may see are the events delivered")
+    region_code: str
+    organ_scope: bool = Field(
+        description="Created by a receiving organ (公安机关, 人民检察院): only referrals addressed to it are delivered"
+    )
+    created_by: str = Field(description="The token subject that created it")
     created_at: datetime
     updated_at: datetime
+    deactivated_by: str | None
     deactivated_at: datetime | None
     trace_id: str | None
 
 
 class CreatedSubscription(Subscription):
-    secret: str = Field(description="Returned only when the subscription is created (and on an idempotent retry)")
+    secret: str = Field(
+        description="Returned only when the subscription is created (and on an idempotent retry by its agency)"
+    )
 
 
 class SubscriptionPage(BaseModel):
@@ -98,7 +118,9 @@ class Delivery(BaseModel):
     event_id: str
     event_type: str
     case_id: str
-    payload: dict[str, Any] = Field(description="The CloudEvent envelope POSTed to the callback URL")
+    payload: dict[str, Any] = Field(
+        description="The CloudEvent envelope POSTed to the callback URL, personal data masked"
+    )
     status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
@@ -129,6 +151,7 @@ app = create_service_app(
     "Webhook subscriptions to case events (事件订阅) and signed, retried delivery of each "
     "matching CloudEvent (Standard Webhooks); the record of every delivery.",
     runtime.readiness,
+    settings=settings,
     lifespan=runtime.lifespan(),
 )
 
@@ -140,8 +163,13 @@ def _subscription(row: Any, with_secret: bool = False) -> dict[str, Any]:
         "event_types": row.event_types,
         "description": row.description,
         "active": row.active,
+        "agency_code": row.agency_code,
+        "region_code": row.region_code,
+        "organ_scope": row.organ_scope,
+        "created_by": row.created_by,
         "created_at": utc(row.created_at),
         "updated_at": utc(row.updated_at),
+        "deactivated_by": row.deactivated_by,
         "deactivated_at": utc(row.deactivated_at),
         "trace_id": row.trace_id,
     }
@@ -154,12 +182,36 @@ def _delivery(row: Any) -> dict[str, Any]:
     entry = dict(row._mapping)
     for name in ("next_attempt_at", "created_at", "delivered_at"):
         entry[name] = utc(entry[name])
+    entry["payload"] = masked_copy(entry["payload"])  # rows recorded before payloads were masked
     return entry
 
 
-async def _replay(idempotency_key: str, request_hash: str, response: Response) -> dict[str, Any] | None:
+def _readable_subscriptions(caller: Principal) -> Any:
+    """Subscriptions owned by an agency in the caller's jurisdiction."""
+    return jurisdiction_clause(caller, subscriptions.c.agency_code, subscriptions.c.region_code)
+
+
+def _readable_deliveries(caller: Principal) -> Select[Any]:
+    """Deliveries are seen through the subscriptions they were made to."""
+    return (
+        select(deliveries)
+        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        .where(_readable_subscriptions(caller))
+    )
+
+
+async def _replay(
+    caller: Principal, idempotency_key: str, request_hash: str, response: Response
+) -> dict[str, Any] | None:
     async with runtime.db.connect() as conn:
-        row = (await conn.execute(select(subscriptions).where(subscriptions.c.idempotency_key == idempotency_key))).first()
+        row = (
+            await conn.execute(
+                select(subscriptions).where(
+                    subscriptions.c.agency_code == caller.agency_code,
+                    subscriptions.c.idempotency_key == idempotency_key,
+                )
+            )
+        ).first()
     if row is None:
         return None
     if row.request_hash != request_hash:
@@ -182,10 +234,10 @@ async def _replay(idempotency_key: str, request_hash: str, response: Response) -
     summary="Subscribe a callback URL to case events (订阅)",
 )
 async def create_subscription(
-    body: SubscriptionRequest, response: Response, idempotency_key: IdempotencyKey = None
+    body: SubscriptionRequest, response: Response, caller: Manager, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     request_hash = request_fingerprint(body.model_dump(mode="json"))
-    if idempotency_key and (replayed := await _replay(idempotency_key, request_hash, response)):
+    if idempotency_key and (replayed := await _replay(caller, idempotency_key, request_hash, response)):
         return replayed
     now = datetime.now(UTC)
     subscription_id = str(uuid.uuid4())
@@ -199,8 +251,12 @@ async def create_subscription(
                     secret=body.secret or generate_secret(),
                     description=body.description,
                     active=True,
+                    agency_code=caller.agency_code,
+                    region_code=caller.region_code,
+                    organ_scope=is_receiving_organ(caller),
                     idempotency_key=idempotency_key,
                     request_hash=request_hash if idempotency_key else None,
+                    created_by=caller.subject,
                     created_at=now,
                     updated_at=now,
                     trace_id=current_trace_id() or None,
@@ -208,7 +264,7 @@ async def create_subscription(
             )
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the insert.
-        if idempotency_key and (replayed := await _replay(idempotency_key, request_hash, response)):
+        if idempotency_key and (replayed := await _replay(caller, idempotency_key, request_hash, response)):
             return replayed
         raise
     async with runtime.db.connect() as conn:
@@ -224,11 +280,12 @@ async def create_subscription(
     summary="Subscriptions, oldest first, paginated",
 )
 async def list_subscriptions(
+    caller: SubscriptionReader,
     active: Annotated[bool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
-    query = select(subscriptions)
+    query = select(subscriptions).where(_readable_subscriptions(caller))
     if active is not None:
         query = query.where(subscriptions.c.active.is_(active))
     rows, next_cursor = await keyset_page(
@@ -243,9 +300,10 @@ async def list_subscriptions(
     tags=["subscriptions"],
     summary="A subscription (its secret is never shown again)",
 )
-async def get_subscription(subscription_id: UUID) -> dict[str, Any]:
+async def get_subscription(subscription_id: UUID, caller: SubscriptionReader) -> dict[str, Any]:
     row = await runtime.one_or_404(
-        select(subscriptions).where(subscriptions.c.id == str(subscription_id)), f"subscription {subscription_id}"
+        select(subscriptions).where(subscriptions.c.id == str(subscription_id), _readable_subscriptions(caller)),
+        f"subscription {subscription_id}",
     )
     return _subscription(row)
 
@@ -256,17 +314,19 @@ async def get_subscription(subscription_id: UUID) -> dict[str, Any]:
     tags=["subscriptions"],
     summary="Deactivate a subscription; its pending deliveries are not sent",
 )
-async def deactivate_subscription(subscription_id: UUID) -> Response:
+async def deactivate_subscription(subscription_id: UUID, caller: Manager) -> Response:
     now = datetime.now(UTC)
+    # Only the owning agency manages a subscription; to any other it does not exist.
+    owned = (subscriptions.c.id == str(subscription_id), subscriptions.c.agency_code == caller.agency_code)
     async with runtime.db.begin() as conn:
-        row = (await conn.execute(select(subscriptions.c.active).where(subscriptions.c.id == str(subscription_id)))).first()
+        row = (await conn.execute(select(subscriptions.c.active).where(*owned))).first()
         if row is None:
             raise Problem(404, "not-found", "Not found", f"no subscription {subscription_id}")
-        if row.active:  # deactivating twice keeps the first deactivation time
+        if row.active:  # deactivating twice keeps the first deactivation time and actor
             await conn.execute(
                 update(subscriptions)
-                .where(subscriptions.c.id == str(subscription_id))
-                .values(active=False, deactivated_at=now, updated_at=now)
+                .where(*owned)
+                .values(active=False, deactivated_by=caller.subject, deactivated_at=now, updated_at=now)
             )
     return Response(status_code=204)
 
@@ -278,6 +338,7 @@ async def deactivate_subscription(subscription_id: UUID) -> Response:
     summary="Webhook deliveries, oldest first, filtered and paginated",
 )
 async def list_deliveries(
+    caller: DeliveryReader,
     subscription_id: Annotated[UUID | None, Query()] = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     event_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -285,7 +346,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
-    query = select(deliveries)
+    query = _readable_deliveries(caller)
     if subscription_id:
         query = query.where(deliveries.c.subscription_id == str(subscription_id))
     if status:
@@ -299,7 +360,9 @@ async def list_deliveries(
 
 
 @app.get("/v1/deliveries/{delivery_id}", response_model=Delivery, tags=["deliveries"], summary="A delivery")
-async def get_delivery(delivery_id: UUID) -> dict[str, Any]:
-    row = await runtime.one_or_404(select(deliveries).where(deliveries.c.id == str(delivery_id)), f"delivery {delivery_id}")
+async def get_delivery(delivery_id: UUID, caller: DeliveryReader) -> dict[str, Any]:
+    row = await runtime.one_or_404(
+        _readable_deliveries(caller).where(deliveries.c.id == str(delivery_id)), f"delivery {delivery_id}"
+    )
     return _delivery(row)
 

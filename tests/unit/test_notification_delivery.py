@@ -18,6 +18,7 @@ from kafka import TopicPartition
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from devtools.demo import AGENCY
 from services.infra.consumer import ConsumedEvent, ProjectionRunner, create_tables
 from services.infra.storage import make_engine
 from services.notification.delivery import (
@@ -35,6 +36,8 @@ from services.notification.subscriptions import (
 )
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+# The case's own agency owns the subscriptions here: it sees every event of its case.
+OWNER = {"agency_code": AGENCY["code"], "region_code": AGENCY["region_code"], "created_by": "integration@liling"}
 
 
 class Receiver:
@@ -76,7 +79,11 @@ def consumed_event(event_id: str = "6c1d6b0e-2f3a-5a8b-9c0d-1e2f3a4b5c6d", offse
         source="/caseledger/case",
         subject="0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b",
         time="2026-03-02T08:00:00+00:00",
-        data={"case_id": "0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b", "violation_summary": "未按规定开展安全生产教育培训"},
+        data={
+            "case_id": "0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b",
+            "agency": AGENCY,
+            "violation_summary": "未按规定开展安全生产教育培训",
+        },
         traceparent=TRACEPARENT,
         topic="caseledger.case-events.v1",
         partition=0,
@@ -109,7 +116,7 @@ async def _prepare(settings: NotificationSettings, callback_url: str, secret: st
             await conn.execute(
                 subscriptions.insert().values(
                     id="sub-1", callback_url=callback_url, event_types=["cn.caseledger.case.*"], secret=secret,
-                    description="", active=active, created_at=now, updated_at=now,
+                    description="", active=active, created_at=now, updated_at=now, **OWNER,
                 )
             )
             event = consumed_event()
@@ -248,7 +255,7 @@ def test_projection_creates_one_delivery_per_matching_active_subscription(settin
                 await conn.execute(
                     subscriptions.insert().values(
                         id=sub_id, callback_url="http://127.0.0.1:9/", event_types=types, secret=generate_secret(),
-                        description="", active=active, created_at=now, updated_at=now,
+                        description="", active=active, created_at=now, updated_at=now, **OWNER,
                     )
                 )
 

@@ -1,4 +1,5 @@
-"""Which subscriptions an event type reaches, and what a subscription request accepts."""
+"""Which subscriptions an event reaches (by type, and by what the owning agency may
+see), and what a subscription request accepts."""
 
 from __future__ import annotations
 
@@ -7,15 +8,66 @@ import base64
 import pytest
 from pydantic import ValidationError
 
+from devtools.demo import AGENCY, CITY_AGENCY, FOREIGN_AGENCY, POLICE, PROCURATORATE, PROVINCE_AGENCY
 from services.notification.api import SubscriptionRequest
 from services.notification.subscriptions import (
+    REFERRED,
+    CaseAgency,
+    Subscriber,
     check_secret,
     generate_secret,
     is_event_type_pattern,
     matches,
+    receives,
 )
 
 FILED = "cn.caseledger.case.filed.v1"
+LILING_CASE = CaseAgency(AGENCY["code"], AGENCY["region_code"])
+
+
+def subscriber(agency: dict[str, str], organ_scope: bool = False, event_types: list[str] | None = None) -> Subscriber:
+    return Subscriber(
+        id="sub",
+        event_types=event_types or ["*"],
+        agency_code=agency["code"],
+        region_code=agency["region_code"],
+        organ_scope=organ_scope,
+        created_by="integration",
+    )
+
+
+@pytest.mark.parametrize(
+    ("owner", "expected"),
+    [
+        (AGENCY, True),  # its own case
+        (CITY_AGENCY, True),  # the city above Liling
+        (PROVINCE_AGENCY, True),  # the province above both
+        (FOREIGN_AGENCY, False),  # a sibling district under the same city
+        (POLICE, False),  # another agency of the same county, not a receiving organ here
+    ],
+)
+def test_a_case_event_reaches_the_agencies_that_see_the_case(owner: dict[str, str], expected: bool) -> None:
+    assert receives(subscriber(owner), FILED, {}, LILING_CASE) is expected
+
+
+def test_a_subscription_still_needs_the_event_type() -> None:
+    assert not receives(subscriber(AGENCY, event_types=["cn.caseledger.referral.*"]), FILED, {}, LILING_CASE)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "expected"),
+    [
+        (REFERRED, {"organ_code": POLICE["code"]}, True),
+        (REFERRED, {"organ_code": PROCURATORATE["code"], "copy_to_code": POLICE["code"]}, True),
+        (REFERRED, {"organ_code": PROCURATORATE["code"]}, False),
+        (REFERRED, {"organ_code": PROCURATORATE["code"], "copy_to_code": None}, False),
+        (REFERRED, {}, False),  # a referral naming no organ code reaches no organ
+        (FILED, {"organ_code": POLICE["code"]}, False),  # an organ has no jurisdiction over the case
+        ("cn.caseledger.case.penalty_decided.v1", {}, False),
+    ],
+)
+def test_an_organ_receives_only_referrals_addressed_to_it(event_type: str, data: dict[str, str], expected: bool) -> None:
+    assert receives(subscriber(POLICE, organ_scope=True), event_type, data, LILING_CASE) is expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,365 @@
+"""Who may call what, over real HTTP against the running services.
+
+The matrix calls every route of every service with every role, at its own agency and at a
+foreign one, and without a token, and checks each answer against the permission table in
+services/access/policy.py. Routes are discovered from the apps, so a new route without an
+access rule, or without a request below, fails here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.routing import APIRoute
+
+from devtools.demo import (
+    AGENCY,
+    CITY_AGENCY,
+    ENTERPRISE,
+    FOREIGN_AGENCY,
+    OFFICERS,
+    PERSON,
+    POLICE,
+    PROCURATORATE,
+    PROVINCE_AGENCY,
+    WebhookReceiver,
+    eventually,
+)
+from devtools.launcher import SERVICES, LocalSystem
+from devtools.tokens import KEY_ID, mint
+from services.access.guard import access_rule_of
+from services.access.policy import PERMISSIONS, Permission, Role
+from tests.conftest import start_system
+
+pytestmark = pytest.mark.e2e
+HEALTH_CHECKS = {"/healthz", "/readyz"}  # unauthenticated by design, for the orchestrator
+YEAR = time.localtime().tm_year
+
+
+def service_routes() -> list[tuple[str, str, str, Any]]:
+    """(service, method, path, rule) for every route of every service app."""
+    import importlib
+
+    found = []
+    for service in SERVICES:
+        app = importlib.import_module(f"services.{service}.api").app
+        for route in app.routes:
+            if isinstance(route, APIRoute) and route.path not in HEALTH_CHECKS:
+                for method in sorted(route.methods):
+                    found.append((service, method, route.path, access_rule_of(route)))
+    return found
+
+
+ROUTES = service_routes()
+
+
+def test_every_route_declares_exactly_one_access_rule() -> None:
+    missing = [f"{m} {p} ({s})" for s, m, p, rule in ROUTES if rule is None]
+    assert not missing, f"routes without an access rule: {missing}"
+    assert {rule for *_, rule in ROUTES} - {"public"} <= set(PERMISSIONS)
+
+
+# -- a world to call: one case of AGENCY, decided, referred to POLICE, published ----------
+
+
+@dataclass
+class World:
+    system: LocalSystem
+    ids: dict[str, str]
+
+    def url(self, service: str, path: str) -> str:
+        for name, value in self.ids.items():
+            path = path.replace("{" + name + "}", value)
+        return self.system.url(service) + path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    system = start_system(tmp_path_factory.mktemp("access"), None)
+    receiver = WebhookReceiver().__enter__()
+    try:
+        yield World(system, build_world(system, receiver))
+    finally:
+        receiver.__exit__()
+        system.stop()
+
+
+def _ok(response: httpx.Response) -> Any:
+    assert response.status_code < 300, f"{response.request.method} {response.request.url}: {response.text}"
+    return response.json() if response.content else None
+
+
+def build_world(system: LocalSystem, receiver: WebhookReceiver) -> dict[str, str]:
+    client = httpx.Client(timeout=30)
+    case_url, referral_url = system.url("case"), system.url("referral")
+    subscription = _ok(
+        client.post(
+            system.url("notification") + "/v1/subscriptions",
+            json={"callback_url": receiver.url, "event_types": ["*"]},
+            headers={"Idempotency-Key": "access-sub", **system.auth("integration", AGENCY)},
+        )
+    )
+    filed = _ok(client.post(case_url + "/v1/cases", json=file_body(PERSON), headers=system.auth("officer", AGENCY)))
+    case_id = filed["id"]
+    _ok(client.post(f"{case_url}/v1/cases/{case_id}/legal-reviews", json=REVIEW, headers=system.auth("legal_reviewer", AGENCY)))
+    _ok(client.post(f"{case_url}/v1/cases/{case_id}/penalty-decision", json=DECISION, headers=system.auth("agency_head", AGENCY)))
+    referral = eventually(
+        lambda: (r := client.post(referral_url + "/v1/referrals", json=refer_body(case_id), headers=system.auth("officer", AGENCY)))
+        .status_code == 201 and r.json(),
+        90,
+        "the referral service to learn of the case",
+    )
+    feed = eventually(
+        lambda: [i for i in client.get(system.url("disclosure") + "/v1/disclosures").json()["items"] if i["case_id"] == case_id],
+        90,
+        "the publication",
+    )
+    integration = system.auth("integration", AGENCY)
+    delivery = eventually(
+        lambda: client.get(system.url("notification") + "/v1/deliveries", headers=integration).json()["items"],
+        90,
+        "a delivery",
+    )
+    eventually(lambda: client.get(f"{case_url}/v1/cases/{case_id}", headers=system.auth("officer", AGENCY)).status_code == 200, 60, "ledger")
+    eventually(
+        lambda: client.get(f"{referral_url}/v1/referrals/{referral['id']}", headers=system.auth("officer", AGENCY)).status_code == 200,
+        60,
+        "tracker",
+    )
+    return {
+        "case_id": case_id,
+        "referral_id": referral["id"],
+        "publication_id": feed[0]["publication_id"],
+        "subscription_id": subscription["id"],
+        "delivery_id": delivery[0]["id"],
+    }
+
+
+def file_body(party: dict[str, Any], agency: dict[str, str] = AGENCY) -> dict[str, Any]:
+    return {
+        "agency": agency,
+        "party": party,
+        "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
+        "violation_date": f"{YEAR}-01-05",
+        "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
+        "officers": OFFICERS,
+    }
+
+
+REVIEW = {"outcome": "passed", "reviewer": {"name": "赵六"}, "opinion": "事实清楚"}
+DECISION = {"decision_number": f"(醴)应急罚〔{YEAR}〕88号", "penalties": [{"kind": "fine", "amount_yuan": 20000}]}
+
+
+def refer_body(case_id: str) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "receiving_organ": "public_security",
+        "organ_name": POLICE["name"],
+        "organ_code": POLICE["code"],
+        "copy_to_code": PROCURATORATE["code"],
+        "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
+        "reason": "拒不执行重大事故隐患整改指令",
+        "officers": OFFICERS,
+        "materials": ["涉嫌犯罪案件移送书"],
+    }
+
+
+# What each route is called with. A new route needs a line here, or the matrix fails.
+def request_for(world: World, method: str, path: str) -> dict[str, Any]:
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/v1/cases"): file_body(ENTERPRISE),
+        ("POST", "/v1/cases/{case_id}/legal-reviews"): REVIEW,
+        ("POST", "/v1/cases/{case_id}/penalty-decision"): DECISION,
+        ("POST", "/v1/referrals"): refer_body(world.ids["case_id"]),
+        ("POST", "/v1/subscriptions"): {"callback_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
+    }
+    reads = {
+        "/v1/cases", "/v1/cases/{case_id}", "/v1/cases/{case_id}/history", "/v1/referrals", "/v1/referrals/{referral_id}",
+        "/v1/disclosures", "/v1/disclosures/{publication_id}", "/v1/subscriptions", "/v1/subscriptions/{subscription_id}",
+        "/v1/deliveries", "/v1/deliveries/{delivery_id}",
+    }
+    if method == "POST":
+        assert (method, path) in bodies, f"no request for the new route {method} {path}: add one to request_for"
+        return {"json": bodies[(method, path)], "headers": {"Idempotency-Key": "access-matrix"}}
+    if method == "DELETE" and path == "/v1/subscriptions/{subscription_id}":
+        return {}
+    assert method == "GET" and path in reads, f"no request for the new route {method} {path}: add one to request_for"
+    return {}
+
+
+# Each role at its own agency, and at an agency it has nothing to do with.
+HOME = {Role.PUBLIC_SECURITY: POLICE, Role.PROCURATORATE: PROCURATORATE}
+CALLERS = [(role, HOME.get(role, AGENCY), "home") for role in Role] + [(role, FOREIGN_AGENCY, "foreign") for role in Role]
+
+
+def expected(rule: Any, role: Role | None, where: str, method: str, path: str) -> set[int]:
+    """The answers the permission table and the jurisdiction rules allow."""
+    if rule == "public":
+        return {200}
+    if role is None:
+        return {401}
+    if role not in PERMISSIONS[rule]:
+        return {403}
+    one_resource = "{" in path
+    if where == "home":
+        if method == "GET":
+            return {200}
+        # Commands run past the guard: replays (200/201), or 409 where the state forbids it.
+        return {200, 201, 204, 409}
+    # A foreign agency with the right role: others' things do not exist for it.
+    if method == "GET":
+        return {404} if one_resource else {200}
+    if (method, path) == ("POST", "/v1/cases"):
+        return {403}  # it may only file for its own agency
+    if (method, path) == ("POST", "/v1/referrals"):
+        return {422}  # answered exactly as for an unknown case
+    if (method, path) == ("POST", "/v1/subscriptions"):
+        return {201, 200}  # its own subscription, scoped to what it may see
+    return {404}
+
+
+@pytest.mark.parametrize(("service", "method", "path", "rule"), ROUTES, ids=[f"{m} {p}" for _, m, p, _ in ROUTES])
+def test_route_answers_each_role_as_the_table_says(world: World, service: str, method: str, path: str, rule: Any) -> None:
+    client = httpx.Client(timeout=30)
+    request = request_for(world, method, path)
+    mismatches = []
+    for role, agency, where in [*CALLERS, (None, AGENCY, "none")]:
+        headers = dict(request.get("headers", {}))
+        if role is not None:
+            headers.update(world.system.auth(role.value, agency))
+        if method == "DELETE":  # deactivate a subscription made for this call, not the world's
+            target = _ok(
+                client.post(
+                    world.system.url("notification") + "/v1/subscriptions",
+                    json={"callback_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
+                    headers={"Idempotency-Key": f"to-delete-{uuid.uuid4()}", **world.system.auth("admin", AGENCY)},
+                )
+            )
+            url = world.system.url(service) + path.replace("{subscription_id}", target["id"])
+        else:
+            url = world.url(service, path)
+        response = client.request(method, url, json=request.get("json"), headers=headers)
+        want = expected(rule, role, where, method, path)
+        if response.status_code not in want:
+            mismatches.append(f"{role and role.value}@{where}: {response.status_code} (expected {sorted(want)}) {response.text[:160]}")
+        if response.status_code in (401, 403, 404):
+            assert response.headers["content-type"] == "application/problem+json"
+        if response.status_code == 404 and method != "DELETE":
+            # Another agency's thing is answered exactly as a thing that does not exist.
+            ghost = client.request(method, _with_unknown_ids(world, service, path), json=request.get("json"), headers=headers)
+            assert _anonymised(ghost.json(), world) == _anonymised(response.json(), world)
+        if rule != "public" and where == "foreign" and method == "GET" and response.status_code == 200 and "{" not in path:
+            assert not set(world.ids.values()) & set(_ids_in(response.json())), f"{role}@foreign sees {path}"
+    assert not mismatches, f"{method} {path} (rule {rule}):\n" + "\n".join(mismatches)
+
+
+GHOST = "00000000-0000-4000-8000-000000000000"
+
+
+def _with_unknown_ids(world: World, service: str, path: str) -> str:
+    for name in world.ids:
+        path = path.replace("{" + name + "}", GHOST)
+    return world.system.url(service) + path
+
+
+def _anonymised(problem: dict[str, Any], world: World) -> dict[str, Any]:
+    text = str({k: v for k, v in problem.items() if k != "trace_id"})
+    for value in world.ids.values():
+        text = text.replace(value, GHOST)
+    return {"problem": text}
+
+
+def _ids_in(body: Any) -> list[str]:
+    items = body.get("items", []) if isinstance(body, dict) else body
+    keys = ("case_id", "referral_id", "id", "subscription_id", "publication_id")
+    return [str(item.get(k)) for item in items for k in keys if item.get(k)]
+
+
+# -- jurisdiction: the city and province above see the county's case, and do not act on it --
+
+
+@pytest.mark.parametrize("above", [CITY_AGENCY, PROVINCE_AGENCY], ids=["city", "province"])
+def test_higher_levels_see_subordinate_cases_but_do_not_act_on_them(world: World, above: dict[str, str]) -> None:
+    case = world.url("case", "/v1/cases/{case_id}")
+    assert httpx.get(case, headers=world.system.auth("auditor", above)).status_code == 200
+    listed = httpx.get(world.system.url("case") + "/v1/cases", headers=world.system.auth("auditor", above)).json()
+    assert world.ids["case_id"] in [i["case_id"] for i in listed["items"]]
+    review = httpx.post(case + "/legal-reviews", json=REVIEW, headers=world.system.auth("legal_reviewer", above))
+    assert review.status_code == 403 and review.json()["type"] == "/problems/forbidden"
+    # A sibling county sees nothing of it.
+    assert httpx.get(case, headers=world.system.auth("auditor", FOREIGN_AGENCY)).status_code == 404
+
+
+def test_personal_data_is_full_for_those_who_need_it_and_masked_for_auditors(world: World) -> None:
+    case = world.url("case", "/v1/cases/{case_id}")
+    officer = httpx.get(case, headers=world.system.auth("officer", AGENCY)).json()
+    auditor = httpx.get(case, headers=world.system.auth("auditor", AGENCY)).json()
+    assert officer["party"]["code"] == PERSON["code"] and officer["party"]["phone"] == PERSON["phone"]
+    assert auditor["party"]["code"] == "430281********1234" and auditor["party"]["phone"] == "138****8000"
+    assert PERSON["code"] not in str(auditor)
+    police = httpx.get(world.url("referral", "/v1/referrals/{referral_id}"), headers=world.system.auth("public_security", POLICE))
+    assert police.json()["party"]["code"] == PERSON["code"]  # the part of the case the referral shares
+
+
+# -- tokens: every way a token can be wrong is a 401 -------------------------------------
+
+
+def _foreign_key_pem() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def bad_tokens(data_dir: Path) -> dict[str, dict[str, str]]:
+    claims = {"roles": ["auditor"], "agency_code": AGENCY["code"], "region_code": AGENCY["region_code"]}
+    bearer = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
+    good = mint(data_dir, **claims)
+    header, payload, signature = good.split(".")
+    return {
+        "missing": {},
+        "expired": bearer(mint(data_dir, ttl_s=-300, **claims)),
+        "wrongly signed": bearer(mint(data_dir, private_key_pem=_foreign_key_pem(), kid=KEY_ID, **claims)),
+        "tampered": bearer(f"{header}.{payload[:-4]}AAAA.{signature}"),
+        "wrong audience": bearer(mint(data_dir, audience="another-system", **claims)),
+        "untrusted issuer": bearer(mint(data_dir, issuer="someone-else", **claims)),
+        "not a bearer token": {"Authorization": f"Basic {good}"},
+        "unsigned": bearer(jwt.encode({"sub": "x", "aud": "caseledger", "iss": "caseledger-dev", "exp": 2**31}, None, algorithm="none")),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "expired", "wrongly signed", "tampered", "wrong audience", "untrusted issuer",
+                                  "not a bearer token", "unsigned"])
+def test_bad_tokens_are_refused_with_401(world: World, case: str) -> None:
+    headers = bad_tokens(world.system.data_dir)[case]
+    for service, path in [("case", "/v1/cases/{case_id}"), ("referral", "/v1/referrals"), ("notification", "/v1/deliveries")]:
+        response = httpx.get(world.url(service, path), headers=headers)
+        assert response.status_code == 401, f"{case} on {service}: {response.status_code} {response.text}"
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.headers["content-type"] == "application/problem+json"
+        assert world.ids["case_id"] not in response.json()["detail"]  # it speaks of the token only
+    good = world.system.auth("auditor", AGENCY)
+    assert httpx.get(world.url("case", "/v1/cases/{case_id}"), headers=good).status_code == 200
+
+
+def test_limits_and_security_headers(world: World) -> None:
+    officer = world.system.auth("officer", AGENCY)
+    url = world.system.url("case") + "/v1/cases"
+    huge = httpx.post(url, content=b"{" + b" " * (300 * 1024) + b"}", headers={**officer, "content-type": "application/json"})
+    assert huge.status_code == 413 and huge.headers["content-type"] == "application/problem+json"
+    form = httpx.post(url, content=b"a=1", headers={**officer, "content-type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 415
+    answer = httpx.get(world.url("case", "/v1/cases/{case_id}"), headers=officer)
+    assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-frame-options"] == "DENY"
+    # CORS is off: a browser origin gets no allowance.
+    preflight = httpx.options(url, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in preflight.headers
