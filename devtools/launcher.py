@@ -107,6 +107,7 @@ class LocalSystem:
         self._spawn("credit_china", _uvicorn("devtools.credit_china:app", self.ports["credit_china"]))
 
     def start_service(self, service: str) -> None:
+        ensure_dev_keys(self.data_dir)  # the services trust these keys (idempotent)
         self._spawn(service, _uvicorn(f"services.{service}.api:app", self.ports[service]), self.service_env(service))
 
     # -- development tokens (the services trust the JWKS under data_dir/auth/) ------------

@@ -4,6 +4,7 @@ probed on /readyz and /healthz. No container engine or cluster is needed."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,12 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SERVICES = ("case", "referral", "disclosure", "notification")
 HOST_PORTS = {"case": 8101, "referral": 8102, "disclosure": 8103, "notification": 8104, "credit-china": 8109}
 TOPIC = "caseledger.case-events.v1"
+# Only these services open sealed personal data (services/*/api.py use runtime.cipher);
+# the others must not be given the key ring (least privilege).
+PII_SERVICES = ("case", "referral")
+NO_PII_SERVICES = tuple(name for name in SERVICES if name not in PII_SERVICES)
+PII_SECRET = "caseledger-personal-data-keys"
+DATABASE_SECRET = "caseledger-database-urls"
 
 YAML_FILES = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
 
@@ -121,6 +128,37 @@ def test_compose_kafka_is_kraft(compose: dict[str, Any]) -> None:
     assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
 
 
+@pytest.mark.parametrize("name", PII_SERVICES)
+def test_compose_pii_services_require_the_key_ring(compose: dict[str, Any], name: str) -> None:
+    env = env_of(compose["services"][name])
+    # ${PII_KEYS:?message}: compose refuses to run at all when PII_KEYS is unset or empty.
+    assert re.fullmatch(r"\$\{PII_KEYS:\?[^}]+\}", env["PII_KEYS"]), env.get("PII_KEYS")
+
+
+@pytest.mark.parametrize("name", NO_PII_SERVICES)
+def test_compose_other_services_do_not_get_the_key_ring(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    assert "PII_KEYS" not in env_of(service)
+    for volume in service.get("volumes") or []:
+        source = volume["source"] if isinstance(volume, dict) else str(volume).split(":")[0]
+        assert "pii-keys" not in source and not source.rstrip("/").endswith("auth"), (
+            f"{name} mounts {source}, which holds the personal-data key"
+        )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_services_trust_the_development_jwks_read_only(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    env = env_of(service)
+    assert env["AUTH_AUDIENCE"] == "caseledger"
+    assert json.loads(env["AUTH_ISSUERS"]) == ["caseledger-dev"]  # devtools/tokens.py DEV_ISSUER
+    (mount,) = [v for v in service["volumes"] if isinstance(v, dict) and v["target"] == env["AUTH_JWKS_FILE"]]
+    assert mount["type"] == "bind"
+    assert mount["source"] == "../var/auth/jwks.json"
+    assert mount["read_only"] is True
+    assert mount["target"] == f"{env['DATA_DIR']}/auth/jwks.json"
+
+
 def test_postgres_init_creates_the_four_databases() -> None:
     sql = (DEPLOY / "postgres" / "init.sql").read_text(encoding="utf-8")
     for name in SERVICES:
@@ -189,8 +227,18 @@ def test_every_deployment_is_locked_down(k8s_objects: list[dict[str, Any]]) -> N
             assert mounts.get("/tmp") in tmp_volumes
 
 
+def secret_named(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (secret,) = [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == name]
+    return secret
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e for e in container.get("env", [])}
+
+
 def test_deployments_take_their_database_url_from_the_secret(k8s_objects: list[dict[str, Any]]) -> None:
-    (secret,) = [o for o in k8s_objects if o["kind"] == "Secret"]
+    secret = secret_named(k8s_objects, DATABASE_SECRET)
     for deployment in deployments(k8s_objects):
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e for e in container["env"]}
@@ -199,3 +247,49 @@ def test_deployments_take_their_database_url_from_the_secret(k8s_objects: list[d
         url = urlparse(secret["stringData"][ref["key"]])
         assert url.path == f"/caseledger_{deployment['metadata']['name']}"
         assert "REPLACE_ME" in secret["stringData"][ref["key"]], "the Secret is a template"
+
+
+def test_pii_services_take_the_key_ring_from_its_secret(k8s_objects: list[dict[str, Any]]) -> None:
+    secret = secret_named(k8s_objects, PII_SECRET)
+    by_name = {d["metadata"]["name"]: d for d in deployments(k8s_objects)}
+    for name in PII_SERVICES:
+        env = container_env(by_name[name])
+        assert "PII_KEYS" in env, f"{name} needs PII_KEYS"
+        assert "value" not in env["PII_KEYS"], f"{name}: PII_KEYS must not be inline"
+        ref = env["PII_KEYS"]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == PII_SECRET
+        assert ref["key"] in secret["stringData"]
+        assert "REPLACE_ME" in secret["stringData"][ref["key"]], "the Secret is a template"
+
+
+def test_other_deployments_have_no_access_to_the_key_ring(k8s_objects: list[dict[str, Any]]) -> None:
+    by_name = {d["metadata"]["name"]: d for d in deployments(k8s_objects)}
+    for name in NO_PII_SERVICES:
+        pod = by_name[name]["spec"]["template"]["spec"]
+        # Anywhere in the pod spec: env, envFrom, volumes, init containers.
+        assert PII_SECRET not in json.dumps(pod), f"{name} references {PII_SECRET}"
+        assert "PII_KEYS" not in container_env(by_name[name])
+
+
+def test_no_configmap_carries_the_key_ring(k8s_objects: list[dict[str, Any]]) -> None:
+    for config in (o for o in k8s_objects if o["kind"] == "ConfigMap"):
+        assert "PII_KEYS" not in config.get("data", {}), "PII_KEYS belongs in a Secret"
+
+
+def test_configmap_configures_authentication(k8s_objects: list[dict[str, Any]]) -> None:
+    (config,) = [o for o in k8s_objects if o["kind"] == "ConfigMap"]
+    data = config["data"]
+    assert urlparse(data["AUTH_JWKS_URL"]).scheme == "https"
+    issuers = json.loads(data["AUTH_ISSUERS"])
+    assert isinstance(issuers, list) and issuers and all(isinstance(i, str) and i for i in issuers)
+    assert "caseledger-dev" not in issuers, "production must not trust the development issuer"
+    assert data.get("AUTH_AUDIENCE", "caseledger") == "caseledger"
+    assert "AUTH_JWKS_FILE" not in data
+
+
+def test_secrets_are_not_in_the_kustomization() -> None:
+    (kustomization,) = load_all(DEPLOY / "k8s" / "kustomization.yaml")
+    resources = kustomization["resources"]
+    assert "secret.template.yaml" not in resources
+    listed = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml", "secret.template.yaml"}
+    assert set(resources) == listed, "every manifest except the Secret template is applied"

@@ -161,6 +161,7 @@ runtime: ServiceRuntime[CaseApplication] = ServiceRuntime(
     metadata,
     application=lambda: CaseApplication(env=event_store_env(settings), cipher=runtime.cipher),
     handlers=lambda rt: [ProjectionRunner(rt.settings, CaseLedgerProjection(rt.cipher))],
+    personal_data=True,
 )
 app = create_service_app(
     "caseledger case service",

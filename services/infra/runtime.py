@@ -34,8 +34,12 @@ class ServiceRuntime(Generic[AppT]):
         application: Callable[[], AppT] | None = None,
         handlers: Callable[[ServiceRuntime[AppT]], Sequence[Handler]] = lambda _: (),
         workers: Callable[[ServiceRuntime[AppT]], Sequence[threading.Thread]] = lambda _: (),
+        *,
+        personal_data: bool = False,
     ) -> None:
         self.settings = settings
+        # Services that seal or open personal data refuse to start without the key ring.
+        self.personal_data = personal_data
         self.metadata = metadata
         self._application_factory = application
         self._handlers_factory = handlers
@@ -72,6 +76,8 @@ class ServiceRuntime(Generic[AppT]):
     async def start(self) -> None:
         setup_logging(self.settings.service_name)
         setup_tracing(self.settings.service_name)
+        if self.personal_data:
+            self.cipher  # noqa: B018 - fail at start-up, not on the first request
         if self.settings.uses_postgres:
             assert self.settings.database_url
             await asyncio.to_thread(ensure_postgres_database, self.settings.database_url)

@@ -114,6 +114,7 @@ runtime: ServiceRuntime[ReferralApplication] = ServiceRuntime(
     metadata,
     application=lambda: ReferralApplication(env=event_store_env(settings)),
     handlers=lambda rt: [ProjectionRunner(rt.settings, ReferralViewsProjection())],
+    personal_data=True,
 )
 app = create_service_app(
     "caseledger referral service",

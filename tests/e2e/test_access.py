@@ -363,3 +363,24 @@ def test_limits_and_security_headers(world: World) -> None:
     # CORS is off: a browser origin gets no allowance.
     preflight = httpx.options(url, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_a_system_caller_is_recorded_with_whom_it_acts_for(world: World) -> None:
+    """An agency's own case-handling system files for an officer: the event names both."""
+    system_token = world.system.auth(
+        "officer", AGENCY, subject="system:liling-case-client", subject_type="system", on_behalf_of="officer-li-43010001"
+    )
+    filed = httpx.post(
+        world.system.url("case") + "/v1/cases",
+        json=file_body(ENTERPRISE),
+        headers={**system_token, "Idempotency-Key": "system-caller", "X-Reason": "%E7%BA%BF%E7%B4%A2%E6%A0%B8%E6%9F%A5"},
+    )
+    assert filed.status_code == 201, filed.text
+    history = httpx.get(
+        world.system.url("case") + f"/v1/cases/{filed.json()['id']}/history", headers=world.system.auth("auditor", AGENCY)
+    ).json()
+    actor = history[0]["data"]["actor"]
+    assert actor["subject"] == "system:liling-case-client" and actor["subject_type"] == "system"
+    assert actor["on_behalf_of"] == "officer-li-43010001" and actor["role"] == "officer"
+    assert actor["agency_code"] == AGENCY["code"] and actor["reason"] == "线索核查"
+    assert actor["trace_id"] == filed.headers["x-trace-id"]

@@ -30,7 +30,9 @@ from services.infra.consumer import (
 from services.infra.eventstore import to_kafka_message
 from services.infra.relay import OutboxRelay, make_producer
 from services.infra.storage import event_store_env, make_engine
+from services.infra.auth import set_current_actor
 from tests.conftest import Broker
+from tests.unit.conftest import OFFICER_ACTOR, TEST_CIPHER
 
 counting_metadata = MetaData()
 applications = Table(
@@ -47,6 +49,7 @@ class CountingLedger(CaseLedgerProjection):
     name = "counting-ledger"
 
     def __init__(self) -> None:
+        super().__init__(TEST_CIPHER)
         self.metadata = MetaData()
         for table in (case_ledger, applications):
             table.to_metadata(self.metadata)
@@ -62,6 +65,7 @@ class CountingLedger(CaseLedgerProjection):
 
 def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
     ids = []
+    set_current_actor(OFFICER_ACTOR)  # as the access guard would for an officer's request
     for n in range(count):
         case, _ = app.file_case(
             agency=AGENCY,
@@ -74,6 +78,7 @@ def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
             filed_on=date(2026, 11, 2),
             idempotency_key=None,
             payload={"n": n},
+            permit=lambda _: None,
         )
         app.record_legal_review(
             case.id,
@@ -84,6 +89,7 @@ def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
             expected_version=1,
             idempotency_key=None,
             payload={},
+            permit=lambda _: None,
         )
         ids.append(case.id)
     return ids
@@ -101,7 +107,7 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
     database_url = request.getfixturevalue("postgres_database") if storage == "postgresql" else None
     settings = settings_for("case", broker.bootstrap, database_url)
     settings.consumer_batch_size = 10
-    app = CaseApplication(env=event_store_env(settings))
+    app = CaseApplication(env=event_store_env(settings), cipher=TEST_CIPHER)
     case_ids = file_cases(app, 60)  # 120 events
     relay = OutboxRelay(app, settings)
     relay.start()
@@ -170,7 +176,7 @@ def test_events_appended_while_the_broker_is_down_are_published_when_it_is_back(
     try:
         system.wait_ready(60, services=("case",))
         system.kill("broker")
-        client = httpx.Client(base_url=system.url("case"), timeout=30)
+        client = httpx.Client(base_url=system.url("case"), timeout=30, headers=system.auth("officer", AGENCY))
         ids = []
         for n in range(10):
             response = client.post(
