@@ -12,12 +12,12 @@ import json
 import threading
 import time
 import uuid
-from urllib.parse import quote
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -133,6 +133,21 @@ def dev_auth(data_dir: Path) -> Auth:
     return auth
 
 
+def referral_request(case_id: str) -> dict[str, Any]:
+    """移送 to the Liling police, copied to the procuratorate that supervises."""
+    return {
+        "case_id": case_id,
+        "receiving_organ": "public_security",
+        "organ_name": POLICE["name"],
+        "organ_code": POLICE["code"],
+        "copy_to_code": PROCURATORATE["code"],
+        "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
+        "reason": "拒不执行重大事故隐患整改指令",
+        "officers": OFFICERS,
+        "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
+    }
+
+
 def run_flow(
     urls: dict[str, str], receiver: WebhookReceiver, auth: Auth, party: dict[str, Any] = PERSON, timeout: float = 60
 ) -> DemoResult:
@@ -184,17 +199,7 @@ def run_flow(
     def _refer() -> httpx.Response | None:
         response = client.post(
             f"{urls['referral']}/v1/referrals",
-            json={
-                "case_id": case_id,
-                "receiving_organ": "public_security",
-                "organ_name": POLICE["name"],
-                "organ_code": POLICE["code"],
-                "copy_to_code": PROCURATORATE["code"],
-                "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
-                "reason": "拒不执行重大事故隐患整改指令",
-                "officers": OFFICERS,
-                "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
-            },
+            json=referral_request(case_id),
             headers=auth("officer", AGENCY),
         )
         return response if response.status_code != 422 else None  # not known to referral yet

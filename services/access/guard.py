@@ -14,7 +14,12 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.access.policy import PERMISSIONS, Permission, Role, may
-from services.infra.auth import Principal, TokenVerifier, set_current_actor, unauthorized
+from services.infra.auth import (
+    Principal,
+    TokenVerifier,
+    set_current_actor,
+    unauthorized,
+)
 from services.infra.http import Problem
 from services.infra.telemetry import current_trace_id
 

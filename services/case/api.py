@@ -14,8 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from services.access.guard import authorize, forbidden
-from services.access.policy import Permission, acts_for_agency, jurisdiction_clause, may, sees_agency
-from services.case.application import CaseApplication, CaseNotFound, Permit, StaleVersion
+from services.access.policy import (
+    Permission,
+    acts_for_agency,
+    jurisdiction_clause,
+    may,
+    sees_agency,
+)
+from services.case.application import (
+    CaseApplication,
+    CaseNotFound,
+    Permit,
+    StaleVersion,
+)
 from services.case.domain import (
     Agency,
     Case,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+
 from services.infra.http import Problem
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ from cloudevents.core.v1.event import CloudEvent
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
-
 from typing_extensions import TypedDict
 
 from services.infra.auth import current_actor

@@ -13,12 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import or_, select
 
 from services.access.guard import authorize, forbidden
-from services.access.policy import Permission, is_receiving_organ, jurisdiction_clause, may, sees_agency
+from services.access.policy import (
+    Permission,
+    is_receiving_organ,
+    jurisdiction_clause,
+    may,
+    sees_agency,
+)
 from services.infra.auth import Principal
-from services.infra.crypto import masked_copy, revealed_copy
-
 from services.infra.clock import today_in_china
 from services.infra.consumer import ProjectionRunner
+from services.infra.crypto import masked_copy, revealed_copy
 from services.infra.http import (
     IdempotencyKey,
     Problem,

@@ -13,8 +13,8 @@ from services.infra.eventstore import ServiceApplication
 from services.infra.http import request_fingerprint
 from services.infra.telemetry import tracer
 from services.referral.domain import (
-    AlreadyReferred,
     Addressee,
+    AlreadyReferred,
     KnownCase,
     Officer,
     ReceivingOrgan,

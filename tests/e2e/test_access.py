@@ -34,11 +34,12 @@ from devtools.demo import (
     PROVINCE_AGENCY,
     WebhookReceiver,
     eventually,
+    referral_request,
 )
 from devtools.launcher import SERVICES, LocalSystem
 from devtools.tokens import KEY_ID, mint
 from services.access.guard import access_rule_of
-from services.access.policy import PERMISSIONS, Permission, Role
+from services.access.policy import PERMISSIONS, Role
 from tests.conftest import start_system
 
 pytestmark = pytest.mark.e2e
@@ -114,7 +115,7 @@ def build_world(system: LocalSystem, receiver: WebhookReceiver) -> dict[str, str
     _ok(client.post(f"{case_url}/v1/cases/{case_id}/legal-reviews", json=REVIEW, headers=system.auth("legal_reviewer", AGENCY)))
     _ok(client.post(f"{case_url}/v1/cases/{case_id}/penalty-decision", json=DECISION, headers=system.auth("agency_head", AGENCY)))
     referral = eventually(
-        lambda: (r := client.post(referral_url + "/v1/referrals", json=refer_body(case_id), headers=system.auth("officer", AGENCY)))
+        lambda: (r := client.post(referral_url + "/v1/referrals", json=referral_request(case_id), headers=system.auth("officer", AGENCY)))
         .status_code == 201 and r.json(),
         90,
         "the referral service to learn of the case",
@@ -160,27 +161,13 @@ REVIEW = {"outcome": "passed", "reviewer": {"name": "赵六"}, "opinion": "事�
 DECISION = {"decision_number": f"(醴)应急罚〔{YEAR}〕88号", "penalties": [{"kind": "fine", "amount_yuan": 20000}]}
 
 
-def refer_body(case_id: str) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "receiving_organ": "public_security",
-        "organ_name": POLICE["name"],
-        "organ_code": POLICE["code"],
-        "copy_to_code": PROCURATORATE["code"],
-        "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
-        "reason": "拒不执行重大事故隐患整改指令",
-        "officers": OFFICERS,
-        "materials": ["涉嫌犯罪案件移送书"],
-    }
-
-
 # What each route is called with. A new route needs a line here, or the matrix fails.
 def request_for(world: World, method: str, path: str) -> dict[str, Any]:
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/v1/cases"): file_body(ENTERPRISE),
         ("POST", "/v1/cases/{case_id}/legal-reviews"): REVIEW,
         ("POST", "/v1/cases/{case_id}/penalty-decision"): DECISION,
-        ("POST", "/v1/referrals"): refer_body(world.ids["case_id"]),
+        ("POST", "/v1/referrals"): referral_request(world.ids["case_id"]),
         ("POST", "/v1/subscriptions"): {"callback_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
     }
     reads = {
