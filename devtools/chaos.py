@@ -150,6 +150,8 @@ class ChaosOptions:
     command_deadline_s: float = 240.0
     # Longest a killed service stays down before it is started again.
     max_downtime_s: float = 2.0
+    # Share of kills after which the service is killed once more while it starts up.
+    recovery_kill_share: float = 0.25
     settle_timeout_s: float = 600.0
     restart_timeout_s: float = 180.0
 
@@ -185,6 +187,7 @@ class Kill:
     at_command: int
     killed_at: float
     ready_after_s: float = 0.0
+    during_recovery: bool = False  # killed again while starting up from the previous kill
 
 
 @dataclass
@@ -218,7 +221,10 @@ class ChaosReport:
         kills_by = Counter(k.service for k in self.kills)
         for service in SERVICES:
             mine = [k for k in self.kills if k.service == service]
-            moments = ", ".join(f"#{k.at_command}: {k.ready_after_s:.1f}s" for k in mine)
+            moments = ", ".join(
+                f"#{k.at_command}: " + ("again while recovering" if k.during_recovery else f"{k.ready_after_s:.1f}s")
+                for k in sorted(mine, key=lambda k: k.killed_at)
+            )
             lines.append(f"  {service:<13} killed {kills_by[service]:>2}x   (at command: back ready after) {moments}")
         lines += [
             "",
@@ -558,16 +564,17 @@ class Monkey:
     def __init__(self, system: LocalSystem, options: ChaosOptions, rng: random.Random, workload: Workload) -> None:
         self.system = system
         self.options = options
-        self.rng = rng
+        self.rng = random.Random(rng.random())
         self.workload = workload
         victims = [s for s in SERVICES for _ in range(options.kills_per_service)]
-        rng.shuffle(victims)
-        points = sorted(rng.uniform(0.02, 0.92) * options.commands for _ in victims)
+        self.rng.shuffle(victims)
+        points = sorted(self.rng.uniform(0.02, 0.92) * options.commands for _ in victims)
         self.plan = list(zip(points, victims, strict=True))
         self.made = 0  # kills of the plan made so far
         self.kills: list[Kill] = []
         self.restarts: dict[str, threading.Thread] = {}
         self.errors: list[str] = []
+        self.lock = threading.Lock()  # the restart threads share the random generator
         self.thread = threading.Thread(target=self._run, name="chaos-monkey", daemon=True)
         workload.gate = self.next_point
 
@@ -592,12 +599,14 @@ class Monkey:
                 previous = self.restarts.get(service)
                 if previous is not None:
                     previous.join()  # still coming back from its last kill
-                time.sleep(self.rng.uniform(0.0, 0.3))  # not in step with any command
+                with self.lock:
+                    jitter = self.rng.uniform(0.0, 0.3)  # not in step with any command
+                    downtime = self.rng.uniform(0.0, self.options.max_downtime_s)
+                time.sleep(jitter)
                 kill = Kill(service, self.workload.done, time.monotonic())
                 self.system.kill(service, signal.SIGKILL)
                 self.kills.append(kill)
                 self.made += 1
-                downtime = self.rng.uniform(0.0, self.options.max_downtime_s)
                 restart = threading.Thread(target=self._restart, args=(kill, downtime), name=f"restart-{service}", daemon=True)
                 self.restarts[service] = restart
                 restart.start()
@@ -607,6 +616,16 @@ class Monkey:
     def _restart(self, kill: Kill, downtime: float) -> None:
         try:
             time.sleep(downtime)
+            with self.lock:
+                again = self.rng.random() < self.options.recovery_kill_share
+                recovering_for = self.rng.uniform(0.3, 5.0)
+            if again:
+                # Killed again while it recovers: starting up, re-relaying its backlog,
+                # re-joining its consumer groups, catching up.
+                self.system.start_service(kill.service)
+                time.sleep(recovering_for)
+                self.system.kill(kill.service, signal.SIGKILL)
+                self.kills.append(Kill(kill.service, self.workload.done, time.monotonic(), during_recovery=True))
             self.system.restart(kill.service, self.options.restart_timeout_s)  # it is dead: just starts it
             kill.ready_after_s = time.monotonic() - kill.killed_at
         except Exception:
@@ -982,15 +1001,14 @@ def table_digest(conn: psycopg.Connection[dict[str, Any]], table: Any, excluded:
     return digest.hexdigest(), len(lines), lines
 
 
-def rebuild(system: LocalSystem, check: ProjectionCheck, batches: dict[int, list[tuple[list[ConsumedEvent], int]]]) -> str:
+def rebuild(system: LocalSystem, check: ProjectionCheck, batches: dict[int, list[tuple[list[ConsumedEvent], int]]], database: str) -> None:
     """Rebuild one projection from the topic into a fresh database, in-process, with the
-    same projection class and ProjectionRunner the service runs. Returns the database URL."""
-    rebuilt_url = f"{system.postgres_url.rstrip('/')}/{system.database_prefix}_rebuild_{check.service}"  # type: ignore[union-attr]
-    ensure_postgres_database(rebuilt_url)
-    settings = Settings(service_name=check.service, database_url=rebuilt_url, case_events_topic=TOPIC)
+    same projection class and ProjectionRunner the service runs."""
+    ensure_postgres_database(database)
+    settings = Settings(service_name=check.service, database_url=database, case_events_topic=TOPIC)
     runner = ProjectionRunner(settings, check.projection())
     try:
-        with _connect(system, check.service) as live, psycopg.connect(rebuilt_url, autocommit=True) as fresh:
+        with _connect(system, check.service) as live, psycopg.connect(database, autocommit=True) as fresh:
             for name in check.copied:  # inputs the projection reads, not writes
                 for row in live.execute(f"SELECT * FROM {_q(name)}").fetchall():
                     values = [Json(v) if isinstance(v, dict | list) else v for v in row.values()]
@@ -1000,52 +1018,65 @@ def rebuild(system: LocalSystem, check: ProjectionCheck, batches: dict[int, list
                 runner.apply(TopicPartition(TOPIC, partition), events, last_offset)
     finally:
         runner.close()
-    return rebuilt_url
 
 
-def rebuild_and_compare(report: ChaosReport, system: LocalSystem, records: dict[int, list[Any]]) -> None:
-    """Rebuild every projection (one thread each, as the services run them) and compare
-    each table of it with the live one by checksum."""
-    batches: dict[int, list[tuple[list[ConsumedEvent], int]]] = defaultdict(list)
-    for partition, batch in records.items():
-        for start in range(0, len(batch), 500):  # the services' consumer batch size
-            chunk = batch[start : start + 500]
-            batches[partition].append(([e for e in (parse_record(r) for r in chunk) if e is not None], chunk[-1].offset))
-    urls: dict[str, str] = {}
-    errors: list[str] = []
+class Rebuilds:
+    """Every projection rebuilt from a copy of the whole topic, one thread each (as the
+    services run them), into fresh databases ``<prefix>_rebuild<tag>_<service>``. It can
+    start as soon as the topic is complete, while the webhooks are still going out."""
 
-    def _one(check: ProjectionCheck) -> None:
+    def __init__(self, system: LocalSystem, records: dict[int, list[Any]], tag: str = "") -> None:
+        self.system = system
+        self.records = sum(len(r) for r in records.values())
+        self.batches: dict[int, list[tuple[list[ConsumedEvent], int]]] = defaultdict(list)
+        for partition, batch in records.items():
+            for start in range(0, len(batch), 500):  # the services' consumer batch size
+                chunk = batch[start : start + 500]
+                events = [e for e in (parse_record(r) for r in chunk) if e is not None]
+                self.batches[partition].append((events, chunk[-1].offset))
+        server = system.postgres_url.rstrip("/")  # type: ignore[union-attr]
+        self.databases = {c.service: f"{server}/{system.database_prefix}_rebuild{tag}_{c.service}" for c in PROJECTIONS}
+        self.done: set[str] = set()
+        self.errors: list[str] = []
+        self.threads = [threading.Thread(target=self._one, args=(c,), name=f"rebuild-{c.service}", daemon=True) for c in PROJECTIONS]
+        for t in self.threads:
+            t.start()
+
+    def _one(self, check: ProjectionCheck) -> None:
         try:
-            urls[check.service] = rebuild(system, check, batches)
+            rebuild(self.system, check, self.batches, self.databases[check.service])
+            self.done.add(check.service)
         except Exception:
-            errors.append(traceback.format_exc())
+            self.errors.append(traceback.format_exc())
 
-    threads = [threading.Thread(target=_one, args=(check,), name=f"rebuild-{check.service}") for check in PROJECTIONS]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for error in errors:
-        report.fail(f"a rebuild failed: {error}")
-    for check in PROJECTIONS:
-        if check.service not in urls:
-            continue
-        name = check.projection().name
-        tables = [(check.projection().metadata.tables[t], excluded, None) for t, excluded in check.tables.items()]
-        tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
-        with _connect(system, check.service) as live, psycopg.connect(urls[check.service], autocommit=True, row_factory=dict_row) as fresh:
-            for table, excluded, where in tables:
-                label = f"{check.service}.{table.name}"
-                live_sum, live_rows, live_lines = table_digest(live, table, excluded, where)
-                new_sum, new_rows, new_lines = table_digest(fresh, table, excluded, where)
-                report.checksums[label] = {"live": live_sum, "rebuilt": new_sum, "rows": live_rows}
-                if live_sum != new_sum:
-                    only_live = sorted(set(live_lines) - set(new_lines))[:2]
-                    only_new = sorted(set(new_lines) - set(live_lines))[:2]
-                    report.fail(
-                        f"{label} differs from its rebuild ({live_rows} vs {new_rows} rows); "
-                        f"live only: {only_live}; rebuilt only: {only_new}"
-                    )
+    def compare(self, report: ChaosReport) -> None:
+        """Wait for the rebuilds, then compare each table with the live one by checksum."""
+        for t in self.threads:
+            t.join()
+        for error in self.errors:
+            report.fail(f"a rebuild failed: {error}")
+        for check in PROJECTIONS:
+            if check.service not in self.done:
+                continue
+            name = check.projection().name
+            tables = [(check.projection().metadata.tables[t], excluded, None) for t, excluded in check.tables.items()]
+            tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
+            with (
+                _connect(self.system, check.service) as live,
+                psycopg.connect(self.databases[check.service], autocommit=True, row_factory=dict_row) as fresh,
+            ):
+                for table, excluded, where in tables:
+                    label = f"{check.service}.{table.name}"
+                    live_sum, live_rows, live_lines = table_digest(live, table, excluded, where)
+                    new_sum, new_rows, new_lines = table_digest(fresh, table, excluded, where)
+                    report.checksums[label] = {"live": live_sum, "rebuilt": new_sum, "rows": live_rows}
+                    if live_sum != new_sum:
+                        only_live = sorted(set(live_lines) - set(new_lines))[:2]
+                        only_new = sorted(set(new_lines) - set(live_lines))[:2]
+                        report.fail(
+                            f"{label} differs from its rebuild ({live_rows} vs {new_rows} rows); "
+                            f"live only: {only_live}; rebuilt only: {only_new}"
+                        )
 
 
 def check_webhooks(report: ChaosReport, first: dict[str, ConsumedEvent], receiver: WebhookReceiver, secret: str, patterns: Sequence[str]) -> None:
@@ -1151,6 +1182,9 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
             report.timings["commands"] = time.monotonic() - t0
             for error in monkey.errors:
                 report.fail(f"the fault injector failed: {error}")
+            killed = Counter(k.service for k in monkey.kills)
+            if any(killed[s] < options.kills_per_service for s in SERVICES):
+                report.fail(f"fewer kills than planned: {dict(killed)}")
             for error in workload.errors:
                 report.fail(f"a client failed: {error}")
             if not clients.organ_code_accepted:
@@ -1164,6 +1198,7 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
             topic = Topic(system.bootstrap)
             try:
                 state: dict[str, Any] = {}
+                rebuilds: Rebuilds | None = None
                 with tqdm(desc="settling", unit="round", disable=not options.progress, file=sys.stderr, mininterval=1.0) as bar:
                     deadline = time.monotonic() + options.settle_timeout_s
                     while time.monotonic() < deadline:
@@ -1174,6 +1209,9 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
                                 report.settled_after.setdefault(milestone, time.monotonic() - t0)
                         bar.set_postfix_str(state["summary"])
                         bar.update(1)
+                        topic_complete = all(v for k, v in state["milestones"].items() if k != "webhooks delivered")
+                        if rebuilds is None and topic_complete and state["ends"] == previous:
+                            rebuilds = Rebuilds(system, {p: list(r) for p, r in topic.records.items()})
                         if state["settled"] and state["ends"] == previous:
                             break
                         time.sleep(1.0)
@@ -1201,8 +1239,13 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
                 check_webhooks(report, first, receiver, str(subscription.answer["secret"]), patterns)
                 report.timings["check"] = time.monotonic() - t0
                 t0 = time.monotonic()
-                rebuild_and_compare(report, system, records)
-                report.timings["rebuild and compare"] = time.monotonic() - t0
+                if rebuilds is None or rebuilds.records != sum(len(r) for r in records.values()):
+                    if rebuilds is not None:
+                        report.notes.append("the topic grew after it looked complete: rebuilt again from the whole of it")
+                        rebuilds.compare(ChaosReport(options, seed))  # let it finish, results unused
+                    rebuilds = Rebuilds(system, records, tag="" if rebuilds is None else "2")
+                rebuilds.compare(report)
+                report.timings["rebuild (rest) and compare"] = time.monotonic() - t0
             finally:
                 topic.close()
     except Exception:
@@ -1228,6 +1271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs per service, at least")
     parser.add_argument("--workers", type=int, default=12, help="concurrent clients")
     parser.add_argument("--referral-share", type=float, default=0.3)
+    parser.add_argument("--recovery-kills", type=float, default=0.25, help="share of kills followed by another while it restarts")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL server URL (trust auth)")
     parser.add_argument("--data-dir", type=Path, default=None, help="logs and keys (default: a temporary directory)")
@@ -1239,6 +1283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kills_per_service=args.kills,
         workers=args.workers,
         referral_share=args.referral_share,
+        recovery_kill_share=args.recovery_kills,
         seed=args.seed,
         postgres_url=args.postgres,
         data_dir=args.data_dir,
