@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run demo token test test-unit contracts postgres clean help
+.PHONY: install run demo token test test-unit chaos contracts postgres clean help
 
 help:
 	@echo "make run        start the whole system on its embedded default (SQLite, local broker)"
 	@echo "make demo       with the system running: drive one case through file, review, penalise, refer, publish"
 	@echo "make token ROLE=officer [AGENCY=<USCC> REGION=<code>]  print a development bearer token"
 	@echo "make test       install, start what is missing, run every test"
+	@echo "make chaos      10,000 commands on PostgreSQL while the services are SIGKILLed at random; checks nothing is lost"
 	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
 
 $(STAMP): pyproject.toml
@@ -47,6 +48,11 @@ postgres:
 test: install postgres
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+# Fault injection (devtools/chaos.py): CHAOS_ARGS="--commands 2000 --kills 3 --seed 7" to vary it.
+CHAOS_ARGS ?= --commands 10000 --kills 5
+chaos: install postgres
+	$(BIN)/python -m devtools.chaos --postgres $(PG_URL) $(CHAOS_ARGS)
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

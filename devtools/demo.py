@@ -57,7 +57,13 @@ class WebhookReceiver:
 
         class _Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away mid-request (e.g. it was killed): nothing was
+                    # delivered, and a real server would not hand this to its application.
+                    self.close_connection = True
+                    return
                 receiver.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                 self.send_response(204)
                 self.end_headers()

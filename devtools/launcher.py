@@ -144,6 +144,14 @@ class LocalSystem:
         os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
+    def restart(self, service: str, timeout: float = 120, sig: int = signal.SIGKILL) -> None:
+        """Kill a service (SIGKILL by default: no shutdown code runs) if it is running,
+        start it again on the same port and wait until it is ready."""
+        if service in self.processes:
+            self.kill(service, sig)
+        self.start_service(service)
+        self.wait_ready(timeout, services=(service,))
+
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
             process = self.processes[name]
@@ -156,6 +164,17 @@ class LocalSystem:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
+
+
+def drop_databases(server: str, prefix: str) -> None:
+    """Drop every database on the PostgreSQL ``server`` whose name starts with ``prefix``."""
+    import psycopg
+
+    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
+        pattern = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,))]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _uvicorn(app: str, port: int) -> list[str]:

@@ -12,8 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devtools.launcher import LocalSystem, broker_binary, free_port, port_in_use
+from devtools.launcher import LocalSystem, broker_binary, drop_databases, free_port, port_in_use
 from services.infra.settings import Settings
+
+__all__ = ["drop_databases"]  # re-exported: the e2e tests import it from here
 
 POSTGRES_SERVER = os.environ.get("CASELEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
@@ -26,13 +28,6 @@ def postgres_server() -> str:
     except psycopg.OperationalError as exc:  # `make test` starts it; say so when run bare
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_SERVER} (run `make test`, which starts it): {exc}")
     return POSTGRES_SERVER
-
-
-def drop_databases(server: str, prefix: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))]
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
