@@ -28,6 +28,7 @@ It exits non-zero when any check fails. ``run_chaos`` is what the e2e test calls
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import queue
@@ -362,6 +363,9 @@ class Clients:
                         command.answer = {"text": response.text[:500]}
                     return response
             if time.monotonic() > deadline:
+                if response is not None:  # still 5xx, 412 or unknown-case: that is its answer
+                    command.status = response.status_code
+                    command.answer = {"text": response.text[:500]}
                 return None
             time.sleep(delay * self.jitter.uniform(0.5, 1.5))
             delay = min(delay * 2, 2.0)
@@ -632,6 +636,77 @@ class Monkey:
             self.errors.append(traceback.format_exc())
 
 
+# -- the webhook subscriber -------------------------------------------------------------
+
+
+class _Journal(list):  # type: ignore[type-arg]
+    """Stands in for WebhookReceiver.received: each request goes to a JSON-lines file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.file = path.open("a", encoding="utf-8")
+        self.lock = threading.Lock()
+
+    def append(self, item: dict[str, Any]) -> None:
+        line = json.dumps({"headers": item["headers"], "body": base64.b64encode(item["body"]).decode()})
+        with self.lock:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+
+def serve_webhooks(journal: Path) -> None:
+    """Child process: devtools.demo's WebhookReceiver, journalling what it receives, until
+    its parent closes stdin (or dies)."""
+    with WebhookReceiver() as receiver:
+        receiver.received = _Journal(journal)
+        print(receiver.url, flush=True)
+        sys.stdin.read()
+
+
+class Subscriber:
+    """A real local webhook receiver (devtools.demo.WebhookReceiver) in a process of its
+    own, so that its answers are not slowed by this process's client and check threads."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = data_dir / "webhooks.jsonl"
+        self.journal.touch()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devtools.chaos", "--serve-webhooks", str(self.journal)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            raise RuntimeError("the webhook receiver did not start")
+        self._records: list[dict[str, Any]] = []
+        self._read_to = 0
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        """Every request received so far, as WebhookReceiver records them."""
+        with self.journal.open("rb") as handle:
+            handle.seek(self._read_to)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._read_to += len(complete)
+        for line in complete.splitlines():
+            entry = json.loads(line)
+            self._records.append({"headers": entry["headers"], "body": base64.b64decode(entry["body"])})
+        return list(self._records)
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 # -- reading what the system holds -------------------------------------------------------
 
 
@@ -744,7 +819,7 @@ class Topic:
 # -- settling ----------------------------------------------------------------------------
 
 
-def settle_state(system: LocalSystem, topic: Topic, receiver: WebhookReceiver) -> dict[str, Any]:
+def settle_state(system: LocalSystem, topic: Topic, receiver: Subscriber) -> dict[str, Any]:
     """What has to be true before checking: relays drained, every projection at the end
     of the topic, every decision published, every delivery made and received."""
     ends = topic.catch_up()
@@ -770,7 +845,7 @@ def settle_state(system: LocalSystem, topic: Topic, receiver: WebhookReceiver) -
             "SELECT COUNT(*) AS n FROM deliveries WHERE status <> 'delivered'"
         ).fetchone()["n"]  # type: ignore[index]
         delivered_ids = {r["event_id"] for r in conn.execute("SELECT event_id FROM deliveries").fetchall()}
-    received = {r["headers"].get("webhook-id") for r in list(receiver.received)}
+    received = {r["headers"].get("webhook-id") for r in receiver.received}
     state["webhooks_not_received"] = len(delivered_ids - received)
     state["milestones"] = {
         "relays drained": not any(state["backlogs"].values()),
@@ -1079,13 +1154,13 @@ class Rebuilds:
                         )
 
 
-def check_webhooks(report: ChaosReport, first: dict[str, ConsumedEvent], receiver: WebhookReceiver, secret: str, patterns: Sequence[str]) -> None:
+def check_webhooks(report: ChaosReport, first: dict[str, ConsumedEvent], receiver: Subscriber, secret: str, patterns: Sequence[str]) -> None:
     c = report.counts
     owed = {i: e for i, e in first.items() if matches(e.type, patterns)}
     bodies: dict[str, set[bytes]] = defaultdict(set)
     bad_signature = differ = 0
     signer = Webhook(secret)
-    received = list(receiver.received)
+    received = receiver.received
     for hook in received:
         headers, body = hook["headers"], hook["body"]
         webhook_id = headers.get("webhook-id", "")
@@ -1139,7 +1214,7 @@ def check_webhooks(report: ChaosReport, first: dict[str, ConsumedEvent], receive
 # -- the run -----------------------------------------------------------------------------
 
 
-def _subscribe(clients: Clients, receiver: WebhookReceiver, patterns: list[str]) -> Command:
+def _subscribe(clients: Clients, receiver: Subscriber, patterns: list[str]) -> Command:
     command = Command("subscribe", f"chaos-{clients.run_id}-subscription")
     body = {"callback_url": receiver.url, "event_types": patterns, "description": "chaos run receiver"}
     clients.send(command, "notification", "/v1/subscriptions", body, "integration")
@@ -1162,7 +1237,8 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
         log(f"starting the broker, the Credit China simulator and the four services on PostgreSQL ({prefix}_*) ...")
         system.start(timeout=options.restart_timeout_s)
         report.timings["start"] = time.monotonic() - started
-        with WebhookReceiver() as receiver:
+        receiver = Subscriber(data_dir)
+        try:
             clients = Clients(system, options, run_id, rng)
             patterns = ["cn.caseledger.*"]
             subscription = _subscribe(clients, receiver, patterns)
@@ -1248,6 +1324,8 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
                 report.timings["rebuild (rest) and compare"] = time.monotonic() - t0
             finally:
                 topic.close()
+        finally:
+            receiver.close()
     except Exception:
         report.fail(f"the chaos run broke off: {traceback.format_exc()}")
     finally:
@@ -1277,7 +1355,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="logs and keys (default: a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the data directory")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--serve-webhooks", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_webhooks:
+        serve_webhooks(args.serve_webhooks)
+        return 0
     options = ChaosOptions(
         commands=args.commands,
         kills_per_service=args.kills,
