@@ -31,6 +31,7 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import queue
 import random
 import shutil
@@ -62,6 +63,7 @@ from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, POLICE, WebhookR
 from devtools.launcher import SERVICES, LocalSystem, drop_databases
 from services.case.application import CASE_ID_NAMESPACE, CaseApplication
 from services.case.ledger import CaseLedgerProjection
+from services.infra.crypto import FieldCipher
 from services.disclosure.application import DisclosureApplication
 from services.disclosure.domain import publication_id_for
 from services.disclosure.feed import DisclosureFeedProjection
@@ -94,13 +96,20 @@ RECEIVING_ORGAN = "public_security"
 REFERRAL_DELAY_S = 2.0  # a referral is sent this long after its case's decision
 
 
+def system_cipher(system: LocalSystem) -> FieldCipher:
+    """The key ring the launched services use (the development one under its data dir)."""
+    return FieldCipher.from_settings(os.environ.get("PII_KEYS"), system.data_dir)
+
+
 @dataclass(frozen=True)
 class ProjectionCheck:
     """A read model to compare with its rebuild. ``excluded`` columns are left out of the
     checksum, each for the reason given; ``copied`` tables are inputs, not projected."""
 
     service: str
-    projection: Callable[[], Any]
+    # Builds the projection as the service does (the ledger needs the personal-data key
+    # ring the running system uses, for its lookup digests).
+    projection: Callable[[LocalSystem], Any]
     tables: dict[str, tuple[str, ...]]
     copied: tuple[str, ...] = ()
 
@@ -110,16 +119,16 @@ class ProjectionCheck:
 # (status, attempts, retry schedule, last answer, delivery time), which no projection
 # writes and the rebuild, having no worker, cannot have; the webhook check covers it.
 PROJECTIONS = (
-    ProjectionCheck("case", CaseLedgerProjection, {"case_ledger": ("recorded_at", "updated_at")}),
+    ProjectionCheck("case", lambda system: CaseLedgerProjection(system_cipher(system)), {"case_ledger": ("recorded_at", "updated_at")}),
     ProjectionCheck(
         "referral",
-        ReferralViewsProjection,
+        lambda _: ReferralViewsProjection(),
         {"known_cases": ("updated_at",), "referral_tracker": ("recorded_at", "updated_at")},
     ),
-    ProjectionCheck("disclosure", DisclosureFeedProjection, {"disclosure_feed": ("recorded_at",)}),
+    ProjectionCheck("disclosure", lambda _: DisclosureFeedProjection(), {"disclosure_feed": ("recorded_at",)}),
     ProjectionCheck(
         "notification",
-        DeliveryProjection,
+        lambda _: DeliveryProjection(),
         {
             "deliveries": (
                 "status",
@@ -827,7 +836,7 @@ def settle_state(system: LocalSystem, topic: Topic, receiver: Subscriber) -> dic
     state["backlogs"] = {s: relay_backlog(system, s) for s in EVENT_STORES}
     behind = {}
     for check in PROJECTIONS:
-        name = check.projection().name
+        name = check.projection(system).name
         offsets = stored_offsets(system, check.service, name)
         behind[name] = sum(end - offsets.get(p, 0) for p, end in ends.items())
     state["behind"] = behind
@@ -1081,7 +1090,7 @@ def rebuild(system: LocalSystem, check: ProjectionCheck, batches: dict[int, list
     same projection class and ProjectionRunner the service runs."""
     ensure_postgres_database(database)
     settings = Settings(service_name=check.service, database_url=database, case_events_topic=TOPIC)
-    runner = ProjectionRunner(settings, check.projection())
+    runner = ProjectionRunner(settings, check.projection(system))
     try:
         with _connect(system, check.service) as live, psycopg.connect(database, autocommit=True) as fresh:
             for name in check.copied:  # inputs the projection reads, not writes
@@ -1133,8 +1142,8 @@ class Rebuilds:
         for check in PROJECTIONS:
             if check.service not in self.done:
                 continue
-            name = check.projection().name
-            tables = [(check.projection().metadata.tables[t], excluded, None) for t, excluded in check.tables.items()]
+            name = check.projection(self.system).name
+            tables = [(check.projection(self.system).metadata.tables[t], excluded, None) for t, excluded in check.tables.items()]
             tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
             with (
                 _connect(self.system, check.service) as live,
