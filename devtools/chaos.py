@@ -6,6 +6,8 @@ duplicated or diverged.
     python -m devtools.chaos --commands 10000          # what `make chaos` runs
     python -m devtools.chaos --commands 300 --kills 2  # what the e2e test runs
 
+Each service is killed at least ``--kills`` times, at random points of the command stream,
+and a share of the kills is followed by another one while the service starts up again.
 The broker (Tansu keeps the topic in memory only), PostgreSQL, the Credit China simulator
 and a local webhook receiver stay up; only the service processes die. Clients behave like
 real ones: every command carries an Idempotency-Key (and If-Match where it applies), and a
@@ -13,7 +15,8 @@ command that got no answer (connection refused or reset, timeout) is retried wit
 key. At the end, with the system settled, it reads the event stores, the whole topic, the
 read models, the webhook receiver and the simulator, and checks:
 
-1. every command answered 2xx is in its event store exactly once (lost 0, duplicated 0);
+1. every command answered 2xx is in its event store (the subscription: its table) exactly
+   once (lost 0, duplicated 0);
 2. every stored event is on the topic (CloudEvent id = uuid5(aggregate id, version)), in
    version order per aggregate, and nothing else is;
 3. every projection equals a fresh rebuild from the topic by the same projection classes,
@@ -49,10 +52,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
+from eventsourcing.utils import get_topic
 from kafka import KafkaConsumer, TopicPartition
 from psycopg.rows import dict_row
 from psycopg.types.json import Json
@@ -62,20 +66,27 @@ from tqdm import tqdm
 from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, POLICE, WebhookReceiver
 from devtools.launcher import SERVICES, LocalSystem, drop_databases
 from services.case.application import CASE_ID_NAMESPACE, CaseApplication
+from services.case.domain import Case
 from services.case.ledger import CaseLedgerProjection
 from services.infra.crypto import FieldCipher
 from services.disclosure.application import DisclosureApplication
-from services.disclosure.domain import publication_id_for
+from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.feed import DisclosureFeedProjection
 from services.infra.clock import today_in_china
-from services.infra.consumer import ConsumedEvent, ProjectionRunner, applied_events, consumer_offsets, parse_record
+from services.infra.consumer import (
+    ConsumedEvent,
+    ProjectionRunner,
+    applied_events,
+    consumer_offsets,
+    parse_record,
+)
 from services.infra.eventstore import event_id
 from services.infra.settings import CASE_EVENTS_TOPIC, Settings
 from services.infra.storage import ensure_postgres_database
 from services.notification.projection import DeliveryProjection, cloud_event_envelope
 from services.notification.subscriptions import matches
 from services.referral.application import ReferralApplication
-from services.referral.domain import referral_id_for
+from services.referral.domain import Referral, referral_id_for
 from services.referral.views import ReferralViewsProjection
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -88,10 +99,12 @@ EVENT_STORES = {
     "disclosure": DisclosureApplication.name.lower(),
 }
 RELAY_POSITION = f"relay:{TOPIC}"
-DECIDED_TOPIC = "services.case.domain:Case.PenaltyDecided"
-PREPARED_TOPIC = "services.disclosure.domain:Publication.Prepared"
-PUBLISHED_TOPIC = "services.disclosure.domain:Publication.Published"
-REFERRED_TOPIC = "services.referral.domain:Referral.Referred"
+# Stored event topics (the eventsourcing class paths) the checks count.
+DECIDED_TOPIC = get_topic(Case.PenaltyDecided)
+PREPARED_TOPIC = get_topic(Publication.Prepared)
+PUBLISHED_TOPIC = get_topic(Publication.Published)
+REFERRED_TOPIC = get_topic(Referral.Referred)
+UNKNOWN_CASE = "/problems/unknown-case"
 RECEIVING_ORGAN = "public_security"
 REFERRAL_DELAY_S = 2.0  # a referral is sent this long after its case's decision
 
@@ -198,6 +211,7 @@ class Kill:
     killed_at: float
     ready_after_s: float = 0.0
     during_recovery: bool = False  # killed again while starting up from the previous kill
+    starts: int = 1  # more than one: it exited by itself while starting and was started again
 
 
 @dataclass
@@ -242,9 +256,11 @@ class ChaosReport:
             f"  sent                          {c.get('sent', 0):>8}",
             f"  answered 2xx                  {c.get('ok', 0):>8}   (first attempt {c.get('ok_first_attempt', 0)},"
             f" only after retrying {c.get('ok_after_retry', 0)}, idempotent replays {c.get('replayed', 0)})",
-            f"  no answer, given up           {c.get('unanswered', 0):>8}   (of which stored anyway {c.get('unanswered_stored', 0)})",
+            f"  no answer, given up           {c.get('unanswered', 0):>8}"
+            f"   (of which stored anyway {c.get('unanswered_stored', 0)})",
             f"  other final answers           {c.get('unexpected', 0):>8}",
-            f"  attempts without an answer    {c.get('attempts_no_answer', 0):>8}   (connection refused {c.get('attempts_refused', 0)},"
+            f"  attempts without an answer    {c.get('attempts_no_answer', 0):>8}"
+            f"   (connection refused {c.get('attempts_refused', 0)},"
             f" reset/timeout after sending {c.get('attempts_in_flight', 0)})",
             f"  5xx answers retried           {c.get('attempts_5xx', 0):>8}",
             f"  412 stale If-Match retried    {c.get('attempts_412', 0):>8}",
@@ -255,7 +271,8 @@ class ChaosReport:
             "",
             "events:",
             f"  stored                        {c.get('events_stored', 0):>8}   {c.get('events_by_store', {})}",
-            f"  on the broker (unique ids)    {c.get('events_on_broker', 0):>8}   (records {c.get('broker_records', 0)},"
+            f"  on the broker (unique ids)    {c.get('events_on_broker', 0):>8}"
+            f"   (records {c.get('broker_records', 0)},"
             f" re-published duplicates {c.get('broker_duplicates', 0)})",
             f"  stored, not on the broker     {c.get('events_missing_on_broker', 0):>8}",
             f"  on the broker, not stored     {c.get('events_unknown_on_broker', 0):>8}",
@@ -264,7 +281,8 @@ class ChaosReport:
             "publications:",
             f"  decisions stored              {c.get('decisions', 0):>8}",
             f"  prepared / published          {c.get('prepared', 0):>8} / {c.get('published', 0)}",
-            f"  Credit China accepted         {c.get('credit_china_accepted', 0):>8}   (intake requests {c.get('credit_china_requests', 0)},"
+            f"  Credit China accepted         {c.get('credit_china_accepted', 0):>8}"
+            f"   (intake requests {c.get('credit_china_requests', 0)},"
             f" receipt mismatches {c.get('receipt_mismatches', 0)})",
             "",
             "projections (sha256 of content, live vs rebuilt from the topic):",
@@ -278,7 +296,8 @@ class ChaosReport:
             "",
             "webhooks:",
             f"  owed                          {c.get('webhooks_owed', 0):>8}",
-            f"  delivered (distinct ids)      {c.get('webhooks_delivered', 0):>8}   (requests received {c.get('webhook_requests', 0)})",
+            f"  delivered (distinct ids)      {c.get('webhooks_delivered', 0):>8}"
+            f"   (requests received {c.get('webhook_requests', 0)})",
             f"  missing                       {c.get('webhooks_missing', 0):>8}",
             f"  changed payload for an id     {c.get('webhooks_changed', 0):>8}",
             f"  differing from the topic      {c.get('webhooks_differ_from_topic', 0):>8}",
@@ -355,7 +374,7 @@ class Clients:
                 elif response.status_code == 412:
                     command.stale += 1
                     if_match = response.headers.get("etag", if_match)
-                elif response.status_code == 422 and _problem_type(response) == "/problems/unknown-case" and retry_unknown_case:
+                elif retry_unknown_case and response.status_code == 422 and _problem_type(response) == UNKNOWN_CASE:
                     command.not_yet_known += 1
                 elif response.status_code == 422 and _rejects_field(response, "/organ_code"):
                     # The referral service does not take organ_code yet (it becomes required
@@ -449,7 +468,10 @@ class Workload:
             self.planned -= n
 
     def run(self) -> None:
-        cases = [threading.Thread(target=self._worker, name=f"chaos-case-{i}", daemon=True) for i in range(self.options.workers)]
+        cases = [
+            threading.Thread(target=self._worker, name=f"chaos-case-{i}", daemon=True)
+            for i in range(self.options.workers)
+        ]
         referrals = [
             threading.Thread(target=self._referrer, name=f"chaos-referral-{i}", daemon=True)
             for i in range(max(2, self.options.workers // 3))
@@ -620,7 +642,9 @@ class Monkey:
                 self.system.kill(service, signal.SIGKILL)
                 self.kills.append(kill)
                 self.made += 1
-                restart = threading.Thread(target=self._restart, args=(kill, downtime), name=f"restart-{service}", daemon=True)
+                restart = threading.Thread(
+                    target=self._restart, args=(kill, downtime), name=f"restart-{service}", daemon=True
+                )
                 self.restarts[service] = restart
                 restart.start()
         except Exception:
@@ -639,7 +663,7 @@ class Monkey:
                 time.sleep(recovering_for)
                 self.system.kill(kill.service, signal.SIGKILL)
                 self.kills.append(Kill(kill.service, self.workload.done, time.monotonic(), during_recovery=True))
-            self.system.restart(kill.service, self.options.restart_timeout_s)  # it is dead: just starts it
+            kill.starts = self.system.restart(kill.service, self.options.restart_timeout_s)  # dead: just starts
             kill.ready_after_s = time.monotonic() - kill.killed_at
         except Exception:
             self.errors.append(traceback.format_exc())
@@ -719,10 +743,30 @@ class Subscriber:
 # -- reading what the system holds -------------------------------------------------------
 
 
+T = TypeVar("T")
+
+
+def patiently(action: Callable[[], T], timeout_s: float = 180.0) -> T:
+    """Run ``action``, again while PostgreSQL has no connection to spare: the server is
+    shared (max_connections), and each service process holds pools of its own."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if "too many clients" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def _pg(url: str) -> psycopg.Connection[dict[str, Any]]:
+    return patiently(lambda: psycopg.connect(url, row_factory=dict_row, autocommit=True))
+
+
 def _connect(system: LocalSystem, service: str) -> psycopg.Connection[dict[str, Any]]:
     url = system.database_url(service)
     assert url, "the chaos run needs PostgreSQL"
-    return psycopg.connect(url, row_factory=dict_row, autocommit=True)
+    return _pg(url)
 
 
 @dataclass(frozen=True)
@@ -753,7 +797,9 @@ def read_event_store(system: LocalSystem, service: str) -> list[StoredEvent]:
             state = json.loads(bytes(row["state"]))
         except ValueError:
             state = {}
-        events.append(StoredEvent(service, str(row["originator_id"]), int(row["originator_version"]), row["topic"], state))
+        events.append(
+            StoredEvent(service, str(row["originator_id"]), int(row["originator_version"]), row["topic"], state)
+        )
     return events
 
 
@@ -892,7 +938,13 @@ def stop_services(system: LocalSystem, grace_s: float = 20.0) -> None:
 # -- checks ------------------------------------------------------------------------------
 
 
-def check_commands(report: ChaosReport, commands: Sequence[Command], stores: dict[str, list[StoredEvent]], subscriptions: list[dict[str, Any]]) -> None:
+def check_commands(
+    report: ChaosReport,
+    commands: Sequence[Command],
+    stores: dict[str, list[StoredEvent]],
+    subscriptions: list[dict[str, Any]],
+) -> None:
+    """Each command answered 2xx stored exactly once; nothing stored twice, whoever asked."""
     c = report.counts
     case_events = stores["case"]
     by_key: dict[str, list[StoredEvent]] = defaultdict(list)
@@ -916,7 +968,7 @@ def check_commands(report: ChaosReport, commands: Sequence[Command], stores: dic
             found = referred.get((cmd.case_id, RECEIVING_ORGAN), [])
             expected_id = str(referral_id_for(cmd.case_id, RECEIVING_ORGAN))
             if cmd.ok and str(cmd.answer.get("id")) != expected_id:
-                report.fail(f"referral of case {cmd.case_id} answered id {cmd.answer.get('id')}, expected {expected_id}")
+                report.fail(f"referral of {cmd.case_id} answered with id {cmd.answer.get('id')}, not {expected_id}")
             return found
         found = by_key.get(cmd.key, [])
         if cmd.kind == "file" and cmd.ok:
@@ -940,7 +992,8 @@ def check_commands(report: ChaosReport, commands: Sequence[Command], stores: dic
             c["unanswered_stored"] = c.get("unanswered_stored", 0) + (1 if found else 0)
         else:
             c["unexpected"] = c.get("unexpected", 0) + 1
-            report.fail(f"{cmd.kind} {cmd.key} was answered {cmd.status}: {json.dumps(cmd.answer, ensure_ascii=False)[:300]}")
+            answer = json.dumps(cmd.answer, ensure_ascii=False)[:300]
+            report.fail(f"{cmd.kind} {cmd.key} was answered {cmd.status}: {answer}")
         if len(found) > 1:
             duplicated.append(cmd)
     # Duplicates whoever asked: a key or a (case, organ) stored more than once.
@@ -973,10 +1026,15 @@ def check_commands(report: ChaosReport, commands: Sequence[Command], stores: dic
     if strangers:
         report.fail(f"{len(strangers)} case events no client asked for, e.g. {strangers[0].originator_id}")
     if c["sent"] < report.options.commands:
-        report.notes.append(f"{report.options.commands - c['sent']} planned commands were not sent (an earlier command of their case got no answer)")
+        report.notes.append(
+            f"{report.options.commands - c['sent']} planned commands were not sent "
+            "(an earlier command of their case got no answer)"
+        )
 
 
-def check_broker(report: ChaosReport, stores: dict[str, list[StoredEvent]], records: dict[int, list[Any]]) -> dict[str, ConsumedEvent]:
+def check_broker(
+    report: ChaosReport, stores: dict[str, list[StoredEvent]], records: dict[int, list[Any]]
+) -> dict[str, ConsumedEvent]:
     """Every stored event on the topic, nothing else there, each aggregate in version order.
     Returns the first copy of each CloudEvent, by id."""
     c = report.counts
@@ -1023,7 +1081,11 @@ def check_broker(report: ChaosReport, stores: dict[str, list[StoredEvent]], reco
     return first
 
 
-def check_publications(report: ChaosReport, stores: dict[str, list[StoredEvent]], credit_china: list[dict[str, Any]], intake_requests: int) -> None:
+def check_publications(
+    report: ChaosReport, stores: dict[str, list[StoredEvent]], credit_china: list[dict[str, Any]], intake_requests: int
+) -> None:
+    """Each decision prepared and published exactly once, and Credit China holds it with the
+    receipt recorded (the policy and the publisher are effects of consumed events too)."""
     c = report.counts
     decisions = [e for e in stores["case"] if e.topic == DECIDED_TOPIC]
     expected = {str(publication_id_for(e.originator_id, str(e.state.get("decision_number")))) for e in decisions}
@@ -1041,9 +1103,9 @@ def check_publications(report: ChaosReport, stores: dict[str, list[StoredEvent]]
         receipt_mismatches=len(mismatched),
     )
     if set(prepared) != expected or any(n != 1 for n in prepared.values()):
-        report.fail(f"publications prepared {sum(prepared.values())} for {len(expected)} decisions (each exactly once expected)")
+        report.fail(f"{sum(prepared.values())} publications prepared for {len(expected)} decisions, not one each")
     if set(published) != expected or any(n != 1 for n in published.values()):
-        report.fail(f"publications published {sum(published.values())} for {len(expected)} decisions (each exactly once expected)")
+        report.fail(f"{sum(published.values())} publications published for {len(expected)} decisions, not one each")
     if set(accepted) != expected:
         report.fail(f"Credit China holds {len(accepted)} publications, {len(expected)} expected")
     if mismatched:
@@ -1066,7 +1128,9 @@ def _names(identifiers: Iterable[str]) -> str:
     return ", ".join(_q(i) for i in identifiers)
 
 
-def table_digest(conn: psycopg.Connection[dict[str, Any]], table: Any, excluded: Iterable[str], where: dict[str, Any] | None = None) -> tuple[str, int, list[str]]:
+def table_digest(
+    conn: psycopg.Connection[dict[str, Any]], table: Any, excluded: Iterable[str], where: dict[str, Any] | None = None
+) -> tuple[str, int, list[str]]:
     """sha256 over the rows' canonical JSON (columns minus ``excluded``), in primary-key order."""
     columns = [c.name for c in table.columns if c.name not in set(excluded)]
     keys = [c.name for c in table.primary_key.columns]
@@ -1085,21 +1149,26 @@ def table_digest(conn: psycopg.Connection[dict[str, Any]], table: Any, excluded:
     return digest.hexdigest(), len(lines), lines
 
 
-def rebuild(system: LocalSystem, check: ProjectionCheck, batches: dict[int, list[tuple[list[ConsumedEvent], int]]], database: str) -> None:
+Batches = dict[int, list[tuple[list[ConsumedEvent], int]]]  # per partition: (events, last offset) as polled
+
+
+def rebuild(system: LocalSystem, check: ProjectionCheck, batches: Batches, database: str) -> None:
     """Rebuild one projection from the topic into a fresh database, in-process, with the
     same projection class and ProjectionRunner the service runs."""
-    ensure_postgres_database(database)
+    patiently(lambda: ensure_postgres_database(database))
     settings = Settings(service_name=check.service, database_url=database, case_events_topic=TOPIC)
-    runner = ProjectionRunner(settings, check.projection(system))
+    runner = patiently(lambda: ProjectionRunner(settings, check.projection(system)))
     try:
-        with _connect(system, check.service) as live, psycopg.connect(database, autocommit=True) as fresh:
+        with _connect(system, check.service) as live, _pg(database) as fresh:
             for name in check.copied:  # inputs the projection reads, not writes
                 for row in live.execute(f"SELECT * FROM {_q(name)}").fetchall():
                     values = [Json(v) if isinstance(v, dict | list) else v for v in row.values()]
-                    fresh.execute(f"INSERT INTO {_q(name)} ({_names(row)}) VALUES ({', '.join(['%s'] * len(row))})", values)
+                    placeholders = ", ".join(["%s"] * len(row))
+                    fresh.execute(f"INSERT INTO {_q(name)} ({_names(row)}) VALUES ({placeholders})", values)
         for partition in sorted(batches):
             for events, last_offset in batches[partition]:
-                runner.apply(TopicPartition(TOPIC, partition), events, last_offset)
+                # A batch is one transaction: one that failed left nothing and can go again.
+                patiently(lambda: runner.apply(TopicPartition(TOPIC, partition), events, last_offset))  # noqa: B023
     finally:
         runner.close()
 
@@ -1112,7 +1181,7 @@ class Rebuilds:
     def __init__(self, system: LocalSystem, records: dict[int, list[Any]], tag: str = "") -> None:
         self.system = system
         self.records = sum(len(r) for r in records.values())
-        self.batches: dict[int, list[tuple[list[ConsumedEvent], int]]] = defaultdict(list)
+        self.batches: Batches = defaultdict(list)
         for partition, batch in records.items():
             for start in range(0, len(batch), 500):  # the services' consumer batch size
                 chunk = batch[start : start + 500]
@@ -1122,7 +1191,9 @@ class Rebuilds:
         self.databases = {c.service: f"{server}/{system.database_prefix}_rebuild{tag}_{c.service}" for c in PROJECTIONS}
         self.done: set[str] = set()
         self.errors: list[str] = []
-        self.threads = [threading.Thread(target=self._one, args=(c,), name=f"rebuild-{c.service}", daemon=True) for c in PROJECTIONS]
+        self.threads = [
+            threading.Thread(target=self._one, args=(c,), name=f"rebuild-{c.service}", daemon=True) for c in PROJECTIONS
+        ]
         for t in self.threads:
             t.start()
 
@@ -1147,7 +1218,7 @@ class Rebuilds:
             tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
             with (
                 _connect(self.system, check.service) as live,
-                psycopg.connect(self.databases[check.service], autocommit=True, row_factory=dict_row) as fresh,
+                _pg(self.databases[check.service]) as fresh,
             ):
                 for table, excluded, where in tables:
                     label = f"{check.service}.{table.name}"
@@ -1163,7 +1234,11 @@ class Rebuilds:
                         )
 
 
-def check_webhooks(report: ChaosReport, first: dict[str, ConsumedEvent], receiver: Subscriber, secret: str, patterns: Sequence[str]) -> None:
+def check_webhooks(
+    report: ChaosReport, first: dict[str, ConsumedEvent], receiver: Subscriber, secret: str, patterns: Sequence[str]
+) -> None:
+    """Every event the subscription matches arrived at least once, correctly signed, with
+    the event's content, and never with two different bodies under one webhook id."""
     c = report.counts
     owed = {i: e for i, e in first.items() if matches(e.type, patterns)}
     bodies: dict[str, set[bytes]] = defaultdict(set)
@@ -1238,7 +1313,7 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
     run_id = uuid.uuid4().hex[:8]
     prefix = f"caseledger_chaos_{run_id}"
     owns_dir = options.data_dir is None
-    data_dir = Path(tempfile.mkdtemp(prefix="caseledger-chaos-")) if owns_dir else Path(options.data_dir)  # type: ignore[arg-type]
+    data_dir = Path(tempfile.mkdtemp(prefix="caseledger-chaos-")) if options.data_dir is None else options.data_dir
     report = ChaosReport(options, seed, database_prefix=prefix, data_dir=str(data_dir))
     system = LocalSystem.on_free_ports(data_dir / "var", postgres_url=options.postgres_url, database_prefix=prefix)
     started = time.monotonic()
@@ -1256,7 +1331,8 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
                 f"{options.commands} commands from {options.workers} clients; killing each service "
                 f"{options.kills_per_service} times at random moments (seed {seed})"
             )
-            with tqdm(total=options.commands, desc="commands", unit="cmd", disable=not options.progress, file=sys.stderr, mininterval=1.0) as bar:
+            progress: dict[str, Any] = {"disable": not options.progress, "file": sys.stderr, "mininterval": 1.0}
+            with tqdm(total=options.commands, desc="commands", unit="cmd", **progress) as bar:
                 workload = Workload(clients, options, rng, bar)
                 monkey = Monkey(system, options, rng, workload)
                 monkey.start()
@@ -1273,22 +1349,29 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
             for error in workload.errors:
                 report.fail(f"a client failed: {error}")
             if not clients.organ_code_accepted:
-                report.notes.append("this referral service does not accept organ_code yet: referrals were sent without it")
+                report.notes.append("the referral service does not accept organ_code yet: referrals went without it")
             for service in SERVICES:  # whatever the monkey left down comes back up
-                if service not in system.processes:
-                    system.start_service(service)
+                if service not in system.processes or system.processes[service].poll() is not None:
+                    system.processes.pop(service, None)
+                    system.restart(service, options.restart_timeout_s)
             system.wait_ready(options.restart_timeout_s)
+            crashed = [k for k in monkey.kills if k.starts > 1]
+            if crashed:
+                report.notes.append(
+                    "services that exited by themselves while starting and were started again: "
+                    + ", ".join(f"{k.service} (#{k.at_command}, {k.starts} starts)" for k in crashed)
+                )
 
             t0 = time.monotonic()
             topic = Topic(system.bootstrap)
             try:
                 state: dict[str, Any] = {}
                 rebuilds: Rebuilds | None = None
-                with tqdm(desc="settling", unit="round", disable=not options.progress, file=sys.stderr, mininterval=1.0) as bar:
+                with tqdm(desc="settling", unit="round", **progress) as bar:
                     deadline = time.monotonic() + options.settle_timeout_s
                     while time.monotonic() < deadline:
                         previous = state.get("ends")
-                        state = settle_state(system, topic, receiver)
+                        state = patiently(lambda: settle_state(system, topic, receiver))  # noqa: B023
                         for milestone, reached in state["milestones"].items():
                             if reached:
                                 report.settled_after.setdefault(milestone, time.monotonic() - t0)
@@ -1301,7 +1384,8 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
                             break
                         time.sleep(1.0)
                     else:
-                        report.fail(f"the system did not settle within {options.settle_timeout_s:.0f}s: {state['summary']}")
+                        limit = f"{options.settle_timeout_s:.0f}s"
+                        report.fail(f"the system did not settle within {limit}: {state['summary']}")
                 report.timings["settle"] = time.monotonic() - t0
 
                 t0 = time.monotonic()
@@ -1326,7 +1410,7 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
                 t0 = time.monotonic()
                 if rebuilds is None or rebuilds.records != sum(len(r) for r in records.values()):
                     if rebuilds is not None:
-                        report.notes.append("the topic grew after it looked complete: rebuilt again from the whole of it")
+                        report.notes.append("the topic grew after it looked complete: rebuilt from all of it again")
                         rebuilds.compare(ChaosReport(options, seed))  # let it finish, results unused
                     rebuilds = Rebuilds(system, records, tag="" if rebuilds is None else "2")
                 rebuilds.compare(report)
@@ -1353,12 +1437,14 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Kill caseledger's services at random under load and check nothing is lost")
+    parser = argparse.ArgumentParser(description="Kill caseledger's services at random under load; check nothing lost")
     parser.add_argument("--commands", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs per service, at least")
     parser.add_argument("--workers", type=int, default=12, help="concurrent clients")
     parser.add_argument("--referral-share", type=float, default=0.3)
-    parser.add_argument("--recovery-kills", type=float, default=0.25, help="share of kills followed by another while it restarts")
+    parser.add_argument(
+        "--recovery-kills", type=float, default=0.25, help="share of kills followed by another one while it restarts"
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL server URL (trust auth)")
     parser.add_argument("--data-dir", type=Path, default=None, help="logs and keys (default: a temporary directory)")

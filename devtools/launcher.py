@@ -144,13 +144,29 @@ class LocalSystem:
         os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
-    def restart(self, service: str, timeout: float = 120, sig: int = signal.SIGKILL) -> None:
+    def restart(self, service: str, timeout: float = 120, sig: int = signal.SIGKILL) -> int:
         """Kill a service (SIGKILL by default: no shutdown code runs) if it is running,
-        start it again on the same port and wait until it is ready."""
+        start it again on the same port and wait until it is ready. A process that exits
+        while starting (its database refusing connections, say) is started again, as a
+        supervisor would; returns how many starts it took."""
         if service in self.processes:
             self.kill(service, sig)
-        self.start_service(service)
-        self.wait_ready(timeout, services=(service,))
+        deadline = time.monotonic() + timeout
+        starts = 0
+        while True:
+            self.start_service(service)
+            starts += 1
+            process = self.processes[service]
+            while process.poll() is None and not _healthy(self.url(service) + "/readyz"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the {service} service did not become ready within {timeout:.0f}s")
+                time.sleep(0.2)
+            if process.poll() is None:
+                return starts
+            self.processes.pop(service)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {service} service kept exiting while starting (code {process.returncode})")
+            time.sleep(1.0)
 
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
