@@ -5,13 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run demo test test-unit contracts postgres clean help
+.PHONY: install run demo test test-unit contracts bench postgres clean help
 
 help:
 	@echo "make run        start the whole system on its embedded default (SQLite, local broker)"
 	@echo "make demo       with the system running: drive one case through file, review, penalise, refer, publish"
 	@echo "make test       install, start what is missing, run every test"
 	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
+	@echo "make bench      measure the running system against same-run baselines (SQLite; BENCH_DB=postgres for"
+	@echo "                PostgreSQL; BENCH_DURATION, BENCH_CONCURRENCY); results in bench/results/latest.json"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +46,14 @@ test-unit: install
 
 contracts: install
 	$(BIN)/python -m devtools.contracts
+
+# Not part of `make test`: it takes minutes and its figures are measurements, not checks.
+BENCH_DB          ?= sqlite
+BENCH_DURATION    ?= 40
+BENCH_CONCURRENCY ?= 16
+bench: install $(if $(filter postgres,$(BENCH_DB)),postgres)
+	$(BIN)/python -m devtools.bench --db $(BENCH_DB) --postgres-url $(PG_URL) \
+		--duration $(BENCH_DURATION) --concurrency $(BENCH_CONCURRENCY)
 
 clean:
 	rm -rf var .pytest_cache

@@ -1,0 +1,410 @@
+"""The load generator: case lifecycles through the REST APIs, in its own process.
+
+One asyncio event loop (uvloop when installed) and one httpx.AsyncClient with HTTP
+keep-alive. Two ways of offering load:
+
+- ``closed``: ``concurrency`` workers each run lifecycles back to back. What completes in
+  the window is the maximum sustained throughput at that concurrency.
+- ``paced``: lifecycles start at a fixed rate whatever the system does (open loop), so a
+  slow system shows as latency and lag instead of as less offered load. With ``watch``,
+  every case command's ledger lag and every decision's disclosure-feed lag is measured.
+
+The trivial-endpoint baseline runs through exactly this code (target ``trivial``): the same
+client, the same send path, the same body and headers, one POST per "lifecycle".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing
+import queue
+import random
+import time
+import traceback
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, POLICE
+from services.infra.clock import today_in_china
+
+REVIEWER = {"name": "赵六", "certificate_no": "43019999"}
+CASE_COMMANDS = ("file", "review", "penalise")
+# Progress slots shared with the parent process (read for the progress bar only).
+DONE, ERRORS = 0, 1
+
+
+@dataclass
+class LoadSpec:
+    target: str  # "caseledger" or "trivial"
+    mode: str  # "closed" or "paced"
+    urls: dict[str, str]
+    auth: dict[str, dict[str, str]]  # role -> Authorization header, minted once
+    concurrency: int
+    warmup_s: float
+    duration_s: float
+    rate: float = 0.0  # paced: case commands (or trivial requests) per second
+    refer_share: float = 0.25
+    person_share: float = 0.2
+    watch: bool = False
+    # Each poll is a GET the case service serves beside the load: often enough to
+    # resolve a 500 ms target, rarely enough not to become the load.
+    poll_s: float = 0.05
+    tail_s: float = 20.0
+    run_tag: str = "bench"
+    decision_base: int = 1
+    send_organ_code: bool = True
+    seed: int = 1
+
+
+@dataclass
+class _WatchedCase:
+    """A case whose ledger lag is being measured: (version, response time) not yet seen."""
+
+    case_id: str
+    pending: list[tuple[int, float]] = field(default_factory=list)
+    finished: bool = False
+
+
+class _Retry(Exception):
+    """The referral service does not know the case yet (422 unknown-case)."""
+
+
+class Load:
+    def __init__(self, spec: LoadSpec, progress: Any) -> None:
+        self.spec = spec
+        self.progress = progress
+        self.rng = random.Random(spec.seed)
+        self.serial = itertools.count(1)
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: Counter[str] = Counter()
+        self.lag: dict[str, list[float]] = {"ledger": [], "feed": []}
+        self.unseen: Counter[str] = Counter()
+        self.polls: Counter[str] = Counter()
+        self.refer_retries = 0
+        self.cases_filed = 0
+        self.last_cases: deque[tuple[str, int]] = deque(maxlen=20)
+        self.background: set[asyncio.Task[Any]] = set()
+        self.awaiting_feed: dict[str, float] = {}
+        self.scheduling_done = False
+        self.open_lifecycles = 0  # decisions may still come from these
+        self.today = today_in_china()
+        self.case_url = spec.urls.get("case", "")
+        self.trivial_url = spec.urls.get("trivial", "")
+
+    # -- the run ---------------------------------------------------------------------
+    async def run(self) -> dict[str, Any]:
+        spec = self.spec
+        # Enough connections that the pool is never what limits the offered load.
+        pool = spec.concurrency * 2 + 16 if spec.mode == "closed" else 256
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        cpu0 = time.process_time()
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            self.client = client
+            now = time.perf_counter()
+            self.start = now + spec.warmup_s
+            self.end = self.start + spec.duration_s
+            self.tail_deadline = self.end + spec.tail_s
+            if spec.mode == "closed":
+                await self._closed()
+            else:
+                await self._paced()
+        cpu = time.process_time() - cpu0
+        return {
+            "target": spec.target,
+            "mode": spec.mode,
+            "concurrency": spec.concurrency,
+            "window_s": spec.duration_s,
+            "offered_rate": spec.rate if spec.mode == "paced" else None,
+            "latency_ms": dict(self.latency),
+            "counts": {kind: len(values) for kind, values in self.latency.items()},
+            "errors": dict(self.errors),
+            "lag_ms": self.lag,
+            "lag_unseen": dict(self.unseen),
+            "lag_polls": dict(self.polls),
+            "poll_s": spec.poll_s,
+            "refer_unknown_case_retries": self.refer_retries,
+            "cases_filed": self.cases_filed,
+            "last_cases": list(self.last_cases),
+            "client_cpu_s": cpu,
+            "client_wall_s": time.perf_counter() - (self.start - spec.warmup_s),
+        }
+
+    async def _closed(self) -> None:
+        async def worker() -> None:
+            while time.perf_counter() < self.end:
+                await self._one(counted=None)
+
+        await asyncio.gather(*(worker() for _ in range(self.spec.concurrency)))
+        await self._drain_background()
+
+    async def _paced(self) -> None:
+        spec = self.spec
+        # A lifecycle carries three case commands; the trivial "lifecycle" one request.
+        per_arrival = len(CASE_COMMANDS) if spec.target == "caseledger" else 1
+        interval = per_arrival / spec.rate
+        lifecycles: set[asyncio.Task[Any]] = set()
+        if spec.watch:
+            self._spawn(self._watch_feed())
+        due = time.perf_counter()
+        while due < self.end:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self._one(counted=due >= self.start))
+            lifecycles.add(task)
+            task.add_done_callback(lifecycles.discard)
+            due += interval
+        self.scheduling_done = True
+        if lifecycles:
+            await asyncio.wait(lifecycles, timeout=max(1.0, self.tail_deadline - time.perf_counter()))
+        await self._drain_background()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _drain_background(self) -> None:
+        while self.background:
+            await asyncio.wait(set(self.background), timeout=max(1.0, self.tail_deadline - time.perf_counter() + 5))
+            if time.perf_counter() > self.tail_deadline + 5:
+                for task in self.background:
+                    task.cancel()
+                break
+
+    # -- one request -----------------------------------------------------------------
+    async def _send(
+        self, kind: str, method: str, url: str, counted: bool | None, **kwargs: Any
+    ) -> httpx.Response | None:
+        """Send one command and account for it. ``counted`` None (closed loop): counted
+        when the answer arrives inside the window."""
+        sent = time.perf_counter()
+        try:
+            response = await self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            self._error(kind, type(exc).__name__)
+            return None
+        answered = time.perf_counter()
+        if kind == "refer" and response.status_code == 422 and response.json().get("type", "").endswith("unknown-case"):
+            self.refer_retries += 1
+            raise _Retry
+        if counted is None:
+            counted = self.start <= answered <= self.end
+        if response.status_code >= 300:
+            self._error(kind, str(response.status_code))
+            return None
+        if counted:
+            self.latency[kind].append((answered - sent) * 1000)
+            self.progress[DONE] += 1
+        return response
+
+    def _error(self, kind: str, what: str) -> None:
+        self.errors[f"{kind} {what}"] += 1
+        self.progress[ERRORS] += 1
+
+    # -- one lifecycle ---------------------------------------------------------------
+    async def _one(self, counted: bool | None) -> None:
+        n = next(self.serial)
+        if self.spec.target == "trivial":
+            await self._send("noop", "POST", f"{self.trivial_url}/noop", counted, **self._filing(n))
+            return
+        self.open_lifecycles += 1
+        try:
+            await self._lifecycle(n, counted)
+        finally:
+            self.open_lifecycles -= 1
+
+    def _filing(self, n: int) -> dict[str, Any]:
+        party = PERSON if self.rng.random() < self.spec.person_share else ENTERPRISE
+        body = {
+            "agency": AGENCY,
+            "party": party,
+            "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
+            "violation_date": (self.today - timedelta(days=20)).isoformat(),
+            "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
+            "officers": OFFICERS,
+        }
+        headers = {**self.spec.auth["officer"], "Idempotency-Key": f"bench-{self.spec.run_tag}-{n}"}
+        return {"json": body, "headers": headers}
+
+    async def _lifecycle(self, n: int, counted: bool | None) -> None:
+        spec = self.spec
+        watched: _WatchedCase | None = None
+        filed = await self._send("file", "POST", f"{self.case_url}/v1/cases", counted, **self._filing(n))
+        if filed is None:
+            return
+        self.cases_filed += 1
+        case_id = filed.json()["id"]
+        watch = spec.watch and counted
+        if watch:
+            watched = _WatchedCase(case_id, [(1, time.perf_counter())])
+            self._spawn(self._watch_ledger(watched))
+        try:
+            reviewed = await self._send(
+                "review",
+                "POST",
+                f"{self.case_url}/v1/cases/{case_id}/legal-reviews",
+                counted,
+                json={"outcome": "passed", "reviewer": REVIEWER, "opinion": "事实清楚，证据确凿"},
+                headers={**spec.auth["legal_reviewer"], "If-Match": filed.headers["etag"]},
+            )
+            if reviewed is None:
+                return
+            if watched:
+                watched.pending.append((2, time.perf_counter()))
+            number = 1 + (spec.decision_base + n) % 999_999
+            decided = await self._send(
+                "penalise",
+                "POST",
+                f"{self.case_url}/v1/cases/{case_id}/penalty-decision",
+                counted,
+                json={
+                    "decision_number": f"(醴)应急罚〔{self.today.year}〕{number}号",
+                    "penalties": [{"kind": "fine", "amount_yuan": 10_000 + 1_000 * (n % 40)}, {"kind": "warning"}],
+                },
+                headers={**spec.auth["agency_head"], "If-Match": reviewed.headers["etag"]},
+            )
+            if decided is None:
+                return
+            answered = time.perf_counter()
+            if watched:
+                watched.pending.append((3, answered))
+                self.awaiting_feed[case_id] = answered
+            self.last_cases.append((case_id, 3))
+        finally:
+            if watched:
+                watched.finished = True
+        if self.rng.random() < spec.refer_share:
+            # Its own task: waiting for the referral service to learn of the case is not
+            # the case service's time, and must not hold a closed-loop worker.
+            self._spawn(self._refer(case_id, counted))
+
+    async def _refer(self, case_id: str, counted: bool | None) -> None:
+        body: dict[str, Any] = {
+            "case_id": case_id,
+            "receiving_organ": "public_security",
+            "organ_name": POLICE["name"],
+            "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
+            "reason": "拒不执行重大事故隐患整改指令",
+            "officers": OFFICERS,
+            "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
+        }
+        if self.spec.send_organ_code:
+            body["organ_code"] = POLICE["code"]
+        while time.perf_counter() < self.tail_deadline:
+            try:
+                await self._send(
+                    "refer",
+                    "POST",
+                    f"{self.spec.urls['referral']}/v1/referrals",
+                    counted,
+                    json=body,
+                    headers=self.spec.auth["officer"],
+                )
+                return
+            except _Retry:
+                await asyncio.sleep(0.1)
+        self._error("refer", "case never known")
+
+    # -- lag watchers (paced runs) ----------------------------------------------------
+    async def _watch_ledger(self, case: _WatchedCase) -> None:
+        """Poll the case's ledger entry until it shows every version answered so far. The
+        lag of a version ends when the first GET showing it returns (what a client sees)."""
+        url = f"{self.case_url}/v1/cases/{case.case_id}"
+        headers = self.spec.auth["officer"]
+        while case.pending or not case.finished:
+            if time.perf_counter() > self.tail_deadline:
+                self.unseen["ledger"] += len(case.pending)
+                return
+            if case.pending:
+                self.polls["ledger"] += 1
+                try:
+                    response = await self.client.get(url, headers=headers)
+                except httpx.HTTPError as exc:
+                    self._error("ledger-read", type(exc).__name__)
+                    response = None
+                seen = time.perf_counter()
+                if response is not None and response.status_code == 200:
+                    version = response.json()["version"]
+                    self.lag["ledger"].extend((seen - t) * 1000 for v, t in case.pending if v <= version)
+                    case.pending = [(v, t) for v, t in case.pending if v > version]
+                    if not case.pending:
+                        continue
+            await asyncio.sleep(self.spec.poll_s)
+
+    async def _watch_feed(self) -> None:
+        """Follow the public disclosure feed (ordered by record time) with its cursor and
+        note when each decided case first appears in it."""
+        url = f"{self.spec.urls['disclosure']}/v1/disclosures"
+        cursor: str | None = None
+        while not (self.scheduling_done and not self.open_lifecycles and not self.awaiting_feed):
+            if time.perf_counter() > self.tail_deadline:
+                self.unseen["feed"] += len(self.awaiting_feed)
+                return
+            params: dict[str, Any] = {"limit": 50}
+            if cursor:
+                params["cursor"] = cursor
+            self.polls["feed"] += 1
+            try:
+                response = await self.client.get(url, params=params)
+            except httpx.HTTPError as exc:
+                self._error("feed-read", type(exc).__name__)
+                await asyncio.sleep(self.spec.poll_s)
+                continue
+            seen = time.perf_counter()
+            page = response.json()
+            for item in page["items"]:
+                decided = self.awaiting_feed.pop(item["case_id"], None)
+                if decided is not None:
+                    self.lag["feed"].append((seen - decided) * 1000)
+            if page["next_cursor"]:
+                cursor = page["next_cursor"]  # a full page: read on without waiting
+                continue
+            await asyncio.sleep(self.spec.poll_s)
+
+
+# -- the process boundary ---------------------------------------------------------------
+
+
+def _child(spec: LoadSpec, progress: Any, results: Any) -> None:
+    try:
+        import uvloop
+
+        runner: Callable[[Any], Any] = uvloop.run
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        runner = asyncio.run
+    try:
+        results.put(runner(Load(spec, progress).run()))
+    except BaseException:  # noqa: BLE001 - whatever ends the child must reach the parent
+        results.put({"failed": traceback.format_exc()})
+
+
+def run_load(spec: LoadSpec, on_tick: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the load in a process of its own (spawned: nothing inherited from the
+    orchestrator's threads) and return what it measured."""
+    context = multiprocessing.get_context("spawn")
+    progress = context.Array("q", 2, lock=False)
+    results = context.Queue()
+    process = context.Process(target=_child, args=(spec, progress, results), name=f"bench-load-{spec.target}")
+    process.start()
+    try:
+        while True:
+            try:
+                result: dict[str, Any] = results.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if on_tick:
+                    on_tick(progress[DONE], progress[ERRORS])
+                if not process.is_alive():
+                    raise RuntimeError(f"the load generator exited with {process.exitcode}") from None
+    finally:
+        process.join(timeout=30)
+    if "failed" in result:
+        raise RuntimeError("the load generator failed:\n" + result["failed"])
+    return result
