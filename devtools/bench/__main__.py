@@ -100,9 +100,7 @@ class Bench:
                 bar.set_postfix_str(f"{done} requests measured, {errors} errors", refresh=True)
 
             load_before = os.getloadavg()[0]
-            cpu = CpuMeter(self.system.processes)
             result = run_load(spec, tick)
-            result["cpu_cores"] = cpu.cores_used(client_cpu_s=result["client_cpu_s"])
             result["load_average_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
             bar.n = total
             bar.refresh()
@@ -121,6 +119,7 @@ class Bench:
             duration_s=duration,
             refer_share=self.args.refer_share,
             run_tag=f"{self.run_id}-{target}-{mode}",
+            pids={name: p.pid for name, p in self.system.processes.items() if p.poll() is None},
             decision_base=int(self.run_id, 16) % 900_000,
             **kwargs,
         )
@@ -392,6 +391,27 @@ class Bench:
                         base_name,
                     )
                 )
+        # CPU per request is what the machine's other work cannot distort much: the
+        # throughput ratio above depends on how much CPU we were left, this does not.
+        trivial_cpu_ms = min(cpu_ms_per_request(r, "trivial") or float("inf") for r in m["trivial_runs"])
+        system_cpu = sum(full["cpu_cores"].get(name, 0.0) for name in (*SERVICES, "broker", "credit_china"))
+        figures += [
+            Figure(
+                "case service CPU per case command, max load",
+                "ms",
+                {"mean": full["cpu_cores"].get("case", 0.0) / full_rate * 1000},
+                {"mean": trivial_cpu_ms},
+                "trivial endpoint CPU per request",
+            ),
+            Figure(
+                "whole system CPU per case command, max load",
+                "ms",
+                {"mean": system_cpu / full_rate * 1000},
+                {"mean": trivial_cpu_ms},
+                "trivial endpoint CPU per request",
+                note="four services, broker and Credit China simulator, per file/review/penalise command",
+            ),
+        ]
         ledger_lag = {k: v for k, v in percentiles(half["lag_ms"]["ledger"]).items() if k != "p95"}
         feed_lag = {k: v for k, v in percentiles(half["lag_ms"]["feed"]).items() if k != "p95"}
         figures += [
@@ -459,38 +479,10 @@ class Bench:
         return Report(meta, figures, details)
 
 
-class CpuMeter:
-    """CPU time used during a load run, in cores (CPU seconds per wall second): each of
-    our processes, the load generator, and whatever else ran on the machine meanwhile."""
-
-    def __init__(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
-        self.processes = {name: psutil.Process(p.pid) for name, p in processes.items() if p.poll() is None}
-        self.started = time.monotonic()
-        self.machine = _busy(psutil.cpu_times())
-        self.own = {name: _process_cpu(p) for name, p in self.processes.items()}
-
-    def cores_used(self, client_cpu_s: float) -> dict[str, float]:
-        wall = time.monotonic() - self.started
-        used = {name: (_process_cpu(p) - self.own[name]) / wall for name, p in self.processes.items()}
-        used["load generator"] = client_cpu_s / wall
-        machine = (_busy(psutil.cpu_times()) - self.machine) / wall
-        used["everything else on the machine"] = max(0.0, machine - sum(used.values()))
-        used["machine total"] = machine
-        return used
-
-
-def _process_cpu(process: psutil.Process) -> float:
-    try:
-        times = process.cpu_times()
-    except psutil.Error:
-        return 0.0
-    return float(times.user + times.system)
-
-
-def _busy(times: Any) -> float:
-    # guest time is already counted in user time; iowait is idle waiting for the disk.
-    idle = sum(getattr(times, f, 0.0) for f in ("idle", "iowait", "guest", "guest_nice"))
-    return float(sum(times) - idle)
+def cpu_ms_per_request(result: dict[str, Any], process: str) -> float | None:
+    requests = sum(result["counts"].values())
+    cores = result["cpu_cores"].get(process)
+    return cores * result["window_s"] / requests * 1000 if requests and cores is not None else None
 
 
 def case_rate(result: dict[str, Any]) -> float:

@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import psutil
 
 from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, POLICE
 from services.infra.clock import today_in_china
@@ -60,6 +61,8 @@ class LoadSpec:
     decision_base: int = 1
     send_organ_code: bool = True
     seed: int = 1
+    # Processes whose CPU time is measured over the window (name -> pid).
+    pids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,10 +113,12 @@ class Load:
             self.start = now + spec.warmup_s
             self.end = self.start + spec.duration_s
             self.tail_deadline = self.end + spec.tail_s
+            cpu_window = asyncio.create_task(self._cpu_over_window())
             if spec.mode == "closed":
                 await self._closed()
             else:
                 await self._paced()
+            cpu_cores = await cpu_window
         cpu = time.process_time() - cpu0
         return {
             "target": spec.target,
@@ -132,6 +137,7 @@ class Load:
             "cases_filed": self.cases_filed,
             "last_cases": list(self.last_cases),
             "client_cpu_s": cpu,
+            "cpu_cores": cpu_cores,
             "client_wall_s": time.perf_counter() - (self.start - spec.warmup_s),
         }
 
@@ -164,6 +170,12 @@ class Load:
         if lifecycles:
             await asyncio.wait(lifecycles, timeout=max(1.0, self.tail_deadline - time.perf_counter()))
         await self._drain_background()
+
+    async def _cpu_over_window(self) -> dict[str, float]:
+        await asyncio.sleep(max(0.0, self.start - time.perf_counter()))
+        meter = CpuMeter(self.spec.pids)
+        await asyncio.sleep(max(0.0, self.end - time.perf_counter()))
+        return meter.cores_used()
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -367,6 +379,47 @@ class Load:
                 cursor = page["next_cursor"]  # a full page: read on without waiting
                 continue
             await asyncio.sleep(self.spec.poll_s)
+
+
+class CpuMeter:
+    """CPU time used from now until ``cores_used``, in cores (CPU seconds per wall
+    second): each given process, this load generator, and whatever else ran on the
+    machine meanwhile (other people's work included)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.processes: dict[str, psutil.Process] = {}
+        for name, pid in pids.items():
+            try:
+                self.processes[name] = psutil.Process(pid)
+            except psutil.Error:
+                pass
+        self.started = time.perf_counter()
+        self.client = time.process_time()
+        self.machine = _busy(psutil.cpu_times())
+        self.own = {name: _process_cpu(p) for name, p in self.processes.items()}
+
+    def cores_used(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.started
+        used = {name: (_process_cpu(p) - self.own[name]) / wall for name, p in self.processes.items()}
+        used["load generator"] = (time.process_time() - self.client) / wall
+        machine = (_busy(psutil.cpu_times()) - self.machine) / wall
+        used["everything else on the machine"] = max(0.0, machine - sum(used.values()))
+        used["machine total"] = machine
+        return used
+
+
+def _process_cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
+
+
+def _busy(times: Any) -> float:
+    # guest time is already counted in user time; iowait is idle waiting for the disk.
+    idle = sum(getattr(times, f, 0.0) for f in ("idle", "iowait", "guest", "guest_nice"))
+    return float(sum(times) - idle)
 
 
 # -- the process boundary ---------------------------------------------------------------
