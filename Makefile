@@ -13,7 +13,7 @@ help:
 	@echo "make test       install, start what is missing, run every test"
 	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
 	@echo "make bench      measure the running system against same-run baselines (SQLite; BENCH_DB=postgres for"
-	@echo "                PostgreSQL; BENCH_DURATION, BENCH_CONCURRENCY); results in bench/results/latest.json"
+	@echo "                PostgreSQL; BENCH_DURATION, BENCH_CONCURRENCY, BENCH_CLIENTS); results in bench/results/"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,9 +51,10 @@ contracts: install
 BENCH_DB          ?= sqlite
 BENCH_DURATION    ?= 40
 BENCH_CONCURRENCY ?= 16
+BENCH_CLIENTS     ?= 2
 bench: install $(if $(filter postgres,$(BENCH_DB)),postgres)
 	$(BIN)/python -m devtools.bench --db $(BENCH_DB) --postgres-url $(PG_URL) \
-		--duration $(BENCH_DURATION) --concurrency $(BENCH_CONCURRENCY)
+		--duration $(BENCH_DURATION) --concurrency $(BENCH_CONCURRENCY) --client-processes $(BENCH_CLIENTS)
 
 clean:
 	rm -rf var .pytest_cache

@@ -24,7 +24,7 @@ import time
 import traceback
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -63,6 +63,12 @@ class LoadSpec:
     seed: int = 1
     # Processes whose CPU time is measured over the window (name -> pid).
     pids: dict[str, int] = field(default_factory=dict)
+    # Several load processes share one run: this one's lifecycles are numbered
+    # offset, offset + step, ... (distinct Idempotency-Keys and decision numbers), and
+    # all of them start their warm-up at the same time.monotonic() instant.
+    serial_offset: int = 0
+    serial_step: int = 1
+    begin_at: float = 0.0
 
 
 @dataclass
@@ -83,7 +89,7 @@ class Load:
         self.spec = spec
         self.progress = progress
         self.rng = random.Random(spec.seed)
-        self.serial = itertools.count(1)
+        self.serial = itertools.count(1 + spec.serial_offset, spec.serial_step)
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: Counter[str] = Counter()
         self.lag: dict[str, list[float]] = {"ledger": [], "feed": []}
@@ -109,7 +115,8 @@ class Load:
         cpu0 = time.process_time()
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             self.client = client
-            now = time.perf_counter()
+            await asyncio.sleep(max(0.0, spec.begin_at - time.monotonic()))
+            now = time.monotonic()
             self.start = now + spec.warmup_s
             self.end = self.start + spec.duration_s
             self.tail_deadline = self.end + spec.tail_s
@@ -138,12 +145,12 @@ class Load:
             "last_cases": list(self.last_cases),
             "client_cpu_s": cpu,
             "cpu_cores": cpu_cores,
-            "client_wall_s": time.perf_counter() - (self.start - spec.warmup_s),
+            "client_wall_s": time.monotonic() - (self.start - spec.warmup_s),
         }
 
     async def _closed(self) -> None:
         async def worker() -> None:
-            while time.perf_counter() < self.end:
+            while time.monotonic() < self.end:
                 await self._one(counted=None)
 
         await asyncio.gather(*(worker() for _ in range(self.spec.concurrency)))
@@ -157,9 +164,9 @@ class Load:
         lifecycles: set[asyncio.Task[Any]] = set()
         if spec.watch:
             self._spawn(self._watch_feed())
-        due = time.perf_counter()
+        due = time.monotonic()
         while due < self.end:
-            delay = due - time.perf_counter()
+            delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             task = asyncio.create_task(self._one(counted=due >= self.start))
@@ -168,13 +175,13 @@ class Load:
             due += interval
         self.scheduling_done = True
         if lifecycles:
-            await asyncio.wait(lifecycles, timeout=max(1.0, self.tail_deadline - time.perf_counter()))
+            await asyncio.wait(lifecycles, timeout=max(1.0, self.tail_deadline - time.monotonic()))
         await self._drain_background()
 
     async def _cpu_over_window(self) -> dict[str, float]:
-        await asyncio.sleep(max(0.0, self.start - time.perf_counter()))
+        await asyncio.sleep(max(0.0, self.start - time.monotonic()))
         meter = CpuMeter(self.spec.pids)
-        await asyncio.sleep(max(0.0, self.end - time.perf_counter()))
+        await asyncio.sleep(max(0.0, self.end - time.monotonic()))
         return meter.cores_used()
 
     def _spawn(self, coroutine: Any) -> None:
@@ -184,8 +191,8 @@ class Load:
 
     async def _drain_background(self) -> None:
         while self.background:
-            await asyncio.wait(set(self.background), timeout=max(1.0, self.tail_deadline - time.perf_counter() + 5))
-            if time.perf_counter() > self.tail_deadline + 5:
+            await asyncio.wait(set(self.background), timeout=max(1.0, self.tail_deadline - time.monotonic() + 5))
+            if time.monotonic() > self.tail_deadline + 5:
                 for task in self.background:
                     task.cancel()
                 break
@@ -196,13 +203,13 @@ class Load:
     ) -> httpx.Response | None:
         """Send one command and account for it. ``counted`` None (closed loop): counted
         when the answer arrives inside the window."""
-        sent = time.perf_counter()
+        sent = time.monotonic()
         try:
             response = await self.client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             self._error(kind, type(exc).__name__)
             return None
-        answered = time.perf_counter()
+        answered = time.monotonic()
         if kind == "refer" and response.status_code == 422 and response.json().get("type", "").endswith("unknown-case"):
             self.refer_retries += 1
             raise _Retry
@@ -255,7 +262,7 @@ class Load:
         case_id = filed.json()["id"]
         watch = spec.watch and counted
         if watch:
-            watched = _WatchedCase(case_id, [(1, time.perf_counter())])
+            watched = _WatchedCase(case_id, [(1, time.monotonic())])
             self._spawn(self._watch_ledger(watched))
         try:
             reviewed = await self._send(
@@ -269,7 +276,7 @@ class Load:
             if reviewed is None:
                 return
             if watched:
-                watched.pending.append((2, time.perf_counter()))
+                watched.pending.append((2, time.monotonic()))
             number = 1 + (spec.decision_base + n) % 999_999
             decided = await self._send(
                 "penalise",
@@ -284,7 +291,7 @@ class Load:
             )
             if decided is None:
                 return
-            answered = time.perf_counter()
+            answered = time.monotonic()
             if watched:
                 watched.pending.append((3, answered))
                 self.awaiting_feed[case_id] = answered
@@ -309,7 +316,7 @@ class Load:
         }
         if self.spec.send_organ_code:
             body["organ_code"] = POLICE["code"]
-        while time.perf_counter() < self.tail_deadline:
+        while time.monotonic() < self.tail_deadline:
             try:
                 await self._send(
                     "refer",
@@ -331,7 +338,7 @@ class Load:
         url = f"{self.case_url}/v1/cases/{case.case_id}"
         headers = self.spec.auth["officer"]
         while case.pending or not case.finished:
-            if time.perf_counter() > self.tail_deadline:
+            if time.monotonic() > self.tail_deadline:
                 self.unseen["ledger"] += len(case.pending)
                 return
             if case.pending:
@@ -341,7 +348,7 @@ class Load:
                 except httpx.HTTPError as exc:
                     self._error("ledger-read", type(exc).__name__)
                     response = None
-                seen = time.perf_counter()
+                seen = time.monotonic()
                 if response is not None and response.status_code == 200:
                     version = response.json()["version"]
                     self.lag["ledger"].extend((seen - t) * 1000 for v, t in case.pending if v <= version)
@@ -356,7 +363,7 @@ class Load:
         url = f"{self.spec.urls['disclosure']}/v1/disclosures"
         cursor: str | None = None
         while not (self.scheduling_done and not self.open_lifecycles and not self.awaiting_feed):
-            if time.perf_counter() > self.tail_deadline:
+            if time.monotonic() > self.tail_deadline:
                 self.unseen["feed"] += len(self.awaiting_feed)
                 return
             params: dict[str, Any] = {"limit": 50}
@@ -369,7 +376,7 @@ class Load:
                 self._error("feed-read", type(exc).__name__)
                 await asyncio.sleep(self.spec.poll_s)
                 continue
-            seen = time.perf_counter()
+            seen = time.monotonic()
             page = response.json()
             for item in page["items"]:
                 decided = self.awaiting_feed.pop(item["case_id"], None)
@@ -393,13 +400,13 @@ class CpuMeter:
                 self.processes[name] = psutil.Process(pid)
             except psutil.Error:
                 pass
-        self.started = time.perf_counter()
+        self.started = time.monotonic()
         self.client = time.process_time()
         self.machine = _busy(psutil.cpu_times())
         self.own = {name: _process_cpu(p) for name, p in self.processes.items()}
 
     def cores_used(self) -> dict[str, float]:
-        wall = time.perf_counter() - self.started
+        wall = time.monotonic() - self.started
         used = {name: (_process_cpu(p) - self.own[name]) / wall for name, p in self.processes.items()}
         used["load generator"] = (time.process_time() - self.client) / wall
         machine = (_busy(psutil.cpu_times()) - self.machine) / wall
@@ -438,26 +445,77 @@ def _child(spec: LoadSpec, progress: Any, results: Any) -> None:
         results.put({"failed": traceback.format_exc()})
 
 
-def run_load(spec: LoadSpec, on_tick: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run the load in a process of its own (spawned: nothing inherited from the
-    orchestrator's threads) and return what it measured."""
+def run_load(spec: LoadSpec, on_tick: Callable[[int, int], None] | None = None, processes: int = 1) -> dict[str, Any]:
+    """Run the load in ``processes`` processes of its own (spawned: nothing inherited
+    from the orchestrator's threads), ``spec.concurrency`` workers shared among them,
+    and return what they measured together. Several processes only for the closed loop,
+    where one process's client can be what limits a fast endpoint."""
+    if spec.mode != "closed":
+        processes = 1
+    processes = max(1, min(processes, spec.concurrency))
     context = multiprocessing.get_context("spawn")
-    progress = context.Array("q", 2, lock=False)
+    progress = [context.Array("q", 2, lock=False) for _ in range(processes)]
     results = context.Queue()
-    process = context.Process(target=_child, args=(spec, progress, results), name=f"bench-load-{spec.target}")
-    process.start()
+    # Time to spawn and import before the common warm-up starts.
+    begin_at = time.monotonic() + 3.0
+    children = []
+    for index in range(processes):
+        share = replace(
+            spec,
+            concurrency=spec.concurrency // processes + (1 if index < spec.concurrency % processes else 0),
+            serial_offset=index,
+            serial_step=processes,
+            seed=spec.seed + index,
+            begin_at=begin_at,
+            pids=spec.pids if index == 0 else {},  # one process measures everyone's CPU
+        )
+        child = context.Process(target=_child, args=(share, progress[index], results), name=f"bench-load-{index}")
+        child.start()
+        children.append(child)
+    collected: list[dict[str, Any]] = []
     try:
-        while True:
+        while len(collected) < processes:
             try:
-                result: dict[str, Any] = results.get(timeout=0.5)
-                break
+                collected.append(results.get(timeout=0.5))
             except queue.Empty:
                 if on_tick:
-                    on_tick(progress[DONE], progress[ERRORS])
-                if not process.is_alive():
-                    raise RuntimeError(f"the load generator exited with {process.exitcode}") from None
+                    on_tick(sum(p[DONE] for p in progress), sum(p[ERRORS] for p in progress))
+                if not any(c.is_alive() for c in children) and results.empty():
+                    raise RuntimeError(f"the load generator exited with {[c.exitcode for c in children]}") from None
     finally:
-        process.join(timeout=30)
-    if "failed" in result:
-        raise RuntimeError("the load generator failed:\n" + result["failed"])
-    return result
+        for child in children:
+            child.join(timeout=30)
+    failed = [r["failed"] for r in collected if "failed" in r]
+    if failed:
+        raise RuntimeError("the load generator failed:\n" + failed[0])
+    merged = merge_results(collected)
+    merged["processes"] = processes
+    merged["concurrency"] = spec.concurrency
+    return merged
+
+
+def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several load processes over the same window: samples joined,
+    counts added, CPU taken from the process that measured it plus every generator's own."""
+    if len(results) == 1:
+        return results[0]
+    measuring = next((r for r in results if len(r["cpu_cores"]) > 3), results[0])
+    merged = dict(measuring)
+    kinds = {kind for r in results for kind in r["latency_ms"]}
+    merged["latency_ms"] = {kind: [v for r in results for v in r["latency_ms"].get(kind, [])] for kind in kinds}
+    merged["counts"] = {kind: len(values) for kind, values in merged["latency_ms"].items()}
+    merged["lag_ms"] = {k: [v for r in results for v in r["lag_ms"][k]] for k in measuring["lag_ms"]}
+    for key in ("errors", "lag_unseen", "lag_polls"):
+        total: Counter[str] = Counter()
+        for r in results:
+            total.update(r[key])
+        merged[key] = dict(total)
+    for key in ("refer_unknown_case_retries", "cases_filed", "client_cpu_s"):
+        merged[key] = sum(r[key] for r in results)
+    merged["last_cases"] = [c for r in results for c in r["last_cases"]]
+    cores = dict(measuring["cpu_cores"])
+    cores["load generator"] = sum(r["cpu_cores"]["load generator"] for r in results)
+    ours = sum(v for k, v in cores.items() if k not in ("everything else on the machine", "machine total"))
+    cores["everything else on the machine"] = max(0.0, cores["machine total"] - ours)
+    merged["cpu_cores"] = cores
+    return merged
