@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from devtools.bench import baselines, pipeline
 from devtools.bench.load import CASE_COMMANDS, LoadSpec, run_load
-from devtools.bench.report import Figure, Report, Target, percentiles, render
+from devtools.bench.report import Figure, Report, Target, number, percentiles, render
 from devtools.demo import AGENCY, OFFICERS, POLICE
 from devtools.launcher import SERVICES, LocalSystem, _healthy, _uvicorn, _wait_for, free_port
 from services.infra.settings import Settings
@@ -475,6 +475,7 @@ class Bench:
             "trivial_paced": summary(trivial_half),
             "drain_after_phase1_s": m["drain_s"],
             "lag_samples": {k: len(v) for k, v in half["lag_ms"].items()},
+            "ledger_lag_split_ms": {k: percentiles(v) for k, v in half.get("lag_split_ms", {}).items()},
             "lag_unseen_within_tail": half["lag_unseen"],
             "relay": m["relayed"],
             "raw_produce": m["produced"],
@@ -574,6 +575,10 @@ def main(argv: list[str] | None = None) -> None:
         cores = report.details[phase]["cpu_cores_used"]
         shares = " · ".join(f"{name} {value:.2f}" for name, value in cores.items())
         print(f"CPU during {phase} (cores of {os.cpu_count()}): {shares}")
+    split = report.details["ledger_lag_split_ms"]
+    if split:
+        parts = " · ".join(f"{k} {' / '.join(number(v) for v in p.values())}" for k, p in split.items())
+        print(f"ledger lag split, ms p50/p95/p99 (by the row's updated_at): {parts}")
     print()
     for target in report.targets():
         print(f"{target['result']:<4}  {target['figure']}: {target['target']}")

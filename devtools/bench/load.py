@@ -25,7 +25,7 @@ import traceback
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -76,7 +76,8 @@ class _WatchedCase:
     """A case whose ledger lag is being measured: (version, response time) not yet seen."""
 
     case_id: str
-    pending: list[tuple[int, float]] = field(default_factory=list)
+    # (version, answered on the monotonic clock, answered on the wall clock)
+    pending: list[tuple[int, float, float]] = field(default_factory=list)
     finished: bool = False
 
 
@@ -95,6 +96,7 @@ class Load:
         self.lag: dict[str, list[float]] = {"ledger": [], "feed": []}
         self.unseen: Counter[str] = Counter()
         self.polls: Counter[str] = Counter()
+        self.lag_split: dict[str, list[float]] = defaultdict(list)
         self.refer_retries = 0
         self.cases_filed = 0
         self.last_cases: deque[tuple[str, int]] = deque(maxlen=20)
@@ -139,6 +141,7 @@ class Load:
             "lag_ms": self.lag,
             "lag_unseen": dict(self.unseen),
             "lag_polls": dict(self.polls),
+            "lag_split_ms": dict(self.lag_split),
             "poll_s": spec.poll_s,
             "refer_unknown_case_retries": self.refer_retries,
             "cases_filed": self.cases_filed,
@@ -262,7 +265,7 @@ class Load:
         case_id = filed.json()["id"]
         watch = spec.watch and counted
         if watch:
-            watched = _WatchedCase(case_id, [(1, time.monotonic())])
+            watched = _WatchedCase(case_id, [(1, time.monotonic(), time.time())])
             self._spawn(self._watch_ledger(watched))
         try:
             reviewed = await self._send(
@@ -276,7 +279,7 @@ class Load:
             if reviewed is None:
                 return
             if watched:
-                watched.pending.append((2, time.monotonic()))
+                watched.pending.append((2, time.monotonic(), time.time()))
             number = 1 + (spec.decision_base + n) % 999_999
             decided = await self._send(
                 "penalise",
@@ -293,7 +296,7 @@ class Load:
                 return
             answered = time.monotonic()
             if watched:
-                watched.pending.append((3, answered))
+                watched.pending.append((3, answered, time.time()))
                 self.awaiting_feed[case_id] = answered
             self.last_cases.append((case_id, 3))
         finally:
@@ -343,19 +346,39 @@ class Load:
                 return
             if case.pending:
                 self.polls["ledger"] += 1
+                sent = time.monotonic()
                 try:
                     response = await self.client.get(url, headers=headers)
                 except httpx.HTTPError as exc:
                     self._error("ledger-read", type(exc).__name__)
                     response = None
-                seen = time.monotonic()
+                seen, seen_wall = time.monotonic(), time.time()
                 if response is not None and response.status_code == 200:
-                    version = response.json()["version"]
-                    self.lag["ledger"].extend((seen - t) * 1000 for v, t in case.pending if v <= version)
-                    case.pending = [(v, t) for v, t in case.pending if v > version]
+                    entry = response.json()
+                    version = entry["version"]
+                    if any(v <= version for v, _, _ in case.pending):
+                        self.lag_split["the GET that saw it"].append((seen - sent) * 1000)
+                    for v, t, t_wall in case.pending:
+                        if v <= version:
+                            self.lag["ledger"].append((seen - t) * 1000)
+                        if v == version and ".case." in entry["last_event_type"]:
+                            self._split_lag(t_wall, entry["updated_at"], seen_wall)
+                    case.pending = [p for p in case.pending if p[0] > version]
                     if not case.pending:
                         continue
             await asyncio.sleep(self.spec.poll_s)
+
+    def _split_lag(self, answered: float, applied_at: str, seen: float) -> None:
+        """Where a lag went, by the ledger row's updated_at (the projection's clock, this
+        machine's): answer to applied is relay, broker and consumer; applied to seen is
+        this bench's polling and the GET. Only when the row's latest change is that very
+        version, so updated_at is its apply time."""
+        applied_dt = datetime.fromisoformat(applied_at)
+        if applied_dt.tzinfo is None:  # SQLite keeps no zone; the projection writes UTC
+            applied_dt = applied_dt.replace(tzinfo=UTC)
+        applied = applied_dt.timestamp()
+        self.lag_split["answer to applied"].append((applied - answered) * 1000)
+        self.lag_split["applied to seen"].append((seen - applied) * 1000)
 
     async def _watch_feed(self) -> None:
         """Follow the public disclosure feed (ordered by record time) with its cursor and
