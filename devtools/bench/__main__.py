@@ -45,6 +45,8 @@ from services.infra.settings import Settings
 
 ROLES = ("officer", "legal_reviewer", "agency_head")
 RELAYING = ("case", "referral", "disclosure")
+# More CPU than this used by processes that are not ours makes a phase's figures suspect.
+BUSY_MACHINE_CORES = 0.25
 COMMAND_NAMES = {"file": "file case", "review": "legal review", "penalise": "penalty decision", "refer": "refer"}
 T = TypeVar("T")
 
@@ -575,6 +577,9 @@ def main(argv: list[str] | None = None) -> None:
         cores = report.details[phase]["cpu_cores_used"]
         shares = " · ".join(f"{name} {value:.2f}" for name, value in cores.items())
         print(f"CPU during {phase} (cores of {os.cpu_count()}): {shares}")
+        others = cores.get("everything else on the machine", 0.0)
+        if others > BUSY_MACHINE_CORES:
+            print(f"  note: other work on the machine took {others:.2f} cores during {phase}; its figures are low")
     split = report.details["ledger_lag_split_ms"]
     if split:
         parts = " · ".join(f"{k} {' / '.join(number(v) for v in p.values())}" for k, p in split.items())
