@@ -270,6 +270,9 @@ class Bench:
             lambda: pipeline.relay_rate(self.settings_for("case", topic=f"bench.relay.{self.run_id}")),
         )
         payload = b"x" * int(consumed["bytes"] / max(1, consumed["messages"]))
+        # The services' connection pools go first: PostgreSQL has a limited number of
+        # connections, and the machine is shared.
+        self.step("stopping the system", self.system.stop)
         inserts = self.step(
             "raw single-row insert transactions on the same database", lambda: self.raw_inserts(payload)
         )

@@ -58,8 +58,15 @@ def sqlite_inserts(path: Path, seconds: float, payload: bytes) -> dict[str, Any]
 
 def asyncpg_inserts(dsn: str, seconds: float, concurrency: int, payload: bytes) -> dict[str, Any]:
     """Single-row insert transactions (autocommit INSERTs) through asyncpg, from
-    ``concurrency`` connections at once."""
-    return asyncio.run(_asyncpg_inserts(dsn, seconds, concurrency, payload))
+    ``concurrency`` connections at once, or as many as the server still grants (it is
+    shared: other databases may hold most of max_connections)."""
+    while True:
+        try:
+            return asyncio.run(_asyncpg_inserts(dsn, seconds, concurrency, payload))
+        except asyncpg.TooManyConnectionsError:
+            if concurrency == 1:
+                raise
+            concurrency //= 2
 
 
 async def _asyncpg_inserts(dsn: str, seconds: float, concurrency: int, payload: bytes) -> dict[str, Any]:
@@ -67,7 +74,7 @@ async def _asyncpg_inserts(dsn: str, seconds: float, concurrency: int, payload: 
     assert pool is not None
     try:
         await pool.execute(
-            f"CREATE TABLE {RAW_TABLE} (id bigserial PRIMARY KEY, originator_id uuid NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (id bigserial PRIMARY KEY, originator_id uuid NOT NULL, "
             "originator_version integer NOT NULL, topic text NOT NULL, state bytea NOT NULL)"
         )
         insert = f"INSERT INTO {RAW_TABLE} (originator_id, originator_version, topic, state) VALUES ($1, $2, $3, $4)"
