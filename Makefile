@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run demo token test test-unit chaos contracts postgres clean help
+.PHONY: install run demo token test test-unit chaos bench contracts postgres clean help
 
 help:
 	@echo "make run        start the whole system on its embedded default (SQLite, local broker)"
@@ -14,6 +14,8 @@ help:
 	@echo "make test       install, start what is missing, run every test"
 	@echo "make chaos      10,000 commands on PostgreSQL while the services are SIGKILLed at random; checks nothing is lost"
 	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
+	@echo "make bench      measure the running system against same-run baselines (SQLite; BENCH_DB=postgres for"
+	@echo "                PostgreSQL; BENCH_DURATION, BENCH_CONCURRENCY, BENCH_CLIENTS); results in bench/results/"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +61,15 @@ test-unit: install
 
 contracts: install
 	$(BIN)/python -m devtools.contracts
+
+# Not part of `make test`: it takes minutes and its figures are measurements, not checks.
+BENCH_DB          ?= sqlite
+BENCH_DURATION    ?= 40
+BENCH_CONCURRENCY ?= 16
+BENCH_CLIENTS     ?= 2
+bench: install $(if $(filter postgres,$(BENCH_DB)),postgres)
+	$(BIN)/python -m devtools.bench --db $(BENCH_DB) --postgres-url $(PG_URL) \
+		--duration $(BENCH_DURATION) --concurrency $(BENCH_CONCURRENCY) --client-processes $(BENCH_CLIENTS)
 
 clean:
 	rm -rf var .pytest_cache

@@ -5,6 +5,7 @@ events to CloudEvents. No domain rules live here."""
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import date, datetime
@@ -134,12 +135,19 @@ def cloud_type(event_class: type[Any]) -> str:
 
 def data_fields(event_class: type[Any]) -> dict[str, Any]:
     """The published data fields of an event class, with their types (for JSON Schema)."""
+    return dict(_data_fields(event_class))
+
+
+@functools.cache
+def _data_fields(event_class: type[Any]) -> tuple[tuple[str, Any], ...]:
+    # Resolving the (string) annotations costs more than the rest of mapping an event to
+    # a CloudEvent; an event class's fields never change, so resolve them once per class.
     hints = get_type_hints(event_class, include_extras=True)
-    return {
-        name: hint
+    return tuple(
+        (name, hint)
         for name, hint in hints.items()
         if name not in ENVELOPE_FIELDS and not str(hint).startswith("typing.ClassVar")
-    }
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -151,7 +159,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def event_data(domain_event: Any) -> dict[str, Any]:
-    data = {name: getattr(domain_event, name) for name in data_fields(type(domain_event))}
+    data = {name: getattr(domain_event, name) for name, _ in _data_fields(type(domain_event))}
     data.setdefault("case_id", str(domain_event.originator_id))
     result: dict[str, Any] = json.loads(json.dumps(data, default=_jsonable, ensure_ascii=False))
     return result
