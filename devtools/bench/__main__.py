@@ -40,7 +40,14 @@ from devtools.bench import baselines, pipeline
 from devtools.bench.load import CASE_COMMANDS, LoadSpec, run_load
 from devtools.bench.report import Figure, Report, Target, number, percentiles, render
 from devtools.demo import AGENCY, OFFICERS, POLICE
-from devtools.launcher import SERVICES, LocalSystem, _healthy, _uvicorn, _wait_for, free_port
+from devtools.launcher import (
+    SERVICES,
+    LocalSystem,
+    _healthy,
+    _uvicorn,
+    _wait_for,
+    free_port,
+)
 from services.infra.settings import Settings
 
 ROLES = ("officer", "legal_reviewer", "agency_head")
