@@ -825,8 +825,9 @@ class Topic:
     """The whole topic, read from the beginning by a group-less consumer that keeps up.
 
     The end of a partition is where reading stops finding records, not only what the
-    broker reports: the embedded broker (Tansu) has been seen to report a partition's end
-    offset one below a record it serves (see ``watermark_lags``)."""
+    broker reports: the embedded broker (Tansu 0.6.0) answers ListOffsets(latest) with the
+    base offset of the partition's last record batch plus one, below records it serves
+    when that batch holds several (see ``watermark_lags``)."""
 
     def __init__(self, bootstrap: str) -> None:
         self.consumer = KafkaConsumer(
