@@ -134,7 +134,7 @@ class Bench:
             duration_s=duration,
             refer_share=self.args.refer_share,
             run_tag=f"{self.run_id}-{target}-{mode}",
-            pids={name: p.pid for name, p in self.system.processes.items() if p.poll() is None},
+            pids=self.measured_pids(),
             decision_base=int(self.run_id, 16) % 900_000,
             **kwargs,
         )
@@ -144,6 +144,18 @@ class Bench:
         self.system._spawn("trivial", _uvicorn("devtools.bench.trivial:app", port))
         self.trivial_url = f"http://127.0.0.1:{port}"
         _wait_for(lambda: _healthy(self.trivial_url + "/docs"), 30, "the trivial endpoint")
+
+    def measured_pids(self) -> dict[str, int]:
+        """Our processes, and on PostgreSQL the server backends serving our databases (so
+        the server's work for us is not counted as other work on the machine)."""
+        pids = {name: p.pid for name, p in self.system.processes.items() if p.poll() is None}
+        if self.postgres:
+            with psycopg.connect(f"{self.postgres}/postgres", autocommit=True) as conn:
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname LIKE %s", (self.prefix + "%",)
+                ).fetchall()
+            pids.update({f"postgres (our databases):{pid}": pid for (pid,) in rows})
+        return pids
 
     def mint_tokens(self) -> None:
         # Minted once: signing a token per request would be client cost, not server cost.
@@ -413,7 +425,10 @@ class Bench:
         # CPU per request is what the machine's other work cannot distort much: the
         # throughput ratio above depends on how much CPU we were left, this does not.
         trivial_cpu_ms = min(cpu_ms_per_request(r, "trivial") or float("inf") for r in m["trivial_runs"])
-        system_cpu = sum(full["cpu_cores"].get(name, 0.0) for name in (*SERVICES, "broker", "credit_china"))
+        system_cpu = sum(
+            full["cpu_cores"].get(name, 0.0)
+            for name in (*SERVICES, "broker", "credit_china", "postgres (our databases)")
+        )
         figures += [
             Figure(
                 "case service CPU per case command, max load",
@@ -428,7 +443,8 @@ class Bench:
                 {"mean": system_cpu / full_rate * 1000},
                 {"mean": trivial_cpu_ms},
                 "trivial endpoint CPU per request",
-                note="four services, broker and Credit China simulator, per file/review/penalise command",
+                note="four services, broker, Credit China simulator (and on PostgreSQL the server's backends for "
+                "our databases), per file/review/penalise command",
             ),
         ]
         ledger_lag = {k: v for k, v in percentiles(half["lag_ms"]["ledger"]).items() if k != "p95"}

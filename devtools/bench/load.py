@@ -178,7 +178,10 @@ class Load:
             due += interval
         self.scheduling_done = True
         if lifecycles:
-            await asyncio.wait(lifecycles, timeout=max(1.0, self.tail_deadline - time.monotonic()))
+            await asyncio.wait(set(lifecycles), timeout=max(1.0, self.tail_deadline - time.monotonic()))
+        for task in set(lifecycles):  # still waiting for an answer at the tail deadline
+            task.cancel()
+            self._error("lifecycle", "unfinished at the tail deadline")
         await self._drain_background()
 
     async def _cpu_over_window(self) -> dict[str, float]:
@@ -430,12 +433,15 @@ class CpuMeter:
 
     def cores_used(self) -> dict[str, float]:
         wall = time.monotonic() - self.started
-        used = {name: (_process_cpu(p) - self.own[name]) / wall for name, p in self.processes.items()}
+        used: dict[str, float] = defaultdict(float)
+        for key, process in self.processes.items():
+            # "name:pid" keys (e.g. our PostgreSQL backends) add up under their name.
+            used[key.split(":")[0]] += (_process_cpu(process) - self.own[key]) / wall
         used["load generator"] = (time.process_time() - self.client) / wall
         machine = (_busy(psutil.cpu_times()) - self.machine) / wall
         used["everything else on the machine"] = max(0.0, machine - sum(used.values()))
         used["machine total"] = machine
-        return used
+        return dict(used)
 
 
 def _process_cpu(process: psutil.Process) -> float:
