@@ -180,9 +180,11 @@ class Bench:
         errors = response.json().get("errors", []) if response.status_code == 422 else []
         return not any(e.get("pointer") == "/organ_code" for e in errors)
 
-    def wait_drained(self, last_cases: list[tuple[str, int]], timeout: float = 180) -> float:
+    def wait_drained(self, last_cases: list[tuple[str, int]], timeout: float = 300) -> float:
         """Until every relay is idle and the ledger shows the last cases at their final
-        versions: what was written at full load has gone all the way through."""
+        versions and published (the disclosure publisher works through decisions in
+        order): what was written at full load has gone all the way through, and the next
+        phase does not pay for it."""
         started = time.monotonic()
         with httpx.Client(timeout=10) as client:
 
@@ -193,7 +195,8 @@ class Bench:
                         return False
                 for case_id, version in last_cases:
                     response = client.get(f"{self.system.url('case')}/v1/cases/{case_id}", headers=self.auth["officer"])
-                    if response.status_code != 200 or response.json()["version"] < version:
+                    entry = response.json() if response.status_code == 200 else {}
+                    if entry.get("version", 0) < version or entry.get("publication_status") != "published":
                         return False
                 return True
 
