@@ -63,7 +63,7 @@ from psycopg.types.json import Json
 from standardwebhooks import Webhook
 from tqdm import tqdm
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, POLICE, WebhookReceiver
+from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, WebhookReceiver, referral_request
 from devtools.launcher import SERVICES, LocalSystem, drop_databases
 from services.case.application import CASE_ID_NAMESPACE, CaseApplication
 from services.case.domain import Case
@@ -331,7 +331,6 @@ class Clients:
         }
         self.commands: list[Command] = []
         self.lock = threading.Lock()
-        self.organ_code_accepted = True
         self.local = threading.local()
 
     def client(self) -> httpx.Client:
@@ -376,12 +375,6 @@ class Clients:
                     if_match = response.headers.get("etag", if_match)
                 elif retry_unknown_case and response.status_code == 422 and _problem_type(response) == UNKNOWN_CASE:
                     command.not_yet_known += 1
-                elif response.status_code == 422 and _rejects_field(response, "/organ_code"):
-                    # The referral service does not take organ_code yet (it becomes required
-                    # with authorisation): send the referral without it from now on.
-                    self.organ_code_accepted = False
-                    body = {k: v for k, v in body.items() if k != "organ_code"}
-                    continue
                 else:
                     command.status = response.status_code
                     command.replayed = response.headers.get("idempotent-replayed") == "true"
@@ -404,14 +397,6 @@ def _problem_type(response: httpx.Response) -> str:
         return str(response.json().get("type", ""))
     except ValueError:
         return ""
-
-
-def _rejects_field(response: httpx.Response, pointer: str) -> bool:
-    try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        return False
-    return any(e.get("pointer") == pointer and e.get("rule") == "extra_forbidden" for e in errors)
 
 
 @dataclass(frozen=True)
@@ -504,8 +489,6 @@ class Workload:
                         return
                     continue
                 time.sleep(max(0.0, not_before - time.monotonic()))
-                if not self.clients.organ_code_accepted:
-                    body.pop("organ_code", None)
                 self.clients.send(command, "referral", "/v1/referrals", body, "officer", retry_unknown_case=True)
                 self._count()
         except Exception:
@@ -573,17 +556,7 @@ class Workload:
         if decided is None or not decision.ok:
             self._unsend(1)
             return
-        body = {
-            "case_id": case_id,
-            "receiving_organ": RECEIVING_ORGAN,
-            "organ_name": POLICE["name"],
-            "organ_code": POLICE["code"],
-            "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
-            "reason": "拒不执行重大事故隐患整改指令",
-            "officers": OFFICERS,
-            "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
-            "referred_on": day.isoformat(),
-        }
+        body = {**referral_request(case_id), "referred_on": day.isoformat()}
         self.referrals.put((time.monotonic() + REFERRAL_DELAY_S, Command("refer", f"{key}-refer", case_id), body))
 
 
@@ -1349,8 +1322,6 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
                 report.fail(f"fewer kills than planned: {dict(killed)}")
             for error in workload.errors:
                 report.fail(f"a client failed: {error}")
-            if not clients.organ_code_accepted:
-                report.notes.append("the referral service does not accept organ_code yet: referrals went without it")
             for service in SERVICES:  # whatever the monkey left down comes back up
                 if service not in system.processes or system.processes[service].poll() is not None:
                     system.processes.pop(service, None)

@@ -21,8 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from devtools.launcher import DEFAULT_PORTS
-from devtools.tokens import mint
+from devtools.launcher import DEFAULT_PORTS, LocalSystem
 
 # Valid codes (check characters computed per GB 32100 / GB 11643).
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
@@ -123,20 +122,6 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 
 # Signs a bearer token for (role, agency) and returns the Authorization header.
 Auth = Callable[[str, dict[str, str]], dict[str, str]]
-
-
-def dev_auth(data_dir: Path) -> Auth:
-    """Tokens signed with the development key `make run` wrote under ``data_dir``."""
-    cache: dict[tuple[str, str], dict[str, str]] = {}
-
-    def auth(role: str, agency: dict[str, str]) -> dict[str, str]:
-        key = (role, agency["code"])
-        if key not in cache:
-            token = mint(data_dir, roles=[role], agency_code=agency["code"], region_code=agency["region_code"])
-            cache[key] = {"Authorization": f"Bearer {token}"}
-        return cache[key]
-
-    return auth
 
 
 def referral_request(case_id: str) -> dict[str, Any]:
@@ -270,7 +255,8 @@ def main() -> None:
     urls = {name: f"http://{args.host}:{port}" for name, port in DEFAULT_PORTS.items()}
     with WebhookReceiver() as receiver:
         print(f"webhook receiver listening at {receiver.url}")
-        result = run_flow(urls, receiver, dev_auth(args.data_dir))
+        # Tokens signed with the development key `make run` keeps under --data-dir.
+        result = run_flow(urls, receiver, LocalSystem(data_dir=args.data_dir).auth)
     show = lambda title, value: print(f"\n== {title} ==\n{json.dumps(value, ensure_ascii=False, indent=2)}")  # noqa: E731
     show("case as filed (write model)", result.case)
     show("case ledger entry (GET /v1/cases/{id})", result.ledger_entry)

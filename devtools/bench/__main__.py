@@ -39,7 +39,7 @@ from tqdm import tqdm
 from devtools.bench import baselines, pipeline
 from devtools.bench.load import CASE_COMMANDS, LoadSpec, run_load
 from devtools.bench.report import Figure, Report, Target, number, percentiles, render
-from devtools.demo import AGENCY, OFFICERS, POLICE
+from devtools.demo import AGENCY
 from devtools.launcher import (
     SERVICES,
     LocalSystem,
@@ -161,25 +161,6 @@ class Bench:
         # Minted once: signing a token per request would be client cost, not server cost.
         self.auth = {role: self.system.auth(role, AGENCY) for role in ROLES}
 
-    def referral_takes_organ_code(self) -> bool:
-        """The referral API is gaining a required organ_code; this build may still refuse
-        it as an unknown field. Ask with a case nobody knows and read which rule answers."""
-        body = {
-            "case_id": str(uuid.uuid4()),
-            "receiving_organ": "public_security",
-            "organ_name": POLICE["name"],
-            "organ_code": POLICE["code"],
-            "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
-            "reason": "probe",
-            "officers": OFFICERS,
-            "materials": ["涉嫌犯罪案件移送书"],
-        }
-        response = httpx.post(
-            self.system.url("referral") + "/v1/referrals", json=body, headers=self.auth["officer"], timeout=10
-        )
-        errors = response.json().get("errors", []) if response.status_code == 422 else []
-        return not any(e.get("pointer") == "/organ_code" for e in errors)
-
     def wait_drained(self, last_cases: list[tuple[str, int]], timeout: float = 300) -> float:
         """Until every relay is idle and the ledger shows the last cases at their final
         versions and published (the disclosure publisher works through decisions in
@@ -228,11 +209,10 @@ class Bench:
         )
         self.step(f"starting the system on {self.storage_name()}", lambda: self.system.start(timeout=180))
         self.mint_tokens()
-        organ_code = self.step("asking whether the referral API takes organ_code", self.referral_takes_organ_code)
 
         full = self.load(
             f"phase 1: max sustained, {args.concurrency} workers",
-            self.spec("caseledger", "closed", args.duration, args.warmup, send_organ_code=organ_code),
+            self.spec("caseledger", "closed", args.duration, args.warmup),
         )
         full_rate = case_rate(full)
         if not full_rate:
@@ -249,7 +229,6 @@ class Bench:
                 min(3.0, args.warmup),
                 rate=half_rate,
                 watch=True,
-                send_organ_code=organ_code,
             ),
         )
         trivial_half = self.load(
@@ -313,7 +292,6 @@ class Bench:
             produced=produced,
             relayed=relayed,
             inserts=inserts,
-            organ_code=organ_code,
         )
         return report
 
@@ -382,7 +360,6 @@ class Bench:
                 "refer_share": args.refer_share,
                 "half_load_rate": full_rate / 2,
             },
-            "referral_organ_code": "sent" if m["organ_code"] else "refused by this build as an unknown field: omitted",
             "command": bench_command(args),
         }
         figures: list[Figure] = [

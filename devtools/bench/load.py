@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import psutil
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, POLICE
+from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, referral_request
 from services.infra.clock import today_in_china
 
 REVIEWER = {"name": "赵六", "certificate_no": "43019999"}
@@ -59,7 +59,6 @@ class LoadSpec:
     tail_s: float = 20.0
     run_tag: str = "bench"
     decision_base: int = 1
-    send_organ_code: bool = True
     seed: int = 1
     # Processes whose CPU time is measured over the window (name -> pid).
     pids: dict[str, int] = field(default_factory=dict)
@@ -311,17 +310,7 @@ class Load:
             self._spawn(self._refer(case_id, counted))
 
     async def _refer(self, case_id: str, counted: bool | None) -> None:
-        body: dict[str, Any] = {
-            "case_id": case_id,
-            "receiving_organ": "public_security",
-            "organ_name": POLICE["name"],
-            "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
-            "reason": "拒不执行重大事故隐患整改指令",
-            "officers": OFFICERS,
-            "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
-        }
-        if self.spec.send_organ_code:
-            body["organ_code"] = POLICE["code"]
+        body = referral_request(case_id)
         while time.monotonic() < self.tail_deadline:
             try:
                 await self._send(

@@ -25,7 +25,7 @@ from services.case.domain import (
     Reviewer,
     ReviewOutcome,
 )
-from services.case.personal_data import Cipher
+from services.infra.crypto import FieldCipher
 from services.infra.eventstore import ServiceApplication
 from services.infra.http import request_fingerprint
 from services.infra.telemetry import tracer
@@ -55,7 +55,7 @@ class CaseApplication(ServiceApplication):
     name = "cases"
     source = "/caseledger/case"
 
-    def __init__(self, env: dict[str, str] | None = None, *, cipher: Cipher) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *, cipher: FieldCipher) -> None:
         super().__init__(env=env)
         self.cipher = cipher
 

@@ -15,7 +15,6 @@ from pydantic import Field, StringConstraints
 from typing_extensions import NotRequired, TypedDict
 
 from services.case.personal_data import (
-    Cipher,
     SealedText,
     is_minor_on,
     is_sealed,
@@ -23,6 +22,7 @@ from services.case.personal_data import (
     personal_identifier_in,
     seal_party,
 )
+from services.infra.crypto import FieldCipher
 from services.infra.eventstore import TracedAggregate
 
 CaseStatus = Literal["filed", "review_returned", "review_passed", "decided"]
@@ -286,7 +286,7 @@ class Case(TracedAggregate):
         filed_on: date,
         command_key: str,
         command_fingerprint: str,
-        cipher: Cipher,
+        cipher: FieldCipher,
     ) -> Case:
         """立案. At least two officers with distinct certificates (行政处罚法 Art. 42);
         within the limitation period (Art. 36). A natural person's ID number, phone and
@@ -364,7 +364,7 @@ class Case(TracedAggregate):
         penalties: list[Penalty],
         command_key: str,
         command_fingerprint: str,
-        cipher: Cipher,
+        cipher: FieldCipher,
     ) -> None:
         """行政处罚决定, only after a passed legal review."""
         self._require("decide_penalty")
@@ -403,7 +403,7 @@ class Case(TracedAggregate):
         )
 
 
-def _party_is_minor(party: RecordedParty, day: date, cipher: Cipher) -> bool:
+def _party_is_minor(party: RecordedParty, day: date, cipher: FieldCipher) -> bool:
     code = party["code"]
     if party["kind"] != "natural_person" or not is_sealed(code):
         return False

@@ -22,8 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.case.personal_data import Cipher, lookup_code, show_party
+from services.case.personal_data import lookup_code, show_party
 from services.infra.consumer import ConsumedEvent
+from services.infra.crypto import FieldCipher
 from services.infra.telemetry import trace_id_of
 
 metadata = MetaData()
@@ -68,7 +69,7 @@ class CaseLedgerProjection:
     name = "case-ledger"
     metadata = metadata
 
-    def __init__(self, cipher: Cipher) -> None:
+    def __init__(self, cipher: FieldCipher) -> None:
         self.cipher = cipher
 
     async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
@@ -132,7 +133,7 @@ class CaseLedgerProjection:
         await conn.execute(update(case_ledger).where(case_ledger.c.case_id == case_id).values(**changes, **common))
 
 
-def ledger_entry(row: Any, cipher: Cipher, full_personal_data: bool) -> dict[str, Any]:
+def ledger_entry(row: Any, cipher: FieldCipher, full_personal_data: bool) -> dict[str, Any]:
     """A ledger row as the API shows it: personal data opened or masked by role."""
     entry = dict(row._mapping)
     entry["party"] = show_party(entry["party"], cipher, full_personal_data)

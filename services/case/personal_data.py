@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 from typing_extensions import TypedDict
 
-from services.infra.crypto import FieldCipher, masked_copy, revealed_copy
+from services.infra.crypto import FieldCipher, is_sealed, masked_copy, revealed_copy
 
 PERSONAL_FIELDS = ("code", "phone", "address")
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-
-
-class Cipher(Protocol):
-    def seal(self, plaintext: str, field: str) -> str: ...
-    def open(self, sealed: str, field: str) -> str: ...
-    def digest(self, value: str) -> str: ...
 
 
 class SealedText(TypedDict):
@@ -58,11 +52,7 @@ def mask(field: str, value: str) -> str:
     return value[:keep] + "****"
 
 
-def is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and "sealed" in value
-
-
-def seal_party(party: dict[str, Any], cipher: Cipher) -> dict[str, Any]:
+def seal_party(party: dict[str, Any], cipher: FieldCipher) -> dict[str, Any]:
     """The party as events record it: a natural person's personal fields sealed."""
     if party["kind"] != "natural_person":
         return dict(party)
@@ -90,7 +80,7 @@ def show_party(party: dict[str, Any], cipher: FieldCipher, full: bool) -> dict[s
     return reveal_party(party, cipher) if full else masked_party(party)
 
 
-def lookup_code(party: dict[str, Any], cipher: Cipher) -> str:
+def lookup_code(party: dict[str, Any], cipher: FieldCipher) -> str:
     """What the ledger indexes a party by: an enterprise's code as is, a person's ID
     number as a keyed digest, so the ledger can be searched by it without holding it."""
     code = party["code"]

@@ -135,15 +135,6 @@ def _is_resident_id(code: str) -> bool:
     return _ID_CHECK[total % 11] == code[17].upper()
 
 
-def is_minor_on(resident_id: str, day: date) -> bool:
-    """Under 18 on ``day``, from the birth date in the resident ID number."""
-    try:
-        born = date(int(resident_id[6:10]), int(resident_id[10:12]), int(resident_id[12:14]))
-    except ValueError:
-        return False
-    return add_months(born, 18 * 12) > day
-
-
 def party_category(party: dict[str, Any]) -> PartyCategory:
     """行政相对人类别. For units the USCC's second character is the organisation type;
     registration authority 9 (market regulation) with type 2 is an individual business."""

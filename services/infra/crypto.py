@@ -81,12 +81,17 @@ class FieldCipher:
             raise SealError("the sealed value does not verify (wrong key or field)") from exc
 
 
+def is_sealed(value: Any) -> bool:
+    """A sealed field as recorded: {"masked": ..., "sealed": "v1:..."}."""
+    return isinstance(value, dict) and "sealed" in value and "masked" in value
+
+
 def masked_copy(value: Any) -> Any:
     """``value`` with every sealed field ({"masked", "sealed"}) replaced by its masked form:
     what leaves the system for callers without the key (webhooks, masked views)."""
+    if is_sealed(value):
+        return value["masked"]
     if isinstance(value, dict):
-        if "sealed" in value and "masked" in value:
-            return value["masked"]
         return {k: masked_copy(v) for k, v in value.items()}
     if isinstance(value, list):
         return [masked_copy(v) for v in value]
@@ -96,9 +101,9 @@ def masked_copy(value: Any) -> Any:
 def revealed_copy(value: Any, cipher: FieldCipher, path: str) -> Any:
     """``value`` with every sealed field opened; ``path`` names where ``value`` sits
     (e.g. "party"), since each value was sealed with its field's path."""
+    if is_sealed(value):
+        return cipher.open(value["sealed"], path)
     if isinstance(value, dict):
-        if "sealed" in value and "masked" in value:
-            return cipher.open(value["sealed"], path)
         return {k: revealed_copy(v, cipher, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [revealed_copy(v, cipher, path) for v in value]

@@ -28,7 +28,6 @@ from services.access.guard import authorize
 from services.access.policy import Permission, is_receiving_organ, jurisdiction_clause
 from services.infra.auth import Principal
 from services.infra.consumer import ProjectionRunner
-from services.infra.crypto import masked_copy
 from services.infra.http import (
     IdempotencyKey,
     Problem,
@@ -182,7 +181,6 @@ def _delivery(row: Any) -> dict[str, Any]:
     entry = dict(row._mapping)
     for name in ("next_attempt_at", "created_at", "delivered_at"):
         entry[name] = utc(entry[name])
-    entry["payload"] = masked_copy(entry["payload"])  # rows recorded before payloads were masked
     return entry
 
 

@@ -26,7 +26,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
-from services.infra.crypto import masked_copy
 from services.infra.settings import Settings
 from services.infra.storage import make_engine
 from services.infra.telemetry import current_traceparent, span_from
@@ -190,8 +189,8 @@ class DeliveryWorker(threading.Thread):
             if not row.active:
                 await self._finish(engine, row.id, "failed", row.attempts, Outcome(None, "subscription deactivated"))
                 continue
-            # Masked again for rows recorded before payloads were masked at projection time.
-            outcome = await self.send(client, row.callback_url, row.secret, masked_copy(row.payload))
+            # The projection stored the payload already masked: sent exactly as recorded.
+            outcome = await self.send(client, row.callback_url, row.secret, row.payload)
             attempts = row.attempts + 1
             if outcome.accepted:
                 await self._finish(engine, row.id, "delivered", attempts, outcome)
