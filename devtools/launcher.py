@@ -122,7 +122,6 @@ class LocalSystem:
 
     def start(self, timeout: float = 90) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        ensure_dev_keys(self.data_dir)
         self.start_broker()
         self.start_simulator()
         for service in SERVICES:
