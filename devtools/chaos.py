@@ -67,27 +67,22 @@ from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, WebhookReceiver,
 from devtools.launcher import SERVICES, LocalSystem, drop_databases
 from services.case.application import CASE_ID_NAMESPACE, CaseApplication
 from services.case.domain import Case
-from services.case.ledger import CaseLedgerProjection
+from services.case.readmodel import CaseLedgerProjection
 from services.infra.crypto import FieldCipher
 from services.disclosure.application import DisclosureApplication
 from services.disclosure.domain import Publication, publication_id_for
-from services.disclosure.feed import DisclosureFeedProjection
+from services.disclosure.readmodel import DisclosureFeedProjection
 from services.infra.clock import today_in_china
-from services.infra.consumer import (
-    ConsumedEvent,
-    ProjectionRunner,
-    applied_events,
-    consumer_offsets,
-    parse_record,
-)
+from services.infra.consumer import ConsumedEvent, parse_record
+from services.infra.projection import ProjectionRunner, applied_events, consumer_offsets
 from services.infra.eventstore import event_id
 from services.infra.settings import CASE_EVENTS_TOPIC, Settings
 from services.infra.storage import ensure_postgres_database
-from services.notification.projection import DeliveryProjection, cloud_event_envelope
-from services.notification.subscriptions import matches
+from services.notification.domain import cloud_event_envelope, matches
+from services.notification.readmodel import DeliveryProjection
 from services.referral.application import ReferralApplication
 from services.referral.domain import Referral, referral_id_for
-from services.referral.views import ReferralViewsProjection
+from services.referral.readmodel import ReferralViewsProjection
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 TOPIC = CASE_EVENTS_TOPIC

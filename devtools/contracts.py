@@ -164,8 +164,8 @@ def generate() -> dict[Path, str]:
         files[ROOT / "events" / f"{cloud_type(event_class)}.schema.json"] = _json(event_data_schema(event_class))
     files[ROOT / "asyncapi.yaml"] = yaml.safe_dump(asyncapi(), allow_unicode=True, sort_keys=False, width=100)
     for service in SERVICES:
-        module = importlib.import_module(f"services.{service}.api")
-        files[ROOT / "openapi" / f"{service}.json"] = _json(module.app.openapi())
+        module = importlib.import_module(f"services.{service}.main")
+        files[ROOT / "openapi" / f"{service}.json"] = _json(module.create_app().openapi())
     return files
 
 

@@ -108,7 +108,7 @@ class LocalSystem:
 
     def start_service(self, service: str) -> None:
         ensure_dev_keys(self.data_dir)  # the services trust these keys (idempotent)
-        self._spawn(service, _uvicorn(f"services.{service}.api:app", self.ports[service]), self.service_env(service))
+        self._spawn(service, [*_uvicorn(f"services.{service}.main:create_app", self.ports[service]), "--factory"], self.service_env(service))
 
     # -- development tokens (the services trust the JWKS under data_dir/auth/) ------------
     def token(self, role: str | list[str], agency: dict[str, str], **claims: object) -> str:

@@ -13,7 +13,7 @@ import yaml
 
 from devtools.contracts import EVENTS, ROOT, generate
 from services.case.domain import Case
-from services.infra.auth import reset_current_actor, set_current_actor
+from services.infra.identity import reset_current_actor, set_current_actor
 from services.infra.eventstore import cloud_type, to_cloud_event
 
 

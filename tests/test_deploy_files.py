@@ -17,7 +17,7 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SERVICES = ("case", "referral", "disclosure", "notification")
 HOST_PORTS = {"case": 8101, "referral": 8102, "disclosure": 8103, "notification": 8104, "credit-china": 8109}
 TOPIC = "caseledger.case-events.v1"
-# Only these services open sealed personal data (services/*/api.py use runtime.cipher);
+# Only these services open sealed personal data (services/*/main.py: personal_data=True);
 # the others must not be given the key ring (least privilege).
 PII_SERVICES = ("case", "referral")
 NO_PII_SERVICES = tuple(name for name in SERVICES if name not in PII_SERVICES)

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 
 from devtools.bench.baselines import read_topic
 from services.case.application import CaseApplication
-from services.case.ledger import CaseLedgerProjection, case_ledger
+from services.case.readmodel import CaseLedgerProjection, case_ledger
 from services.infra.broker import ensure_topic
-from services.infra.consumer import ProjectionRunner, parse_record
+from services.infra.consumer import parse_record
 from services.infra.crypto import FieldCipher
+from services.infra.projection import ProjectionRunner
 from services.infra.relay import OutboxRelay, make_producer
 from services.infra.settings import Settings
 from services.infra.storage import ensure_postgres_database, event_store_env

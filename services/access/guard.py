@@ -14,13 +14,9 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.access.policy import PERMISSIONS, Permission, Role, may
-from services.infra.auth import (
-    Principal,
-    TokenVerifier,
-    set_current_actor,
-    unauthorized,
-)
-from services.infra.http import Problem
+from services.infra.auth import TokenVerifier, unauthorized
+from services.infra.errors import Forbidden
+from services.infra.identity import Principal, set_current_actor
 from services.infra.telemetry import current_trace_id
 
 WRITE_PERMISSIONS = frozenset(
@@ -37,10 +33,6 @@ Reason = Annotated[
         "percent-encoded UTF-8, since HTTP header values are ASCII (e.g. %E8%B4%9F%E8%B4%A3...)",
     ),
 ]
-
-
-def forbidden(detail: str) -> Problem:
-    return Problem(403, "forbidden", "Not permitted", detail)
 
 
 def actor_of(principal: Principal, permission: Permission, reason: str | None) -> dict[str, Any]:
@@ -77,7 +69,7 @@ def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | 
 def _check(principal: Principal, permission: Permission) -> None:
     if not may(principal, permission):
         allowed = ", ".join(sorted(r.value for r in PERMISSIONS[permission]))
-        raise forbidden(f"'{permission.value}' needs one of the roles: {allowed}")
+        raise Forbidden(f"'{permission.value}' needs one of the roles: {allowed}")
 
 
 def authorize(permission: Permission) -> Any:
@@ -127,4 +119,4 @@ def access_rule_of(route: Any) -> Any:
     return None
 
 
-__all__ = ["Role", "Permission", "authorize", "public", "access_rule_of", "forbidden", "actor_of"]
+__all__ = ["Role", "Permission", "authorize", "public", "access_rule_of", "actor_of"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import or_
 
-from services.infra.auth import Principal
+from services.infra.identity import Principal
 
 
 class Role(StrEnum):
@@ -64,6 +64,12 @@ RECEIVING_ORGAN_ROLES = frozenset({R.PUBLIC_SECURITY, R.PROCURATORATE})
 
 def may(principal: Principal, permission: Permission) -> bool:
     return bool(principal.roles & PERMISSIONS[permission])
+
+
+def reads_personal_data(principal: Principal) -> bool:
+    """Whether natural persons' ID numbers, phones and addresses are shown in full to the
+    caller (else masked)."""
+    return may(principal, Permission.READ_PERSONAL_DATA)
 
 
 def jurisdiction_prefix(region_code: str) -> str:

@@ -1,54 +1,46 @@
-"""Case commands: load the case from its event store, let it decide, save the events.
+"""Case commands: load the case from its event store, check the caller may act on it, let
+it decide, save the events; and its history for auditors.
 
-Synchronous by design (the eventsourcing library is): the API calls these from sync route
+Synchronous by design (the eventsourcing library is): the routes call these from sync
 handlers, which FastAPI runs in its thread pool.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from cloudevents.core.formats.json import JSONFormat
 
-from services.case.domain import (
-    Agency,
-    Case,
-    IdempotencyConflict,
-    Officer,
-    Party,
-    Penalty,
-    Reviewer,
-    ReviewOutcome,
-)
+from services.access.policy import acts_for_agency, reads_personal_data, sees_agency
+from services.case.domain import Case
+from services.case.schemas import FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
+from services.common.personal_data import party_as_shown
+from services.infra.clock import today_in_china
 from services.infra.crypto import FieldCipher
-from services.infra.eventstore import ServiceApplication
-from services.infra.http import request_fingerprint
-from services.infra.telemetry import tracer
+from services.infra.errors import Forbidden, NotFound
+from services.infra.eventstore import ServiceApplication, to_cloud_event
+from services.infra.idempotency import Idempotency, keyed_id
+from services.infra.identity import Principal
 
+# With an Idempotency-Key a filing's case id is derived from (agency, key).
 CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
 
 
-class CaseNotFound(Exception):
-    pass
+def _permit(caller: Principal, *, acting: bool) -> Callable[[Case], None]:
+    """A case outside the caller's jurisdiction does not exist for them (NotFound); a case
+    they may see but not act on (a subordinate agency's) is Forbidden."""
 
+    def permit(case: Case) -> None:
+        if not sees_agency(caller, case.agency["code"], case.agency["region_code"]):
+            raise NotFound(f"no case {case.id}")
+        if acting and not acts_for_agency(caller, case.agency["code"]):
+            raise Forbidden("only the case's own agency acts on it")
 
-class StaleVersion(Exception):
-    """If-Match named a version that is not the case's current one (answered 412)."""
-
-    def __init__(self, expected: int, current: int) -> None:
-        self.expected = expected
-        self.current = current
-        super().__init__(f"the case is at version {current}, not {expected}")
-
-
-# Called with the loaded case before any command touches it: the API's access check
-# (a case the caller may not see is "not found"; one they may only read is forbidden).
-Permit = Callable[[Case], None]
+    return permit
 
 
 class CaseApplication(ServiceApplication):
@@ -60,157 +52,113 @@ class CaseApplication(ServiceApplication):
         self.cipher = cipher
 
     def get_case(self, case_id: UUID) -> Case:
-        try:
-            case: Case = self.repository.get(case_id)
-        except AggregateNotFoundError as exc:
-            raise CaseNotFound(str(case_id)) from exc
+        case: Case = self.load(case_id, "case")
         return case
 
-    def _save(self, case: Case) -> None:
-        with tracer().start_as_current_span("event-store append", attributes={"case.id": str(case.id)}):
-            self.save(case)
+    def party_seen_by(self, caller: Principal, case: Case) -> dict[str, Any]:
+        """The case's party as the caller may see it (personal data opened or masked)."""
+        return party_as_shown(dict(case.party), self.cipher, reads_personal_data(caller))
 
     def file_case(
-        self,
-        *,
-        agency: Agency,
-        party: Party,
-        violation_summary: str,
-        violation_date: date,
-        harm_caused: bool,
-        legal_basis: str,
-        officers: list[Officer],
-        filed_on: date,
-        idempotency_key: str | None,
-        payload: dict[str, Any],
-        permit: Permit,
+        self, caller: Principal, request: FileCaseRequest, idempotency_key: str | None
     ) -> tuple[Case, bool]:
-        """立案. Returns (case, replayed). With an Idempotency-Key the case id is derived
-        from the agency and the key, so a retry can only ever find the first case."""
-        request_print = request_fingerprint(payload)
-        if idempotency_key:
-            case_id = uuid.uuid5(CASE_ID_NAMESPACE, f"{agency['code']}:{idempotency_key}")
-            try:
-                existing = self.get_case(case_id)
-            except CaseNotFound:
-                pass
-            else:
-                permit(existing)
-                existing.already_did(idempotency_key, request_print)  # raises on a different body
-                return existing, True
-        else:
-            case_id = uuid.uuid4()
-        case = Case.file(
-            case_id=case_id,
-            agency=agency,
-            party=party,
-            violation_summary=violation_summary,
-            violation_date=violation_date,
-            harm_caused=harm_caused,
-            legal_basis=legal_basis,
-            officers=officers,
-            filed_on=filed_on,
-            command_key=idempotency_key or "",
-            command_fingerprint=request_print,
-            cipher=self.cipher,
-        )
-        try:
-            self._save(case)
-        except IntegrityError:
-            # A concurrent retry with the same key won the race: answer with its case.
-            existing = self.get_case(case_id)
-            existing.already_did(idempotency_key, request_print)
-            return existing, True
-        return case, False
+        """立案, by the caller's own agency. Returns (case, replayed). With an
+        Idempotency-Key the case id is derived from the agency and the key, so a retry can
+        only ever find the first case."""
+        agency = request.agency
+        if agency["code"] != caller.agency_code or agency["region_code"] != caller.region_code:
+            raise Forbidden(
+                "a case is filed by the caller's own agency: /agency must match the token's agency",
+                errors=[{"pointer": "/agency/code", "in": "body", "rule": "own-agency", "detail": "not your agency"}],
+            )
+        idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
+        case_id = keyed_id(CASE_ID_NAMESPACE, agency["code"], idempotency.key) if idempotency.key else uuid.uuid4()
+        permit = _permit(caller, acting=True)
 
-    def _command(
-        self,
-        case_id: UUID,
-        expected_version: int | None,
-        idempotency_key: str | None,
-        payload: dict[str, Any],
-        act: Any,
-        permit: Permit,
-    ) -> tuple[Case, bool]:
-        case = self.get_case(case_id)
-        permit(case)
-        request_print = request_fingerprint(payload)
-        if case.already_did(idempotency_key, request_print):
-            return case, True
-        if expected_version is not None and expected_version != case.version:
-            raise StaleVersion(expected_version, case.version)
-        act(case, idempotency_key or "", request_print)
-        try:
-            self._save(case)
-        except IntegrityError as exc:
-            # Someone else appended between our read and our write.
-            current = self.get_case(case_id)
-            if current.already_did(idempotency_key, request_print):
-                return current, True
-            raise StaleVersion(case.version - 1, current.version) from exc
-        return case, False
+        def answer_existing(existing: Case) -> None:
+            permit(existing)
+            existing.already_did(idempotency)  # raises on a different request
+
+        return self.create(
+            case_id,
+            lambda: Case.file(
+                case_id=case_id,
+                agency=agency,
+                party=request.party,
+                violation_summary=request.violation_summary,
+                violation_date=request.violation_date,
+                harm_caused=request.harm_caused,
+                legal_basis=request.legal_basis,
+                officers=request.officers,
+                filed_on=request.filed_on or today_in_china(),
+                command_key=idempotency.key or "",
+                command_fingerprint=idempotency.fingerprint,
+                cipher=self.cipher,
+            ),
+            answer_existing,
+            {"case.id": str(case_id)},
+        )
 
     def record_legal_review(
         self,
+        caller: Principal,
         case_id: UUID,
-        *,
-        outcome: ReviewOutcome,
-        reviewer: Reviewer,
-        opinion: str,
-        reviewed_on: date,
-        expected_version: int | None,
+        request: LegalReviewRequest,
         idempotency_key: str | None,
-        payload: dict[str, Any],
-        permit: Permit,
+        expected_version: int | None,
     ) -> tuple[Case, bool]:
-        return self._command(
+        """法制审核. Returns (case, replayed)."""
+        idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
+        return self.change(
             case_id,
+            "case",
+            idempotency,
             expected_version,
-            idempotency_key,
-            payload,
-            lambda case, key, request_print: case.record_legal_review(
-                outcome=outcome,
-                reviewer=reviewer,
-                opinion=opinion,
-                reviewed_on=reviewed_on,
-                command_key=key,
-                command_fingerprint=request_print,
+            _permit(caller, acting=True),
+            lambda case: case.record_legal_review(
+                outcome=request.outcome,
+                reviewer=request.reviewer,
+                opinion=request.opinion,
+                reviewed_on=request.reviewed_on or today_in_china(),
+                command_key=idempotency.key or "",
+                command_fingerprint=idempotency.fingerprint,
             ),
-            permit,
         )
 
     def decide_penalty(
         self,
+        caller: Principal,
         case_id: UUID,
-        *,
-        decision_number: str,
-        decided_on: date,
-        penalties: list[Penalty],
-        expected_version: int | None,
+        request: PenaltyDecisionRequest,
         idempotency_key: str | None,
-        payload: dict[str, Any],
-        permit: Permit,
+        expected_version: int | None,
     ) -> tuple[Case, bool]:
-        return self._command(
+        """行政处罚决定. Returns (case, replayed)."""
+        idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
+        return self.change(
             case_id,
+            "case",
+            idempotency,
             expected_version,
-            idempotency_key,
-            payload,
-            lambda case, key, request_print: case.decide_penalty(
-                decision_number=decision_number,
-                decided_on=decided_on,
-                penalties=penalties,
-                command_key=key,
-                command_fingerprint=request_print,
+            _permit(caller, acting=True),
+            lambda case: case.decide_penalty(
+                decision_number=request.decision_number,
+                decided_on=request.decided_on or today_in_china(),
+                penalties=request.penalties,
+                command_key=idempotency.key or "",
+                command_fingerprint=idempotency.fingerprint,
                 cipher=self.cipher,
             ),
-            permit,
         )
 
-    def history(self, case_id: UUID, permit: Permit) -> list[Any]:
-        """Every stored event of the case, oldest first (for auditors replaying it)."""
-        permit(self.get_case(case_id))
-        return list(self.events.get(case_id))
-
-
-__all__ = ["CaseApplication", "CaseNotFound", "IdempotencyConflict", "StaleVersion"]
+    def history(self, caller: Principal, case_id: UUID) -> list[dict[str, Any]]:
+        """Every stored event of the case as CloudEvents, oldest first (for auditors
+        replaying it), the party shown as the caller may see it."""
+        _permit(caller, acting=False)(self.get_case(case_id))
+        full = reads_personal_data(caller)
+        fmt = JSONFormat()
+        events = [json.loads(fmt.write(to_cloud_event(e, self.source))) for e in self.events.get(case_id)]
+        for event in events:
+            if "party" in event["data"]:
+                event["data"]["party"] = party_as_shown(event["data"]["party"], self.cipher, full)
+        return events

@@ -14,16 +14,22 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 from typing_extensions import NotRequired, TypedDict
 
-from services.case.personal_data import (
-    SealedText,
+from services.case.personal_data import seal_party
+from services.common import event_types
+from services.common.identifiers import (
+    USCC,
+    USCC_PATTERN,
     is_minor_on,
-    is_sealed,
     is_valid_resident_id,
+    is_valid_uscc,
     personal_identifier_in,
-    seal_party,
 )
-from services.infra.crypto import FieldCipher
+from services.common.officers import Officer, require_two_officers
+from services.common.personal_data import SealedText
+from services.infra.crypto import FieldCipher, is_sealed
+from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import TracedAggregate
+from services.infra.idempotency import RemembersCommands
 
 CaseStatus = Literal["filed", "review_returned", "review_passed", "decided"]
 PartyKind = Literal["enterprise", "natural_person"]
@@ -39,9 +45,9 @@ ReviewOutcome = Literal["passed", "returned"]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-USCC = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}|[0-9]{6})?$")]
-PartyCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
+# A USCC or a resident ID number: both 18 characters of the USCC alphabet.
+PartyCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=USCC_PATTERN)]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{5,20}$")]
 
 # Which command is allowed in which state: the single source for 409 answers.
@@ -89,13 +95,6 @@ class RecordedParty(TypedDict):
     phone: NotRequired[str | SealedText]
 
 
-class Officer(TypedDict):
-    """执法人员 with an enforcement certificate number (执法证号)."""
-
-    name: Name
-    certificate_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
-
-
 class Penalty(TypedDict):
     kind: PenaltyKind
     amount_yuan: NotRequired[Annotated[int, Field(ge=0, le=10_000_000_000)]]
@@ -107,45 +106,22 @@ class Reviewer(TypedDict):
     certificate_no: NotRequired[Annotated[str, StringConstraints(min_length=4, max_length=40)]]
 
 
-class CaseError(Exception):
-    pass
-
-
-class IllegalTransition(CaseError):
-    """A command the case's current state does not allow (answered 409)."""
+class IllegalTransition(IllegalInCurrentState):
+    """A command the case's current state does not allow (answered 409 with the state and
+    the actions allowed from it)."""
 
     def __init__(self, action: str, status: str) -> None:
         self.action = action
         self.status = status
         self.allowed = ALLOWED_ACTIONS[status]
-        super().__init__(f"'{action}' is not allowed while the case is '{status}'")
+        super().__init__(
+            f"'{action}' is not allowed while the case is '{status}'",
+            current_state=status,
+            allowed_actions=list(self.allowed),
+        )
 
 
-class RuleViolation(CaseError):
-    """Input that breaks a legal rule (answered 422, naming the field and the rule)."""
-
-    def __init__(self, pointer: str, rule: str, detail: str) -> None:
-        self.pointer = pointer
-        self.rule = rule
-        super().__init__(detail)
-
-
-class IdempotencyConflict(CaseError):
-    """The same Idempotency-Key was sent with a different request."""
-
-
-# -- identifiers ---------------------------------------------------------------------
-
-_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def is_valid_uscc(code: str) -> bool:
-    """统一社会信用代码 (GB 32100-2015): 18 characters, last one a check character."""
-    if len(code) != 18 or any(c not in _USCC_CHARS for c in code):
-        return False
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
-    return _USCC_CHARS[(31 - total % 31) % 31] == code[17]
+# -- rules -------------------------------------------------------------------------------
 
 
 def validate_party(party: Party, pointer: str = "/party") -> None:
@@ -170,11 +146,12 @@ def refuse_personal_data_in_text(pointer: str, text: str, party: Party | None = 
 # -- the aggregate ----------------------------------------------------------------------
 
 
-class Case(TracedAggregate):
-    """行政处罚案件. Created by filing (立案)."""
+class Case(TracedAggregate, RemembersCommands):
+    """行政处罚案件. Created by filing (立案). Remembers each command's Idempotency-Key, so
+    a retry is answered from its events."""
 
     class Filed(TracedAggregate.Created):
-        cloud_type = "case.filed.v1"
+        cloud_type = event_types.CASE_FILED
         agency: Agency
         party: RecordedParty
         violation_summary: str
@@ -188,7 +165,7 @@ class Case(TracedAggregate):
         command_fingerprint: str
 
     class LegalReviewRecorded(TracedAggregate.Event):
-        cloud_type = "case.legal_review_recorded.v1"
+        cloud_type = event_types.CASE_LEGAL_REVIEW_RECORDED
         outcome: ReviewOutcome
         reviewer: Reviewer
         opinion: str
@@ -204,7 +181,7 @@ class Case(TracedAggregate):
         """The decision document's content (行政处罚决定书), self-contained so that the
         disclosure service can publish it without reading the case service."""
 
-        cloud_type = "case.penalty_decided.v1"
+        cloud_type = event_types.CASE_PENALTY_DECIDED
         decision_number: str
         decided_on: str
         penalties: list[Penalty]
@@ -229,7 +206,6 @@ class Case(TracedAggregate):
         party: RecordedParty,
         violation_summary: str,
         violation_date: str,
-        harm_caused: bool,
         legal_basis: str,
         officers: list[Officer],
         filed_on: str,
@@ -247,20 +223,7 @@ class Case(TracedAggregate):
         self.decision_due = decision_due
         self.status: str = "filed"
         self.decision_number: str | None = None
-        self.command_keys: dict[str, str] = {}
         self.remember(command_key, command_fingerprint)
-
-    # -- idempotency (the keys live in the events, so a retry is answered atomically) --
-    def remember(self, key: str, fingerprint: str) -> None:
-        if key:
-            self.command_keys[key] = fingerprint
-
-    def already_did(self, key: str | None, fingerprint: str) -> bool:
-        if not key or key not in self.command_keys:
-            return False
-        if self.command_keys[key] != fingerprint:
-            raise IdempotencyConflict(f"Idempotency-Key '{key}' was already used with a different request")
-        return True
 
     @property
     def allowed_actions(self) -> tuple[str, ...]:
@@ -296,11 +259,7 @@ class Case(TracedAggregate):
         validate_party(party)
         refuse_personal_data_in_text("/violation_summary", violation_summary, party)
         refuse_personal_data_in_text("/legal_basis", legal_basis, party)
-        certificates = {o["certificate_no"].strip() for o in officers}
-        if len(certificates) < 2:
-            raise RuleViolation(
-                "/officers", "two-officers", "at least two officers with distinct enforcement certificates must act"
-            )
+        require_two_officers(officers, "act")
         if violation_date > filed_on:
             raise RuleViolation("/violation_date", "not-after-filing", "the violation cannot be after the filing date")
         years = LIMITATION_YEARS_WITH_HARM if harm_caused else LIMITATION_YEARS

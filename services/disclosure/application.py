@@ -10,11 +10,11 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
+from services.common import event_types
 from services.disclosure.domain import Publication, withheld_reason
 from services.infra.consumer import ConsumedEvent
-from services.infra.eventstore import ServiceApplication, system_actor
+from services.infra.eventstore import ServiceApplication
+from services.infra.identity import system_actor
 from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,6 @@ class DisclosureSettings(Settings):
     publisher_timeout_s: float = 10.0
 
 
-class PublicationNotFound(Exception):
-    pass
-
-
 class DisclosureApplication(ServiceApplication):
     name = "disclosures"
     source = "/caseledger/disclosure"
@@ -44,18 +40,16 @@ class DisclosureApplication(ServiceApplication):
         self.publication_months = publication_months
 
     def get_publication(self, publication_id: UUID) -> Publication:
-        try:
-            publication: Publication = self.repository.get(publication_id)
-        except AggregateNotFoundError as exc:
-            raise PublicationNotFound(str(publication_id)) from exc
+        publication: Publication = self.load(publication_id, "publication")
         return publication
+
+    # The policy "disclosure-policy" (run by a PolicyRunner) handles these types only.
+    policy_handles = frozenset({event_types.CASE_PENALTY_DECIDED})
 
     def prepare_on_decision(self, event: ConsumedEvent) -> list[Any]:
         """Policy for ``case.penalty_decided.v1``: prepare the decision's publication.
         Its id is derived from (case, decision number), so a duplicate delivery collides
         with the first publication instead of creating a second one."""
-        if not event.is_type(".case.penalty_decided.v1"):
-            return []
         reason = withheld_reason(event.data)
         if reason:
             log.warning(

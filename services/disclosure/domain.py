@@ -10,7 +10,6 @@ ID number, address or phone number.
 from __future__ import annotations
 
 import calendar
-import re
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -20,6 +19,9 @@ from typing import Any, Literal
 import chinese_calendar
 from typing_extensions import TypedDict
 
+from services.common import event_types
+from services.common.identifiers import MOBILE_LIKE, RESIDENT_ID_LIKE, is_valid_resident_id
+from services.common.personal_data import mask_person_name
 from services.infra.eventstore import TracedAggregate
 
 PartyCategory = Literal["legal_person", "other_organisation", "individual_business", "natural_person"]
@@ -40,16 +42,6 @@ PENALTY_LABELS = {
     "licence_revocation": "吊销许可证",
 }
 LICENCE_PENALTIES = ("licence_suspension", "licence_revocation")
-# Two-character surnames (复姓), so 欧阳小明 becomes 欧阳某某 and not 欧某某.
-COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
-    "宇文", "司徒", "夏侯", "令狐", "端木", "独孤", "南宫", "西门", "呼延", "轩辕",
-)  # fmt: skip
-# Personal identifiers that free text (facts, penalty descriptions) may carry by mistake.
-_RESIDENT_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-_MOBILE_LIKE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 REDACTED = "***"
 
 
@@ -123,18 +115,6 @@ def to_wan_yuan(yuan: int) -> str:
     return str((Decimal(yuan) / Decimal(10_000)).quantize(Decimal("0.000001")))
 
 
-def mask_person_name(name: str) -> str:
-    """黄小明 -> 黄某某; compound surnames kept whole (欧阳小明 -> 欧阳某某)."""
-    name = name.strip()
-    surname = next((s for s in COMPOUND_SURNAMES if name.startswith(s) and len(name) > len(s)), name[:1])
-    return f"{surname}某某"
-
-
-def _is_resident_id(code: str) -> bool:
-    total = sum(int(c) * w for c, w in zip(code[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == code[17].upper()
-
-
 def party_category(party: dict[str, Any]) -> PartyCategory:
     """行政相对人类别. For units the USCC's second character is the organisation type;
     registration authority 9 (market regulation) with type 2 is an individual business."""
@@ -166,10 +146,11 @@ def _scrubber(party: dict[str, Any]) -> Callable[[str], str]:
             text = text.replace(secret, REDACTED)
         if person:
             text = text.replace(party["name"], mask_person_name(party["name"]))
-        text = _RESIDENT_ID_LIKE.sub(
-            lambda m: m.group() if m.group() == own_unit_code or not _is_resident_id(m.group()) else REDACTED, text
+        # Personal identifiers that free text (facts, penalty descriptions) may carry by mistake.
+        text = RESIDENT_ID_LIKE.sub(
+            lambda m: m.group() if m.group() == own_unit_code or not is_valid_resident_id(m.group()) else REDACTED, text
         )
-        return _MOBILE_LIKE.sub(REDACTED, text)
+        return MOBILE_LIKE.sub(REDACTED, text)
 
     return scrub
 
@@ -223,7 +204,7 @@ class Publication(TracedAggregate):
     published when Credit China has accepted it."""
 
     class Prepared(TracedAggregate.Created):
-        cloud_type = "disclosure.publication_prepared.v1"
+        cloud_type = event_types.DISCLOSURE_PUBLICATION_PREPARED
         case_id: str
         publication_id: str
         decision_number: str
@@ -235,7 +216,7 @@ class Publication(TracedAggregate):
     class Published(TracedAggregate.Event):
         """Accepted by Credit China; carries the item so the public feed needs only this."""
 
-        cloud_type = "disclosure.published.v1"
+        cloud_type = event_types.DISCLOSURE_PUBLISHED
         case_id: str
         publication_id: str
         published_on: str

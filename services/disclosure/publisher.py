@@ -21,10 +21,9 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
-from services.disclosure.application import DisclosureApplication, DisclosureSettings
+from services.disclosure.application import DisclosureApplication, DisclosureSettings, publication_actor
 from services.disclosure.domain import Publication
 from services.infra.clock import today_in_china
-from services.infra.eventstore import system_actor
 from services.infra.telemetry import current_traceparent, span_from
 
 log = logging.getLogger(__name__)
@@ -94,10 +93,8 @@ class CreditChinaPublisher(threading.Thread):
                 publication.publish(
                     published_on=today_in_china(),
                     receipt_id=receipt_id,
-                    actor=system_actor(
-                        "disclosure",
-                        publication.agency_code,
-                        publication.region_code,
+                    actor=publication_actor(
+                        {"code": publication.agency_code, "region_code": publication.region_code},
                         "accepted by Credit China (信用中国)",
                     ),
                 )

@@ -15,32 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from services.infra.http import Problem
+from services.infra.identity import Principal
+from services.infra.problems import Problem
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ["ES256", "RS256", "EdDSA"]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The verified caller of one request."""
-
-    subject: str
-    subject_type: str  # "person" | "system"
-    agency_code: str
-    region_code: str
-    roles: frozenset[str]
-    agency_name: str = ""
-    name: str = ""
-    on_behalf_of: str | None = None
-    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def unauthorized(detail: str, error: str = "invalid_token") -> Problem:
@@ -123,19 +107,3 @@ class TokenVerifier:
             on_behalf_of=claims.get("on_behalf_of"),
             claims=claims,
         )
-
-
-# The actor of the command being handled, read by the aggregates when they record events.
-_current_actor: ContextVar[dict[str, Any] | None] = ContextVar("caseledger_actor", default=None)
-
-
-def set_current_actor(actor: dict[str, Any] | None) -> Any:
-    return _current_actor.set(actor)
-
-
-def reset_current_actor(token: Any) -> None:
-    _current_actor.reset(token)
-
-
-def current_actor() -> dict[str, Any] | None:
-    return _current_actor.get()

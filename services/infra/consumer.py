@@ -5,36 +5,33 @@ A kafka-python consumer group hands partitions out; on assignment the loop seeks
 partition to the position its handler stored *together with its effects*, never to an
 offset committed to Kafka. Two handler kinds:
 
-- ``ProjectionRunner``: read models in SQLAlchemy. The effect, the next offset and the
-  applied CloudEvent ids are written in one transaction; an event whose id was already
-  applied (a relay re-publish lands at a new offset) changes nothing.
-- ``PolicyRunner``: policies that append events to the service's own event store. The new
-  events and a tracking row (group, partition, offset) commit together.
+- ``ProjectionRunner`` (``services.infra.projection``): read models in SQLAlchemy. The
+  effect, the next offset and the applied CloudEvent ids are written in one transaction;
+  an event whose id was already applied (a relay re-publish lands at a new offset)
+  changes nothing.
+- ``PolicyRunner`` (``services.infra.policy``): policies that append events to the
+  service's own event store. The new events and a tracking row (group, partition,
+  offset) commit together.
+
+Each handler declares the CloudEvent types it handles; the loop drops a message of any
+other type before parsing it, by the type the relay puts in its ``ce_type`` header (a
+message without the header is parsed to find its type).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.broker import ensure_topic, forget_topics
-from services.infra.eventstore import ServiceApplication
+from services.infra.eventstore import TYPE_HEADER
 from services.infra.settings import Settings
-from services.infra.storage import make_engine
-from services.infra.telemetry import span_from
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +53,6 @@ class ConsumedEvent:
     # The emitting aggregate's id and version (CloudEvent extensions aggregateid, sequence).
     aggregate_id: str = ""
     sequence: int = 0
-
-    def is_type(self, suffix: str) -> bool:
-        return self.type.endswith(suffix)
-
-    @property
-    def occurred_at(self) -> datetime:
-        return datetime.fromisoformat(self.time.replace("Z", "+00:00"))
 
 
 def parse_record(record: Any) -> ConsumedEvent | None:
@@ -88,8 +78,29 @@ def parse_record(record: Any) -> ConsumedEvent | None:
         return None
 
 
+def record_type(record: Any) -> str | None:
+    """The CloudEvent type from the message's ``ce_type`` header, without parsing the
+    message; None when the header is absent."""
+    for key, value in record.headers or ():
+        if key == TYPE_HEADER:
+            return bytes(value).decode()
+    return None
+
+
+# A handler that wants every type (the webhook deliveries: subscribers choose).
+EVERY_TYPE = None
+
+
+def wants(handles: Collection[str] | None, event_type: str) -> bool:
+    return handles is None or event_type in handles
+
+
 class Handler(Protocol):
     name: str
+
+    @property
+    def handles(self) -> Collection[str] | None:
+        """The CloudEvent types it handles (services.common.event_types); EVERY_TYPE for all."""
 
     def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]: ...
 
@@ -152,7 +163,7 @@ class ConsumerLoop(threading.Thread):
         while not self.stopping.is_set():
             batches = consumer.poll(timeout_ms=200)
             for partition, records in batches.items():
-                events = [e for e in (parse_record(r) for r in records) if e is not None]
+                events = self._wanted_events(records)
                 try:
                     self.handler.apply(partition, events, records[-1].offset)
                 except Exception as exc:
@@ -164,6 +175,22 @@ class ConsumerLoop(threading.Thread):
                     continue
                 self.applied += len(events)
                 self.last_error = None
+
+    def _wanted_events(self, records: Sequence[Any]) -> list[ConsumedEvent]:
+        """The records' events the handler handles; other types are dropped by their
+        header, before their data is parsed."""
+        handles = self.handler.handles
+        if handles is None:
+            return [e for e in (parse_record(r) for r in records) if e is not None]
+        events = []
+        for record in records:
+            announced = record_type(record)
+            if announced is not None and announced not in handles:
+                continue
+            event = parse_record(record)
+            if event is not None and event.type in handles:
+                events.append(event)
+        return events
 
     def _seek_stored(self, consumer: KafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
         stored = self.handler.positions(partitions)
@@ -186,157 +213,3 @@ class _SeekToStored(ConsumerRebalanceListener):
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.loop._seek_stored(self.consumer, list(assigned))
         self.loop.assigned |= set(assigned)
-
-
-# -- SQL projections --------------------------------------------------------------------
-
-consumer_metadata = MetaData()
-consumer_offsets = Table(
-    "consumer_offsets",
-    consumer_metadata,
-    Column("consumer", String(120), primary_key=True),
-    Column("topic", String(200), primary_key=True),
-    Column("partition", Integer, primary_key=True),
-    Column("next_offset", Integer, nullable=False),
-)
-applied_events = Table(
-    "applied_events",
-    consumer_metadata,
-    Column("consumer", String(120), primary_key=True),
-    Column("event_id", String(64), primary_key=True),
-)
-
-
-def upsert(table: Table, values: dict[str, Any], keys: Sequence[str], dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE, on PostgreSQL or SQLite."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(**values)
-    updates = {k: stmt.excluded[k] for k in values if k not in keys}
-    if not updates:
-        return stmt.on_conflict_do_nothing(index_elements=list(keys))
-    return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
-
-
-class Projection(Protocol):
-    """A read model fed from Kafka. ``apply`` runs inside the batch's transaction."""
-
-    name: str
-    metadata: MetaData
-
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None: ...
-
-
-class ProjectionRunner:
-    """Runs one projection in the consumer thread, on that thread's own event loop."""
-
-    def __init__(self, settings: Settings, projection: Projection) -> None:
-        self.name = projection.name
-        self.projection = projection
-        self.loop = asyncio.new_event_loop()
-        self.engine: AsyncEngine = make_engine(settings)
-        self.loop.run_until_complete(create_tables(self.engine, projection.metadata))
-
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        return self.loop.run_until_complete(self._positions(partitions))
-
-    async def _positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(consumer_offsets.c.topic, consumer_offsets.c.partition, consumer_offsets.c.next_offset).where(
-                    consumer_offsets.c.consumer == self.name
-                )
-            )
-            stored = {TopicPartition(t, p): o for t, p, o in rows}
-        return {tp: stored.get(tp) for tp in partitions}
-
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
-        self.loop.run_until_complete(self._apply(partition, events, last_offset))
-
-    async def _apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
-        async with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            ids = [e.id for e in events]
-            seen: set[str] = set()
-            if ids:
-                rows = await conn.execute(
-                    select(applied_events.c.event_id).where(
-                        applied_events.c.consumer == self.name, applied_events.c.event_id.in_(ids)
-                    )
-                )
-                seen = {r[0] for r in rows}
-            for event in events:
-                if event.id in seen:
-                    continue  # a duplicate delivery or a re-published event: no effect
-                seen.add(event.id)
-                await conn.execute(applied_events.insert().values(consumer=self.name, event_id=event.id))
-                with span_from(event.traceparent, f"{self.name} apply", **{"cloudevents.event_type": event.type}):
-                    await self.projection.apply(conn, event)
-            await conn.execute(
-                upsert(
-                    consumer_offsets,
-                    {
-                        "consumer": self.name,
-                        "topic": partition.topic,
-                        "partition": partition.partition,
-                        "next_offset": last_offset + 1,
-                    },
-                    ("consumer", "topic", "partition"),
-                    dialect,
-                )
-            )
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.engine.dispose())
-        self.loop.close()
-
-
-async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(consumer_metadata.create_all)
-        await conn.run_sync(metadata.create_all)
-
-
-# -- policies that append events ------------------------------------------------------
-
-Policy = Callable[[ConsumedEvent], Sequence[Aggregate]]
-
-
-class PolicyRunner:
-    """Runs a policy: for each event, the aggregates it returns are saved with a
-    tracking row for (policy, partition, offset) in one event-store transaction."""
-
-    def __init__(self, app: ServiceApplication, name: str, policy: Policy) -> None:
-        self.app = app
-        self.name = name
-        self.policy = policy
-
-    def _tracking_name(self, partition: TopicPartition) -> str:
-        return f"{self.name}:{partition.topic}:{partition.partition}"
-
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        # The tracking id stored is the next offset to read (offset + 1, so never 0).
-        return {tp: self.app.process_recorder.max_tracking_id(self._tracking_name(tp)) for tp in partitions}
-
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
-        recorder = self.app.process_recorder
-        name = self._tracking_name(partition)
-        for event in events:
-            tracking = Tracking(name, event.offset + 1)
-            if recorder.has_tracking_id(name, tracking.notification_id):
-                continue
-            with span_from(event.traceparent, f"{self.name} policy", **{"cloudevents.event_type": event.type}):
-                aggregates = self.policy(event)
-                if not aggregates:
-                    continue
-                try:
-                    self.app.save_tracked(tracking, *aggregates)
-                except IntegrityError:
-                    # Deterministic aggregate ids: the effect of this CloudEvent already
-                    # exists (a re-published duplicate). Record the position alone.
-                    try:
-                        recorder.insert_tracking(tracking)
-                    except IntegrityError:
-                        pass
-
-    def close(self) -> None:
-        pass

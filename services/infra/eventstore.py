@@ -1,28 +1,30 @@
 """Event-store plumbing shared by the services: a traced aggregate base, the service
 application (an eventsourcing Application over a process recorder, so policies and the
-outbox relay can record their positions atomically), and the mapping of stored domain
-events to CloudEvents. No domain rules live here."""
+outbox relay can record their positions atomically) with the one way every command
+loads, decides and saves, and the mapping of stored domain events to CloudEvents. No
+domain rules live here."""
 
 from __future__ import annotations
 
 import functools
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, cast, get_type_hints
 
 from cloudevents.core.bindings.kafka import KafkaMessage, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ProcessRecorder, Tracking
-from typing_extensions import TypedDict
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
-from services.infra.auth import current_actor
-from services.infra.telemetry import current_traceparent
+from services.infra.errors import NotFound, StaleVersion
+from services.infra.idempotency import Idempotency
+from services.infra.identity import Actor, current_actor
+from services.infra.telemetry import current_traceparent, tracer
 
-TYPE_PREFIX = "cn.caseledger."
 # Event ids are derived from (aggregate id, version), so a re-published event keeps its id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1c2e-4d0b-5b2a-9c57-2a3b0b8f6a11")
 # Fields stored with every event that are not part of its published data: the envelope
@@ -39,21 +41,9 @@ ENVELOPE_FIELDS = frozenset(
         "command_fingerprint",
     }
 )
-
-
-class Actor(TypedDict):
-    """Who caused an event: the authenticated caller, or the service itself for events a
-    policy or worker records (subject_type "system"), with the agency it acted for."""
-
-    subject: str
-    subject_type: str
-    name: str | None
-    agency_code: str
-    region_code: str
-    role: str | None
-    on_behalf_of: str | None
-    reason: str | None
-    trace_id: str | None
+# The Kafka header naming the CloudEvent type, so a consumer can skip the types it does
+# not handle without parsing the message (the message itself is structured mode).
+TYPE_HEADER = "ce_type"
 
 
 class TracedAggregate(Aggregate):
@@ -63,7 +53,7 @@ class TracedAggregate(Aggregate):
     class Event(Aggregate.Event):
         traceparent: str
         actor: Actor
-        # Reverse-DNS, versioned CloudEvent type, e.g. "case.filed.v1" (prefix added).
+        # The CloudEvent type, one of services.common.event_types.
         cloud_type: ClassVar[str] = ""
 
     class Created(Event, Aggregate.Created):
@@ -90,23 +80,25 @@ def _actor() -> dict[str, Any]:
     return actor
 
 
-def system_actor(service: str, agency_code: str, region_code: str, reason: str) -> dict[str, Any]:
-    """The actor for events a service records on its own (a policy, a worker)."""
-    return {
-        "subject": f"service:{service}",
-        "subject_type": "system",
-        "name": None,
-        "agency_code": agency_code,
-        "region_code": region_code,
-        "role": "system",
-        "on_behalf_of": None,
-        "reason": reason,
-        "trace_id": None,
-    }
+AggregateT = TypeVar("AggregateT", bound=Aggregate)
+KeyedT = TypeVar("KeyedT", bound="KeyedAggregate")
+
+
+class KeyedAggregate(Protocol):
+    """An aggregate that remembers its commands' Idempotency-Keys (``RemembersCommands``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+    def already_did(self, idempotency: Idempotency) -> bool: ...
 
 
 class ServiceApplication(Application):
-    """An eventsourcing application over a process recorder (events + tracking rows)."""
+    """An eventsourcing application over a process recorder (events + tracking rows), and
+    the one path of every command: load (or find), decide, save."""
 
     source: ClassVar[str] = "/caseledger"
 
@@ -124,13 +116,85 @@ class ServiceApplication(Application):
         processing_event.collect_events(*aggregates)
         self._record(processing_event)
 
+    # -- the command path ------------------------------------------------------------------
+    def find(self, aggregate_id: uuid.UUID) -> Any | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def load(self, aggregate_id: uuid.UUID, what: str) -> Any:
+        """The aggregate, or ``NotFound`` naming ``what`` ("case", "publication")."""
+        aggregate = self.find(aggregate_id)
+        if aggregate is None:
+            raise NotFound(f"no {what} {aggregate_id}")
+        return aggregate
+
+    def append(self, aggregate: Aggregate, span: Mapping[str, str]) -> None:
+        """Save the aggregate's new events, traced with ``span``'s attributes."""
+        with tracer().start_as_current_span("event-store append", attributes=dict(span)):
+            self.save(aggregate)
+
+    def create(
+        self,
+        aggregate_id: uuid.UUID,
+        build: Callable[[], AggregateT],
+        answer_existing: Callable[[AggregateT], None],
+        span: Mapping[str, str],
+    ) -> tuple[AggregateT, bool]:
+        """Create what a command makes, under an id derived from the command (so a retry
+        finds the first). Returns (aggregate, replayed): one that exists already is
+        checked by ``answer_existing`` (it raises unless it is this command's first
+        result) and answered; a concurrent twin that won the append likewise."""
+        existing = self.find(aggregate_id)
+        if existing is not None:
+            answer_existing(existing)
+            return existing, True
+        aggregate = build()
+        try:
+            self.append(aggregate, span)
+        except IntegrityError:
+            winner = self.load(aggregate_id, "aggregate")
+            answer_existing(winner)
+            return winner, True
+        return aggregate, False
+
+    def change(
+        self,
+        aggregate_id: uuid.UUID,
+        what: str,
+        idempotency: Idempotency,
+        expected_version: int | None,
+        permit: Callable[[KeyedT], None],
+        decide: Callable[[KeyedT], None],
+    ) -> tuple[KeyedT, bool]:
+        """Load, check access (``permit`` raises NotFound or Forbidden), answer a retry
+        from the events, check If-Match, decide, save. Returns (aggregate, replayed)."""
+        aggregate: KeyedT = self.load(aggregate_id, what)
+        permit(aggregate)
+        if aggregate.already_did(idempotency):
+            return aggregate, True
+        if expected_version is not None and expected_version != aggregate.version:
+            raise StaleVersion(what, expected_version, aggregate.version)
+        decide(aggregate)
+        try:
+            self.append(cast(Aggregate, aggregate), {f"{what}.id": str(aggregate_id)})
+        except IntegrityError as exc:
+            # Someone else appended between our read and our write.
+            current: KeyedT = self.load(aggregate_id, what)
+            if current.already_did(idempotency):
+                return current, True
+            raise StaleVersion(what, aggregate.version - 1, current.version) from exc
+        return aggregate, False
+
 
 def event_id(originator_id: Any, version: int) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{version}"))
 
 
 def cloud_type(event_class: type[Any]) -> str:
-    return TYPE_PREFIX + event_class.cloud_type
+    type_: str = event_class.cloud_type
+    return type_
 
 
 def data_fields(event_class: type[Any]) -> dict[str, Any]:
@@ -188,6 +252,7 @@ def to_kafka_message(domain_event: Any, source: str) -> KafkaMessage:
     """Structured-mode CloudEvent, keyed by case id, with the traceparent as a header too."""
     message = to_structured_event(to_cloud_event(domain_event, source))
     headers = dict(message.headers)
+    headers[TYPE_HEADER] = cloud_type(type(domain_event)).encode()
     if domain_event.traceparent:
         headers["traceparent"] = domain_event.traceparent.encode()
     return KafkaMessage(headers=headers, key=message.key, value=message.value)

@@ -3,13 +3,34 @@ while new rows arrive, and cheap at any depth."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.infra.http import decode_cursor, encode_cursor, field_problem
+from services.infra.errors import InvalidInput
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(value, dict):
+            raise ValueError
+        return value
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _foreign_cursor() from exc
+
+
+def _foreign_cursor() -> InvalidInput:
+    return InvalidInput("cursor", "cursor", "not a cursor from this API", where="query")
 
 
 async def keyset_page(
@@ -26,7 +47,7 @@ async def keyset_page(
         try:
             at, last_key = datetime.fromisoformat(after["at"]), str(after["id"])
         except (KeyError, ValueError, TypeError):
-            raise field_problem("cursor", "cursor", "not a cursor from this API", where="query") from None
+            raise _foreign_cursor() from None
         query = query.where(or_(recorded_at > at, and_(recorded_at == at, key > last_key)))
     query = query.order_by(recorded_at, key).limit(limit + 1)
     async with engine.connect() as conn:

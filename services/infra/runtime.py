@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
-from fastapi import FastAPI
-from sqlalchemy import MetaData, Select, text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.infra.consumer import ConsumerLoop, Handler, create_tables
+from services.infra.consumer import ConsumerLoop, Handler
 from services.infra.crypto import FieldCipher
 from services.infra.eventstore import ServiceApplication
-from services.infra.http import Problem
+from services.infra.projection import create_tables
 from services.infra.relay import OutboxRelay
 from services.infra.settings import Settings
 from services.infra.storage import ensure_postgres_database, make_engine
@@ -64,14 +63,6 @@ class ServiceRuntime(Generic[AppT]):
     def db(self) -> AsyncEngine:
         assert self.engine is not None, "service not started"
         return self.engine
-
-    async def one_or_404(self, query: Select[Any], what: str) -> Any:
-        """The single read-model row ``query`` selects, or a 404 problem naming ``what``."""
-        async with self.db.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            raise Problem(404, "not-found", "Not found", f"no {what}")
-        return row
 
     async def start(self) -> None:
         setup_logging(self.settings.service_name)
@@ -138,9 +129,11 @@ class ServiceRuntime(Generic[AppT]):
         checks["ready"] = ready
         return checks
 
-    def lifespan(self) -> Callable[[FastAPI], Any]:
+    def lifespan(self) -> Callable[[Any], Any]:
+        """The web app's lifespan (any ASGI app): the runtime starts and stops with it."""
+
         @asynccontextmanager
-        async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async def _lifespan(_app: Any) -> AsyncIterator[None]:
             await self.start()
             try:
                 yield

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry import context, propagate, trace
@@ -78,10 +78,6 @@ def span_from(traceparent: str | None, name: str, **attributes: str | int) -> It
             yield span
     finally:
         context.detach(token)
-
-
-def headers_to_carrier(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
 
 
 class _TraceIdLogFilter(logging.Filter):

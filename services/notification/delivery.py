@@ -29,7 +29,7 @@ from standardwebhooks import Webhook
 from services.infra.settings import Settings
 from services.infra.storage import make_engine
 from services.infra.telemetry import current_traceparent, span_from
-from services.notification.subscriptions import deliveries, subscriptions
+from services.notification.readmodel import deliveries, subscriptions
 
 log = logging.getLogger(__name__)
 

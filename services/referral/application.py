@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
-
+from services.access.policy import acts_for_agency, sees_agency
+from services.infra.clock import today_in_china
+from services.infra.errors import Forbidden
 from services.infra.eventstore import ServiceApplication
-from services.infra.http import request_fingerprint
-from services.infra.telemetry import tracer
-from services.referral.domain import (
-    Addressee,
-    AlreadyReferred,
-    KnownCase,
-    Officer,
-    ReceivingOrgan,
-    Referral,
-    referral_id_for,
-)
+from services.infra.idempotency import Idempotency
+from services.infra.identity import Principal
+from services.referral.domain import KnownCase, Referral, UnknownCase, referral_id_for
+from services.referral.schemas import ReferRequest
 
 
 class ReferralApplication(ServiceApplication):
@@ -28,55 +17,39 @@ class ReferralApplication(ServiceApplication):
     source = "/caseledger/referral"
 
     def refer(
-        self,
-        *,
-        case: KnownCase,
-        receiving_organ: ReceivingOrgan,
-        organ_name: str,
-        addressee: Addressee,
-        suspected_offence: str,
-        reason: str,
-        officers: list[Officer],
-        materials: list[str],
-        referred_on: date,
-        payload: dict[str, Any],
+        self, caller: Principal, request: ReferRequest, case: KnownCase | None, idempotency_key: str | None
     ) -> tuple[Referral, bool]:
-        """移送. Returns (referral, replayed): the same request again is answered with the
-        first referral; a different referral of the same case to the same organ is refused."""
-        request_print = request_fingerprint(payload)
-        existing = self._find(referral_id_for(case["case_id"], receiving_organ))
-        if existing is not None:
-            return self._replay_or_refuse(existing, request_print), True
-        referral = Referral.refer(
-            case=case,
-            receiving_organ=receiving_organ,
-            organ_name=organ_name,
-            addressee=addressee,
-            suspected_offence=suspected_offence,
-            reason=reason,
-            officers=officers,
-            materials=materials,
-            referred_on=referred_on,
-            command_fingerprint=request_print,
+        """移送 of ``case`` (what the service knows of request.case_id, or None), by the
+        case's own agency. Returns (referral, replayed): a retry with the same
+        Idempotency-Key and request, or the same request again, is answered with the first
+        referral; the same key with a different request is refused, and so is a different
+        referral of the case to the same organ."""
+        # A case outside the caller's jurisdiction is answered exactly like an unknown one.
+        if case is None or not sees_agency(caller, case["agency_code"], case["region_code"]):
+            raise UnknownCase(request.case_id)
+        if not acts_for_agency(caller, case["agency_code"]):
+            raise Forbidden("only the case's own agency refers it")
+        idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
+
+        def answer_existing(existing: Referral) -> None:
+            if not existing.already_did(idempotency):
+                existing.answer_retry(idempotency.fingerprint)
+
+        return self.create(
+            referral_id_for(case["case_id"], request.receiving_organ),
+            lambda: Referral.refer(
+                case=case,
+                receiving_organ=request.receiving_organ,
+                organ_name=request.organ_name,
+                addressee={"organ_code": request.organ_code, "copy_to_code": request.copy_to_code},
+                suspected_offence=request.suspected_offence,
+                reason=request.reason,
+                officers=request.officers,
+                materials=request.materials,
+                referred_on=request.referred_on or today_in_china(),
+                command_key=idempotency.key or "",
+                command_fingerprint=idempotency.fingerprint,
+            ),
+            answer_existing,
+            {"case.id": case["case_id"]},
         )
-        try:
-            with tracer().start_as_current_span("event-store append", attributes={"case.id": case["case_id"]}):
-                self.save(referral)
-        except IntegrityError:
-            winner = self._find(referral.id)
-            assert winner is not None
-            return self._replay_or_refuse(winner, request_print), True
-        return referral, False
-
-    def _find(self, referral_id: UUID) -> Referral | None:
-        try:
-            referral: Referral = self.repository.get(referral_id)
-        except AggregateNotFoundError:
-            return None
-        return referral
-
-    @staticmethod
-    def _replay_or_refuse(existing: Referral, request_print: str) -> Referral:
-        if existing.command_fingerprint != request_print:
-            raise AlreadyReferred(existing.id)
-        return existing

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import StringConstraints
 from typing_extensions import TypedDict
 
+from services.common import event_types
+from services.common import officers as common_officers
+from services.common.officers import require_two_officers
+from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import TracedAggregate
+from services.infra.idempotency import RemembersCommands
 
 ReceivingOrgan = Literal["public_security", "procuratorate"]
 POLICE_FILING_DECISION_DAYS = 3  # 公安机关 decide to file or not within 3 days of receipt.
 REFERRAL_ID_NAMESPACE = uuid.UUID("a1c7e2f0-5b9d-5c3e-8f41-7d2b6e9a0c33")
 
 
-class Officer(TypedDict):
+class Officer(common_officers.Officer):
     """执法人员 preparing the referral, with the enforcement certificate number."""
-
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    certificate_no: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
 
 
 class KnownCase(TypedDict):
@@ -48,21 +49,32 @@ class Addressee(TypedDict):
     copy_to_code: str | None
 
 
-class ReferralError(Exception):
-    pass
+class UnknownCase(RuleViolation):
+    """A case the referral service has not learnt of, or that the caller may not see."""
+
+    kind = "unknown-case"
+    title = "Unknown case"
+
+    def __init__(self, case_id: Any) -> None:
+        super().__init__(
+            "/case_id",
+            "known-case",
+            f"case {case_id} is not known to the referral service; it learns cases from the case "
+            "service's events, so a case filed moments ago may need a second",
+        )
 
 
-class AlreadyReferred(ReferralError):
+class AlreadyReferred(IllegalInCurrentState):
+    """A different referral of a case to an organ it was referred to already."""
+
+    kind = "already-referred"
+    title = "Already referred"
+
     def __init__(self, referral_id: uuid.UUID) -> None:
         self.referral_id = referral_id
-        super().__init__(f"the case was already referred to this organ (referral {referral_id})")
-
-
-class ReferralRuleViolation(ReferralError):
-    def __init__(self, pointer: str, rule: str, detail: str) -> None:
-        self.pointer = pointer
-        self.rule = rule
-        super().__init__(detail)
+        super().__init__(
+            f"the case was already referred to this organ (referral {referral_id})", referral_id=str(referral_id)
+        )
 
 
 def referral_id_for(case_id: str, receiving_organ: str) -> uuid.UUID:
@@ -70,11 +82,11 @@ def referral_id_for(case_id: str, receiving_organ: str) -> uuid.UUID:
     return uuid.uuid5(REFERRAL_ID_NAMESPACE, f"{case_id}:{receiving_organ}")
 
 
-class Referral(TracedAggregate):
+class Referral(TracedAggregate, RemembersCommands):
     """移送: one referral of one case to one receiving organ."""
 
     class Referred(TracedAggregate.Created):
-        cloud_type = "referral.referred.v1"
+        cloud_type = event_types.REFERRAL_REFERRED
         case_id: str
         agency_code: str
         agency_name: str
@@ -91,22 +103,19 @@ class Referral(TracedAggregate):
         materials: list[str]
         referred_on: str
         filing_decision_due: str
+        command_key: str
         command_fingerprint: str
 
     def __init__(
         self,
         case_id: str,
         agency_code: str,
-        agency_name: str,
         receiving_organ: ReceivingOrgan,
         organ_name: str,
-        suspected_offence: str,
-        reason: str,
-        officers: list[Officer],
-        materials: list[str],
         referred_on: str,
         filing_decision_due: str,
         command_fingerprint: str,
+        command_key: str = "",  # referrals recorded before keys were honoured have none
     ) -> None:
         self.case_id = case_id
         self.agency_code = agency_code
@@ -116,6 +125,13 @@ class Referral(TracedAggregate):
         self.filing_decision_due = filing_decision_due
         self.status = "referred"
         self.command_fingerprint = command_fingerprint
+        self.remember(command_key, command_fingerprint)
+
+    def answer_retry(self, fingerprint: str) -> None:
+        """The same referral again (same request, with or without a key) is answered by
+        this one; a different referral of the case to the same organ is refused."""
+        if fingerprint != self.command_fingerprint:
+            raise AlreadyReferred(self.id)
 
     @classmethod
     def refer(
@@ -130,12 +146,10 @@ class Referral(TracedAggregate):
         officers: list[Officer],
         materials: list[str],
         referred_on: date,
+        command_key: str,
         command_fingerprint: str,
     ) -> Referral:
-        if len({o["certificate_no"].strip() for o in officers}) < 2:
-            raise ReferralRuleViolation(
-                "/officers", "two-officers", "at least two officers with distinct certificates prepare a referral"
-            )
+        require_two_officers(officers, "prepare a referral")
         referral: Referral = cls._create(
             cls.Referred,
             id=referral_id_for(case["case_id"], receiving_organ),
@@ -154,7 +168,7 @@ class Referral(TracedAggregate):
             materials=materials,
             referred_on=referred_on.isoformat(),
             filing_decision_due=(referred_on + timedelta(days=POLICE_FILING_DECISION_DAYS)).isoformat(),
+            command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
         return referral
-

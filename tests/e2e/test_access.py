@@ -2,8 +2,9 @@
 
 The matrix calls every route of every service with every role, at its own agency and at a
 foreign one, and without a token, and checks each answer against the permission table in
-services/access/policy.py. Routes are discovered from the apps, so a new route without an
-access rule, or without a request below, fails here.
+services/access/policy.py. Routes are discovered from the services' routers (and checked to
+be what their apps serve), so a new route without an access rule, or without a request
+below, fails here.
 """
 
 from __future__ import annotations
@@ -48,13 +49,14 @@ YEAR = time.localtime().tm_year
 
 
 def service_routes() -> list[tuple[str, str, str, Any]]:
-    """(service, method, path, rule) for every route of every service app."""
+    """(service, method, path, rule) for every route of every service: its router's, which
+    its app (services/<service>/main.py) serves beside /healthz and /readyz."""
     import importlib
 
     found = []
     for service in SERVICES:
-        app = importlib.import_module(f"services.{service}.api").app
-        for route in app.routes:
+        router = importlib.import_module(f"services.{service}.routes").router
+        for route in router.routes:
             if isinstance(route, APIRoute) and route.path not in HEALTH_CHECKS:
                 for method in sorted(route.methods):
                     found.append((service, method, route.path, access_rule_of(route)))
@@ -65,6 +67,12 @@ ROUTES = service_routes()
 
 
 def test_every_route_declares_exactly_one_access_rule() -> None:
+    assert len({(s, m, p) for s, m, p, _ in ROUTES}) == len(ROUTES) >= 15, "the routes were not all found"
+    import importlib
+
+    for service in SERVICES:
+        served = set(importlib.import_module(f"services.{service}.main").create_app().openapi()["paths"])
+        assert served == {p for s, _, p, _ in ROUTES if s == service} | HEALTH_CHECKS, service
     missing = [f"{m} {p} ({s})" for s, m, p, rule in ROUTES if rule is None]
     assert not missing, f"routes without an access rule: {missing}"
     assert {rule for *_, rule in ROUTES} - {"public"} <= set(PERMISSIONS)

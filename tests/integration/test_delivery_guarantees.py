@@ -18,21 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually
 from devtools.launcher import LocalSystem
 from services.case.application import CaseApplication
-from services.case.ledger import CaseLedgerProjection, case_ledger
-from services.infra.consumer import (
-    ConsumedEvent,
-    ConsumerLoop,
-    ProjectionRunner,
-    applied_events,
-    consumer_offsets,
-    upsert,
-)
+from services.case.readmodel import CaseLedgerProjection, case_ledger
+from services.case.schemas import FileCaseRequest, LegalReviewRequest
+from services.infra.consumer import ConsumedEvent, ConsumerLoop
 from services.infra.eventstore import to_kafka_message
+from services.infra.identity import set_current_actor
+from services.infra.projection import ProjectionRunner, applied_events, consumer_offsets
 from services.infra.relay import OutboxRelay, make_producer
+from services.infra.sql import upsert
 from services.infra.storage import event_store_env, make_engine
-from services.infra.auth import set_current_actor
 from tests.conftest import Broker
-from tests.unit.conftest import OFFICER_ACTOR, TEST_CIPHER
+from tests.unit.conftest import OFFICER, OFFICER_ACTOR, TEST_CIPHER
 
 counting_metadata = MetaData()
 applications = Table(
@@ -67,30 +63,22 @@ def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
     ids = []
     set_current_actor(OFFICER_ACTOR)  # as the access guard would for an officer's request
     for n in range(count):
-        case, _ = app.file_case(
-            agency=AGENCY,
-            party=ENTERPRISE,
-            violation_summary=f"违法事实 {n}",
-            violation_date=date(2026, 9, 1),
-            harm_caused=False,
-            legal_basis="《安全生产法》第九十七条",
-            officers=OFFICERS,
-            filed_on=date(2026, 11, 2),
-            idempotency_key=None,
-            payload={"n": n},
-            permit=lambda _: None,
+        filing = FileCaseRequest.model_validate(
+            {
+                "agency": AGENCY,
+                "party": ENTERPRISE,
+                "violation_summary": f"违法事实 {n}",
+                "violation_date": date(2026, 9, 1),
+                "legal_basis": "《安全生产法》第九十七条",
+                "officers": OFFICERS,
+                "filed_on": date(2026, 11, 2),
+            }
         )
-        app.record_legal_review(
-            case.id,
-            outcome="passed",
-            reviewer={"name": "赵六"},
-            opinion="",
-            reviewed_on=date(2026, 11, 3),
-            expected_version=1,
-            idempotency_key=None,
-            payload={},
-            permit=lambda _: None,
+        case, _ = app.file_case(OFFICER, filing, None)
+        review = LegalReviewRequest.model_validate(
+            {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": date(2026, 11, 3)}
         )
+        app.record_legal_review(OFFICER, case.id, review, None, 1)
         ids.append(case.id)
     return ids
 

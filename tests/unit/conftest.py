@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.infra.auth import reset_current_actor, set_current_actor
 from services.infra.crypto import FieldCipher
+from services.infra.identity import Principal, reset_current_actor, set_current_actor
 
 # A fixed key for unit tests only; services take theirs from PII_KEYS.
 TEST_CIPHER = FieldCipher([("unit", bytes(range(32)))])
@@ -23,6 +23,14 @@ OFFICER_ACTOR = {
     "reason": None,
     "trace_id": None,
 }
+# The same officer as the caller an application is handed (what the access guard verified).
+OFFICER = Principal(
+    subject=str(OFFICER_ACTOR["subject"]),
+    subject_type="person",
+    agency_code=str(OFFICER_ACTOR["agency_code"]),
+    region_code=str(OFFICER_ACTOR["region_code"]),
+    roles=frozenset({"officer", "legal_reviewer", "agency_head"}),
+)
 
 
 @pytest.fixture(autouse=True)

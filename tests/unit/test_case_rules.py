@@ -9,16 +9,12 @@ from typing import Any
 
 import pytest
 
-from services.case.application import CaseApplication, StaleVersion
-from services.case.personal_data import is_valid_resident_id
-from services.case.domain import (
-    Case,
-    IdempotencyConflict,
-    IllegalTransition,
-    RuleViolation,
-    is_valid_uscc,
-)
-from tests.unit.conftest import TEST_CIPHER
+from services.case.application import CaseApplication
+from services.case.domain import Case, IllegalTransition
+from services.case.schemas import FileCaseRequest, LegalReviewRequest
+from services.common.identifiers import is_valid_resident_id, is_valid_uscc
+from services.infra.errors import IdempotencyConflict, RuleViolation, StaleVersion
+from tests.unit.conftest import OFFICER, TEST_CIPHER
 
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 ENTERPRISE = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
@@ -153,20 +149,19 @@ def cases(tmp_path: Path) -> CaseApplication:
 
 
 def _file(app: CaseApplication, key: str | None, summary: str = "事实") -> Case:
-    case, _ = app.file_case(
-        agency=AGENCY, party=ENTERPRISE, violation_summary=summary, violation_date=date(2026, 9, 1), harm_caused=False,
-        legal_basis="依据", officers=OFFICERS, filed_on=date(2026, 11, 2), idempotency_key=key, payload={"summary": summary},
-        permit=lambda _: None,
+    request = FileCaseRequest.model_validate(
+        {"agency": AGENCY, "party": ENTERPRISE, "violation_summary": summary, "violation_date": date(2026, 9, 1),
+         "legal_basis": "依据", "officers": OFFICERS, "filed_on": date(2026, 11, 2)}
     )
+    case, _ = app.file_case(OFFICER, request, key)
     return case
 
 
 def _review(app: CaseApplication, case_id: Any, expected: int | None, key: str | None = None) -> tuple[Case, bool]:
-    return app.record_legal_review(
-        case_id, outcome="passed", reviewer={"name": "赵六"}, opinion="", reviewed_on=date(2026, 11, 3),
-        expected_version=expected, idempotency_key=key, payload={"outcome": "passed"},
-        permit=lambda _: None,
+    request = LegalReviewRequest.model_validate(
+        {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": date(2026, 11, 3)}
     )
+    return app.record_legal_review(OFFICER, case_id, request, key, expected)
 
 
 def test_stale_if_match_is_refused_with_the_current_version(cases: CaseApplication) -> None:
@@ -181,10 +176,10 @@ def test_stale_if_match_is_refused_with_the_current_version(cases: CaseApplicati
 def test_a_retried_command_gets_the_first_result(cases: CaseApplication) -> None:
     first = _file(cases, "file-1")
     again = _file(cases, "file-1")
-    assert again.id == first.id and len(cases.history(first.id, permit=lambda _: None)) == 1
+    assert again.id == first.id and len(cases.history(OFFICER, first.id)) == 1
     with pytest.raises(IdempotencyConflict):
         _file(cases, "file-1", summary="不同的事实")
     reviewed_case, replayed = _review(cases, first.id, expected=1, key="review-1")
     retried, replayed_again = _review(cases, first.id, expected=1, key="review-1")  # stale If-Match, same key
     assert (replayed, replayed_again) == (False, True)
-    assert retried.version == reviewed_case.version == 2 and len(cases.history(first.id, permit=lambda _: None)) == 2
+    assert retried.version == reviewed_case.version == 2 and len(cases.history(OFFICER, first.id)) == 2

@@ -20,14 +20,11 @@ from services.case.domain import Case
 from services.disclosure.application import publication_actor
 from services.disclosure.application import DisclosureApplication, DisclosureSettings
 from services.disclosure.domain import Publication, publication_id_for
-from services.disclosure.feed import DisclosureFeedProjection, disclosure_feed
 from services.disclosure.publisher import CreditChinaPublisher
-from services.infra.consumer import (
-    ConsumedEvent,
-    PolicyRunner,
-    ProjectionRunner,
-    parse_record,
-)
+from services.disclosure.readmodel import DisclosureFeedProjection, disclosure_feed
+from services.infra.consumer import ConsumedEvent, parse_record
+from services.infra.policy import PolicyRunner
+from services.infra.projection import ProjectionRunner
 from services.infra.eventstore import to_kafka_message
 from services.infra.storage import event_store_env
 
@@ -139,7 +136,7 @@ def intake(base_url: str) -> dict[str, Any]:
 
 def test_policy_prepares_one_publication_even_on_duplicate_delivery(app: DisclosureApplication) -> None:
     decided = decided_case(PERSON)
-    runner = PolicyRunner(app, "disclosure-policy", app.prepare_on_decision)
+    runner = PolicyRunner(app, "disclosure-policy", app.prepare_on_decision, app.policy_handles)
     partition = TopicPartition(TOPIC, 0)
     runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 10)], 10)
     runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 11)], 11)  # relay re-publish

@@ -5,21 +5,18 @@ webhook receiver over HTTP."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks import Webhook
 
-import services.notification.api
 from devtools.demo import (
     AGENCY,
     CITY_AGENCY,
@@ -32,11 +29,14 @@ from devtools.demo import (
 )
 from devtools.tokens import ensure_dev_keys, mint
 from services.case.personal_data import seal_party
-from services.infra.consumer import ConsumedEvent, create_tables
+from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
+from services.infra.projection import create_tables
+from services.infra.runtime import ServiceRuntime
 from services.infra.storage import make_engine
-from services.notification.delivery import DeliveryWorker
-from services.notification.projection import DeliveryProjection
+from services.notification.delivery import DeliveryWorker, NotificationSettings
+from services.notification.main import create_app
+from services.notification.readmodel import DeliveryProjection, metadata
 
 SOURCE = {"case": "/caseledger/case", "referral": "/caseledger/referral"}
 
@@ -45,7 +45,7 @@ SOURCE = {"case": "/caseledger/case", "referral": "/caseledger/referral"}
 class Service:
     """The notification service as a process started with DATA_DIR=data_dir would be."""
 
-    api: ModuleType
+    runtime: ServiceRuntime[Any]
     client: httpx.AsyncClient
     data_dir: Path
 
@@ -70,7 +70,7 @@ class Service:
     async def consume(self, *events: ConsumedEvent) -> None:
         """What the consumer loop does with each event: the projection in a transaction."""
         for event in events:
-            async with self.api.runtime.db.begin() as conn:
+            async with self.runtime.db.begin() as conn:
                 await DeliveryProjection().apply(conn, event)
 
     async def deliveries(self, roles: list[str], agency: dict[str, str], **params: Any) -> list[dict[str, Any]]:
@@ -84,20 +84,21 @@ class Service:
 async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Service]:
     for name in ("DATABASE_URL", "AUTH_JWKS_FILE", "AUTH_JWKS_URL", "PII_KEYS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
     ensure_dev_keys(tmp_path)
-    # Import the service afresh so its settings, token verifier and storage read DATA_DIR.
-    api = importlib.reload(services.notification.api)
+    # The app a process started with DATA_DIR=tmp_path builds: its token verifier and
+    # storage read the development keys and the SQLite files there.
+    app = create_app(NotificationSettings(service_name="notification", data_dir=tmp_path))
+    runtime: ServiceRuntime[Any] = app.state.runtime
     # The storage the lifespan opens, without its Kafka consumer: the tests feed the projection.
-    api.runtime.engine = make_engine(api.settings)
-    await create_tables(api.runtime.engine, api.metadata)
-    transport = httpx.ASGITransport(app=api.app)
+    runtime.engine = make_engine(runtime.settings)
+    await create_tables(runtime.engine, metadata)
+    transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
-            yield Service(api, client, tmp_path)
+            yield Service(runtime, client, tmp_path)
     finally:
-        await api.runtime.engine.dispose()
-        api.runtime.engine = None
+        await runtime.engine.dispose()
+        runtime.engine = None
 
 
 def event(kind: str, case_id: str, data: dict[str, Any]) -> ConsumedEvent:
@@ -191,7 +192,7 @@ async def test_events_of_an_unknown_case_reach_nobody(service: Service, caplog: 
     await service.subscribe(INTEGRATION, AGENCY)
     await service.subscribe(["integration", "public_security"], POLICE)
     orphan = new_case_id()
-    with caplog.at_level(logging.WARNING, logger="services.notification.projection"):
+    with caplog.at_level(logging.WARNING, logger="services.notification.readmodel"):
         await service.consume(decided(orphan, AGENCY), referred(orphan, AGENCY, POLICE))
     assert await service.deliveries(INTEGRATION, AGENCY) == []
     assert await service.deliveries(INTEGRATION, POLICE) == []
@@ -206,9 +207,9 @@ async def test_a_webhook_for_a_natural_person_carries_the_masked_id_number_only(
     with WebhookReceiver() as receiver:
         subscription = await service.subscribe(INTEGRATION, AGENCY, callback_url=receiver.url)
         await service.consume(filed(case_id, AGENCY, party))
-        worker = DeliveryWorker(service.api.settings)
+        worker = DeliveryWorker(service.runtime.settings)  # type: ignore[arg-type]
         async with httpx.AsyncClient() as client:
-            assert await worker.deliver_due(service.api.runtime.db, client) == 1
+            assert await worker.deliver_due(service.runtime.db, client) == 1
     [webhook] = receiver.received
     body = webhook["body"].decode()
     sent = Webhook(subscription["secret"]).verify(webhook["body"], webhook["headers"])

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from devtools.demo import AGENCY
-from services.infra.consumer import ConsumedEvent, ProjectionRunner, create_tables
+from services.infra.consumer import ConsumedEvent
+from services.infra.projection import ProjectionRunner, create_tables
 from services.infra.storage import make_engine
 from services.notification.delivery import (
     DeliveryWorker,
@@ -27,13 +28,8 @@ from services.notification.delivery import (
     RetryPolicy,
     encode_body,
 )
-from services.notification.projection import DeliveryProjection, cloud_event_envelope
-from services.notification.subscriptions import (
-    deliveries,
-    generate_secret,
-    metadata,
-    subscriptions,
-)
+from services.notification.domain import cloud_event_envelope, generate_secret
+from services.notification.readmodel import DeliveryProjection, deliveries, metadata, subscriptions
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 # The case's own agency owns the subscriptions here: it sees every event of its case.

@@ -9,9 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from devtools.demo import AGENCY, CITY_AGENCY, FOREIGN_AGENCY, POLICE, PROCURATORATE, PROVINCE_AGENCY
-from services.notification.api import SubscriptionRequest
-from services.notification.subscriptions import (
-    REFERRED,
+from services.common.event_types import REFERRAL_REFERRED as REFERRED
+from services.notification.domain import (
     CaseAgency,
     Subscriber,
     check_secret,
@@ -20,6 +19,7 @@ from services.notification.subscriptions import (
     matches,
     receives,
 )
+from services.notification.schemas import SubscriptionRequest
 
 FILED = "cn.caseledger.case.filed.v1"
 LILING_CASE = CaseAgency(AGENCY["code"], AGENCY["region_code"])

@@ -14,7 +14,7 @@ import pytest
 
 from devtools.tokens import ensure_dev_keys, mint
 from services.infra.auth import TokenVerifier
-from services.infra.http import Problem
+from services.infra.problems import Problem
 
 CLAIMS = {"roles": ["auditor"], "agency_code": "11430281MB1234567L", "region_code": "430281"}
 

@@ -1,4 +1,5 @@
-"""Case ledger (案件台账): one row per case, fed from Kafka, never from the event store.
+"""Case ledger (案件台账): one row per case, fed from Kafka, never from the event store, and
+the queries the API answers from it.
 
 It also shows each case's referral (移送) and publication (公示) status, learnt from the
 referral and disclosure services' events on the same topic.
@@ -6,8 +7,10 @@ referral and disclosure services' events on the same topic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     JSON,
@@ -18,13 +21,20 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.case.personal_data import lookup_code, show_party
+from services.access.policy import jurisdiction_clause, reads_personal_data
+from services.case.personal_data import lookup_code
+from services.common import event_types as types
+from services.common.personal_data import party_as_shown
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
+from services.infra.identity import Principal
+from services.infra.pagination import keyset_page
+from services.infra.sql import one_or_not_found
 from services.infra.telemetry import trace_id_of
 
 metadata = MetaData()
@@ -65,9 +75,29 @@ case_ledger = Table(
 )
 
 
+# What each event the ledger shows changes in a case's row (case.filed inserts it).
+_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    types.CASE_LEGAL_REVIEW_RECORDED: lambda data: {
+        "status": "review_passed" if data["outcome"] == "passed" else "review_returned",
+        "review_outcome": data["outcome"],
+    },
+    types.CASE_PENALTY_DECIDED: lambda data: {
+        "status": "decided",
+        "decision_number": data["decision_number"],
+        "decided_on": data["decided_on"],
+        "penalties": data["penalties"],
+        "fine_total_yuan": data["fine_total_yuan"],
+    },
+    types.REFERRAL_REFERRED: lambda data: {"referral_status": "referred", "referral_organ": data["receiving_organ"]},
+    types.DISCLOSURE_PUBLICATION_PREPARED: lambda _data: {"publication_status": "pending"},
+    types.DISCLOSURE_PUBLISHED: lambda data: {"publication_status": "published", "published_on": data["published_on"]},
+}
+
+
 class CaseLedgerProjection:
     name = "case-ledger"
     metadata = metadata
+    handles = frozenset({types.CASE_FILED, *_CHANGES})
 
     def __init__(self, cipher: FieldCipher) -> None:
         self.cipher = cipher
@@ -82,7 +112,7 @@ class CaseLedgerProjection:
             "trace_id": trace_id_of(event.traceparent) or None,
             "updated_at": now,
         }
-        if event.is_type(".case.filed.v1"):
+        if event.type == types.CASE_FILED:
             await conn.execute(
                 case_ledger.insert().values(
                     case_id=case_id,
@@ -106,39 +136,62 @@ class CaseLedgerProjection:
                 )
             )
             return
-        changes: dict[str, Any] = {}
-        if event.is_type(".case.legal_review_recorded.v1"):
-            changes = {
-                "status": "review_passed" if data["outcome"] == "passed" else "review_returned",
-                "review_outcome": data["outcome"],
-            }
-        elif event.is_type(".case.penalty_decided.v1"):
-            changes = {
-                "status": "decided",
-                "decision_number": data["decision_number"],
-                "decided_on": data["decided_on"],
-                "penalties": data["penalties"],
-                "fine_total_yuan": data["fine_total_yuan"],
-            }
-        elif event.is_type(".referral.referred.v1"):
-            changes = {"referral_status": "referred", "referral_organ": data["receiving_organ"]}
-        elif event.is_type(".disclosure.publication_prepared.v1"):
-            changes = {"publication_status": "pending"}
-        elif event.is_type(".disclosure.published.v1"):
-            changes = {"publication_status": "published", "published_on": data["published_on"]}
-        else:
+        change = _CHANGES.get(event.type)
+        if change is None:
             return  # an event type the ledger does not show
+        changes = change(data)
         if event.aggregate_id == case_id:  # the case's own events move its version
             changes["version"] = event.sequence
         await conn.execute(update(case_ledger).where(case_ledger.c.case_id == case_id).values(**changes, **common))
 
 
-def ledger_entry(row: Any, cipher: FieldCipher, full_personal_data: bool) -> dict[str, Any]:
+# -- queries ------------------------------------------------------------------------------
+
+
+def _entry(row: Any, cipher: FieldCipher, full_personal_data: bool) -> dict[str, Any]:
     """A ledger row as the API shows it: personal data opened or masked by role."""
     entry = dict(row._mapping)
-    entry["party"] = show_party(entry["party"], cipher, full_personal_data)
+    entry["party"] = party_as_shown(entry["party"], cipher, full_personal_data)
     entry["party_code"] = entry["party"]["code"]
     entry["recorded_at"] = entry["recorded_at"].isoformat() if entry["recorded_at"] else None
     entry["updated_at"] = entry["updated_at"].isoformat() if entry["updated_at"] else None
     return entry
 
+
+async def ledger_entry(db: AsyncEngine, cipher: FieldCipher, caller: Principal, case_id: UUID) -> dict[str, Any]:
+    """A case's ledger entry, if it is in the caller's jurisdiction (and the ledger yet)."""
+    row = await one_or_not_found(
+        db,
+        select(case_ledger).where(
+            case_ledger.c.case_id == str(case_id),
+            jurisdiction_clause(caller, case_ledger.c.agency_code, case_ledger.c.region_code),
+        ),
+        f"case {case_id} in the ledger (yet)",
+    )
+    return _entry(row, cipher, reads_personal_data(caller))
+
+
+async def ledger_page(
+    db: AsyncEngine,
+    cipher: FieldCipher,
+    caller: Principal,
+    *,
+    status: str | None,
+    agency_code: str | None,
+    party_code: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """The ledger in the caller's jurisdiction, filtered, one page."""
+    query = select(case_ledger).where(jurisdiction_clause(caller, case_ledger.c.agency_code, case_ledger.c.region_code))
+    if status:
+        query = query.where(case_ledger.c.status == status)
+    if agency_code:
+        query = query.where(case_ledger.c.agency_code == agency_code)
+    if party_code:
+        # A person is found by the keyed digest of their ID number, an enterprise by its code.
+        wanted = party_code.strip().upper()
+        query = query.where(case_ledger.c.party_code.in_([wanted, cipher.digest(wanted)]))
+    rows, next_cursor = await keyset_page(db, query, case_ledger.c.recorded_at, case_ledger.c.case_id, limit, cursor)
+    full = reads_personal_data(caller)
+    return {"items": [_entry(r, cipher, full) for r in rows], "next_cursor": next_cursor}

@@ -1,0 +1,30 @@
+"""The vocabulary of CloudEvent types on the case-events topic: one constant per type.
+
+A type is a word of the contract between services: the service that emits it sets it on
+its event class (``cloud_type``), and the projections and policies of every service
+declare the types they handle with it (``handles``), without importing the emitting
+service's code. Reverse-DNS and versioned; within a version only additive changes, a
+breaking change is a new constant (contracts/events/ has one schema per constant).
+"""
+
+from __future__ import annotations
+
+PREFIX = "cn.caseledger."
+
+CASE_FILED = PREFIX + "case.filed.v1"
+CASE_LEGAL_REVIEW_RECORDED = PREFIX + "case.legal_review_recorded.v1"
+CASE_PENALTY_DECIDED = PREFIX + "case.penalty_decided.v1"
+REFERRAL_REFERRED = PREFIX + "referral.referred.v1"
+DISCLOSURE_PUBLICATION_PREPARED = PREFIX + "disclosure.publication_prepared.v1"
+DISCLOSURE_PUBLISHED = PREFIX + "disclosure.published.v1"
+
+ALL = frozenset(
+    {
+        CASE_FILED,
+        CASE_LEGAL_REVIEW_RECORDED,
+        CASE_PENALTY_DECIDED,
+        REFERRAL_REFERRED,
+        DISCLOSURE_PUBLICATION_PREPARED,
+        DISCLOSURE_PUBLISHED,
+    }
+)

@@ -1,0 +1,44 @@
+"""The disclosure service's process: ``uvicorn --factory services.disclosure.main:create_app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.disclosure.application import DisclosureApplication, DisclosureSettings
+from services.disclosure.publisher import CreditChinaPublisher
+from services.disclosure.readmodel import DisclosureFeedProjection, metadata
+from services.disclosure.routes import router
+from services.infra.app import create_service_app
+from services.infra.policy import PolicyRunner
+from services.infra.projection import ProjectionRunner
+from services.infra.runtime import ServiceRuntime
+from services.infra.storage import event_store_env
+
+
+def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
+    config = settings or DisclosureSettings(service_name="disclosure")
+    runtime: ServiceRuntime[DisclosureApplication] = ServiceRuntime(
+        config,
+        metadata,
+        application=lambda: DisclosureApplication(
+            env=event_store_env(config), publication_months=config.publication_period_months
+        ),
+        handlers=lambda rt: [
+            PolicyRunner(
+                rt.application,
+                "disclosure-policy",
+                rt.application.prepare_on_decision,
+                DisclosureApplication.policy_handles,
+            ),
+            ProjectionRunner(rt.settings, DisclosureFeedProjection()),
+        ],
+        workers=lambda rt: [CreditChinaPublisher(rt.application, config)],
+    )
+    return create_service_app(
+        "caseledger disclosure service",
+        "1.0.0",
+        "Publishes penalty decisions (双公示) to Credit China (信用中国) within 7 working days, "
+        "masked for natural persons; serves the public disclosure feed.",
+        runtime,
+        router,
+    )

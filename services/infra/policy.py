@@ -1,0 +1,61 @@
+"""Policies: handlers that append events to the service's own event store. For each
+event, the aggregates the policy returns are saved with a tracking row for (policy,
+partition, offset) in one event-store transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Tracking
+from kafka import TopicPartition
+
+from services.infra.consumer import ConsumedEvent
+from services.infra.eventstore import ServiceApplication
+from services.infra.telemetry import span_from
+
+Policy = Callable[[ConsumedEvent], Sequence[Aggregate]]
+
+
+class PolicyRunner:
+    """Runs a policy: for each event, the aggregates it returns are saved with a
+    tracking row for (policy, partition, offset) in one event-store transaction."""
+
+    def __init__(self, app: ServiceApplication, name: str, policy: Policy, handles: Collection[str]) -> None:
+        self.app = app
+        self.name = name
+        self.policy = policy
+        self.handles = handles
+
+    def _tracking_name(self, partition: TopicPartition) -> str:
+        return f"{self.name}:{partition.topic}:{partition.partition}"
+
+    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+        # The tracking id stored is the next offset to read (offset + 1, so never 0).
+        return {tp: self.app.process_recorder.max_tracking_id(self._tracking_name(tp)) for tp in partitions}
+
+    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
+        recorder = self.app.process_recorder
+        name = self._tracking_name(partition)
+        for event in events:
+            if event.type not in self.handles:
+                continue
+            tracking = Tracking(name, event.offset + 1)
+            if recorder.has_tracking_id(name, tracking.notification_id):
+                continue
+            with span_from(event.traceparent, f"{self.name} policy", **{"cloudevents.event_type": event.type}):
+                aggregates = self.policy(event)
+                if not aggregates:
+                    continue
+                try:
+                    self.app.save_tracked(tracking, *aggregates)
+                except IntegrityError:
+                    # Deterministic aggregate ids: the effect of this CloudEvent already
+                    # exists (a re-published duplicate). Record the position alone.
+                    try:
+                        recorder.insert_tracking(tracking)
+                    except IntegrityError:
+                        pass
+
+    def close(self) -> None:
+        pass

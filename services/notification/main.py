@@ -1,0 +1,33 @@
+"""The notification service's process: ``uvicorn --factory services.notification.main:create_app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.infra.app import create_service_app
+from services.infra.projection import ProjectionRunner
+from services.infra.runtime import ServiceRuntime
+from services.notification.delivery import DeliveryWorker, NotificationSettings
+from services.notification.readmodel import DeliveryProjection, metadata
+from services.notification.routes import router
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    config = settings or NotificationSettings(service_name="notification")
+    runtime: ServiceRuntime[Any] = ServiceRuntime(
+        config,
+        metadata,
+        application=None,  # no event store in this version: subscriptions are plain rows
+        handlers=lambda rt: [ProjectionRunner(rt.settings, DeliveryProjection())],
+        workers=lambda _rt: [DeliveryWorker(config)],
+    )
+    return create_service_app(
+        "caseledger notification service",
+        "1.0.0",
+        "Webhook subscriptions to case events (事件订阅) and signed, retried delivery of each "
+        "matching CloudEvent (Standard Webhooks); the record of every delivery.",
+        runtime,
+        router,
+    )

@@ -1,0 +1,33 @@
+"""The referral service's process: ``uvicorn --factory services.referral.main:create_app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.infra.app import create_service_app
+from services.infra.projection import ProjectionRunner
+from services.infra.runtime import ServiceRuntime
+from services.infra.settings import Settings
+from services.infra.storage import event_store_env
+from services.referral.application import ReferralApplication
+from services.referral.readmodel import ReferralViewsProjection, metadata
+from services.referral.routes import router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings(service_name="referral")
+    runtime: ServiceRuntime[ReferralApplication] = ServiceRuntime(
+        settings,
+        metadata,
+        application=lambda: ReferralApplication(env=event_store_env(settings)),
+        handlers=lambda rt: [ProjectionRunner(rt.settings, ReferralViewsProjection())],
+        personal_data=True,
+    )
+    return create_service_app(
+        "caseledger referral service",
+        "1.0.0",
+        "Refers cases with a suspected crime (行刑衔接) to the public security organ or the procuratorate; "
+        "serves the referral tracker. Knows cases only from the case-events topic.",
+        runtime,
+        router,
+    )
