@@ -16,6 +16,7 @@ from typing_extensions import TypedDict
 
 from services.common import event_types
 from services.common import officers as common_officers
+from services.common.identifiers import is_valid_uscc
 from services.common.officers import require_two_officers
 from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import TracedAggregate
@@ -80,6 +81,12 @@ class AlreadyReferred(IllegalInCurrentState):
 def referral_id_for(case_id: str, receiving_organ: str) -> uuid.UUID:
     """One referral per case and receiving organ, so a retried referral cannot duplicate."""
     return uuid.uuid5(REFERRAL_ID_NAMESPACE, f"{case_id}:{receiving_organ}")
+
+
+def validate_addressee(addressee: Addressee) -> None:
+    for field, code in (("organ_code", addressee["organ_code"]), ("copy_to_code", addressee["copy_to_code"])):
+        if code is not None and not is_valid_uscc(code):
+            raise RuleViolation(f"/{field}", "uscc", "not a valid unified social credit code (check character)")
 
 
 class Referral(TracedAggregate, RemembersCommands):
@@ -150,6 +157,7 @@ class Referral(TracedAggregate, RemembersCommands):
         command_fingerprint: str,
     ) -> Referral:
         require_two_officers(officers, "prepare a referral")
+        validate_addressee(addressee)
         referral: Referral = cls._create(
             cls.Referred,
             id=referral_id_for(case["case_id"], receiving_organ),
