@@ -211,6 +211,51 @@ def scan_topic(system: LocalSystem) -> tuple[list[str], int]:
     return _found_in(b"".join(values)), len(values)
 
 
+def test_a_retried_referral_gets_the_first_result_and_a_reused_key_is_refused(system: LocalSystem) -> None:
+    """The referral honours Idempotency-Key as every write does: the same key and body
+    again answer with the first referral; the same key with a different body is refused;
+    a different referral of the case to the same organ without the key is 409."""
+    from devtools.demo import ENTERPRISE, OFFICERS, eventually, referral_request
+
+    officer = system.auth("officer", AGENCY)
+    filed = httpx.post(
+        f"{system.url('case')}/v1/cases",
+        json={
+            "agency": AGENCY,
+            "party": ENTERPRISE,
+            "violation_summary": "拒不执行重大事故隐患整改指令",
+            "violation_date": "2026-09-01",
+            "legal_basis": "《安全生产法》第一百零二条",
+            "officers": OFFICERS,
+        },
+        headers=officer,
+        timeout=30,
+    )
+    assert filed.status_code == 201, filed.text
+    referrals = httpx.Client(base_url=system.url("referral"), timeout=30, headers=officer)
+    body = referral_request(filed.json()["id"])
+    key = {"Idempotency-Key": f"e2e-refer-{filed.json()['id']}"}
+
+    def refer() -> httpx.Response | None:
+        response = referrals.post("/v1/referrals", json=body, headers=key)
+        unknown = response.status_code == 422 and response.json()["type"] == "/problems/unknown-case"
+        return None if unknown else response  # the referral service learns the case from Kafka
+
+    first = eventually(refer, 60, "the referral service to know the case")
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = referrals.post("/v1/referrals", json=body, headers=key)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+
+    changed = {**body, "reason": "另一移送理由"}
+    reused = referrals.post("/v1/referrals", json=changed, headers=key)
+    assert reused.status_code == 422 and reused.json()["type"] == "/problems/idempotency-key-reused"
+    other = referrals.post("/v1/referrals", json=changed, headers={"Idempotency-Key": f"{key['Idempotency-Key']}-2"})
+    assert other.status_code == 409 and other.json()["type"] == "/problems/already-referred"
+    assert other.json()["referral_id"] == first.json()["id"]
+
+
 def test_personal_data_is_never_at_rest_in_clear(system: LocalSystem) -> None:
     urls = {name: system.url(name) for name in (*SERVICES, "credit_china")}
     with WebhookReceiver() as receiver:
