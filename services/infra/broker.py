@@ -71,6 +71,9 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         delivery_timeout_ms=15_000,
         reconnect_backoff_max_ms=2_000,
         max_block_ms=10_000,
+        # Only ensure_topic creates the topic, with its partitions and retention; a broker's
+        # auto-creation on a metadata request would give it the broker's defaults.
+        allow_auto_create_topics=False,
     )
     config.update(overrides)
     return KafkaProducer(**config)

@@ -111,6 +111,10 @@ class Handler(Protocol):
     def close(self) -> None: ...
 
 
+class TopicChanged(Exception):
+    """The topic has another identity than the one the loop reads (a replaced broker)."""
+
+
 class TopicLostRecords(Exception):
     """A stored position is beyond what the topic of the same identity holds."""
 
@@ -120,6 +124,9 @@ class ConsumerLoop(threading.Thread):
     identity_check_s = 5.0
     # How often a halted loop looks whether the topic was replaced meanwhile.
     halted_check_s = 10.0
+    # A consumer whose group join has not finished by then is made anew (after a broker
+    # was replaced, a join on Tansu 0.6 can hang for good without an error).
+    join_timeout_s = 30.0
 
     def __init__(self, settings: Settings, handler: Handler) -> None:
         super().__init__(name=f"consumer-{handler.name}", daemon=True)
@@ -134,6 +141,8 @@ class ConsumerLoop(threading.Thread):
         # Why the loop stopped consuming (a position the topic does not hold), or None.
         self.halted: str | None = None
         self._lost: str | None = None
+        self._rejoined_for: str | None = None
+        self._joined = False
 
     def stop(self) -> None:
         self.stopping.set()
@@ -147,6 +156,9 @@ class ConsumerLoop(threading.Thread):
             try:
                 consumer = self._consumer()
                 self._poll_until_stopped(consumer)
+            except TopicChanged as exc:
+                log.warning("consumer %s: %s; joining again", self.handler.name, exc)
+                forget_topics()
             except Exception as exc:
                 if self._lost:  # raised as such, or by the poll that found it
                     self.halted, self._lost = self._lost, None
@@ -182,9 +194,13 @@ class ConsumerLoop(threading.Thread):
 
     def _consumer(self) -> KafkaConsumer:
         ensure_topic(self.settings)
+        # The group only shares partitions among a service's replicas (positions are ours,
+        # never committed to Kafka), so each topic gets a group of its own: a group of the
+        # old topic, carried over to a replaced broker, can hang joins for good (Tansu 0.6).
+        group = f"{self.handler.name}.{self.watch.identity()[:8]}"
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers.split(","),
-            group_id=self.handler.name,
+            group_id=group,
             client_id=f"{self.settings.service_name}-{self.handler.name}",
             enable_auto_commit=False,
             # Never a silent jump: every position is set by _seek_stored, and a fetch out
@@ -195,18 +211,26 @@ class ConsumerLoop(threading.Thread):
             max_poll_interval_ms=60_000,
             fetch_max_wait_ms=100,
             max_poll_records=self.settings.consumer_batch_size,
+            allow_auto_create_topics=False,  # ensure_topic creates it, with its settings
             request_timeout_ms=30_000,
         )
         consumer.subscribe([self.settings.case_events_topic], listener=_SeekToStored(self, consumer))
         return consumer
 
     def _poll_until_stopped(self, consumer: KafkaConsumer) -> None:
-        checked = time.monotonic()
+        checked = created = time.monotonic()
+        self._joined = False
         while not self.stopping.is_set():
-            if self.assigned and time.monotonic() - checked > self.identity_check_s:
+            if not self._joined and time.monotonic() - created > self.join_timeout_s:
+                raise TimeoutError(f"no partition assignment within {self.join_timeout_s:.0f}s of joining the group")
+            if time.monotonic() - checked > self.identity_check_s:
                 checked = time.monotonic()
-                if self.watch.identity() != self.topic_identity:
-                    self._seek_stored(consumer, sorted(self.assigned))  # to the new topic's positions
+                identity = self.watch.identity()
+                if self.topic_identity is not None and identity not in (self.topic_identity, self._rejoined_for):
+                    # Another topic (a replaced broker): join its group afresh, once, with
+                    # fresh metadata; the assignment then seeks to its positions.
+                    self._rejoined_for = identity
+                    raise TopicChanged(f"the topic is now {identity}, was {self.topic_identity}")
             batches = consumer.poll(timeout_ms=200)
             if self._lost:
                 raise TopicLostRecords(self._lost)
@@ -264,6 +288,7 @@ class _SeekToStored(ConsumerRebalanceListener):
         self.loop.assigned -= set(revoked)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self.loop._joined = True  # even with no partition: a replica beyond their number
         self.loop._seek_stored(self.consumer, list(assigned))
         self.loop.assigned |= set(assigned)
 

@@ -81,6 +81,10 @@ class OutboxRelay(threading.Thread):
                     continue
                 self.active = True
                 ensure_topic(self.settings)
+                if self.watch.identity() != self.topic_identity:
+                    # Another topic: a producer's metadata (partitions, producer id) is of the old one.
+                    _discard(producer)
+                    producer = None
                 producer = producer or make_producer(self.settings)
                 sent = self._relay_batch(producer)
                 self.last_error = None

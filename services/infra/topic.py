@@ -43,7 +43,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from services.infra.broker import ensure_topic, make_producer
+from services.infra.broker import ensure_topic, forget_topics, make_producer
 from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,12 @@ class TopicWatch:
             return self._identity
 
     def _read_identity(self) -> str:
+        if self.topic not in self._partition_zero().topics():
+            # A replaced broker: create the topic with its settings before anything asks
+            # for its offsets (Tansu creates a topic it does not know, with 4 partitions,
+            # on a ListOffsets, Fetch or Produce request).
+            forget_topics()
+            ensure_topic(self.settings)
         first = self._first_record()
         if first is None:
             self._write_genesis()
@@ -224,6 +230,7 @@ class TopicWatch:
                 auto_offset_reset="earliest",
                 request_timeout_ms=30_000,
                 fetch_max_wait_ms=100,
+                allow_auto_create_topics=False,
             )
             self._consumer.assign([TopicPartition(self.topic, 0)])
         return self._consumer
