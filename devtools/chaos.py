@@ -74,10 +74,11 @@ from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.readmodel import DisclosureFeedProjection
 from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent, parse_record
-from services.infra.projection import ProjectionRunner, applied_events, consumer_offsets
+from services.infra.projection import ProjectionRunner, applied_events, consumer_positions
 from services.infra.eventstore import event_id
 from services.infra.settings import CASE_EVENTS_TOPIC, Settings
 from services.infra.storage import ensure_postgres_database
+from services.infra.topic import control_kind
 from services.notification.domain import cloud_event_envelope, matches
 from services.notification.readmodel import DeliveryProjection
 from services.referral.application import ReferralApplication
@@ -93,7 +94,8 @@ EVENT_STORES = {
     "referral": ReferralApplication.name.lower(),
     "disclosure": DisclosureApplication.name.lower(),
 }
-RELAY_POSITION = f"relay:{TOPIC}"
+# The relay's position on the topic it publishes to (kept per topic identity).
+RELAY_POSITION = f"relay:{TOPIC}@%"
 # Stored event topics (the eventsourcing class paths) the checks count.
 DECIDED_TOPIC = get_topic(Case.PenaltyDecided)
 PREPARED_TOPIC = get_topic(Publication.Prepared)
@@ -776,7 +778,7 @@ def relay_backlog(system: LocalSystem, service: str) -> int:
     with _connect(system, service) as conn:
         top = conn.execute(f'SELECT MAX(notification_id) AS n FROM "{app}_events"').fetchone()
         position = conn.execute(
-            f'SELECT MAX(notification_id) AS n FROM "{app}_tracking" WHERE application_name = %s', (RELAY_POSITION,)
+            f'SELECT MAX(notification_id) AS n FROM "{app}_tracking" WHERE application_name LIKE %s', (RELAY_POSITION,)
         ).fetchone()
     return int((top or {}).get("n") or 0) - int((position or {}).get("n") or 0)
 
@@ -784,7 +786,7 @@ def relay_backlog(system: LocalSystem, service: str) -> int:
 def stored_offsets(system: LocalSystem, service: str, consumer: str) -> dict[int, int]:
     with _connect(system, service) as conn:
         rows = conn.execute(
-            "SELECT partition, next_offset FROM consumer_offsets WHERE consumer = %s AND topic = %s", (consumer, TOPIC)
+            "SELECT partition, next_offset FROM consumer_positions WHERE consumer = %s AND topic = %s", (consumer, TOPIC)
         ).fetchall()
     return {int(r["partition"]): int(r["next_offset"]) for r in rows}
 
@@ -824,7 +826,8 @@ class Topic:
                 raise TimeoutError(f"could not read the topic to its end within {timeout_s:.0f}s")
             batches = self.consumer.poll(timeout_ms=300, max_records=5000)
             for tp, batch in batches.items():
-                self.records[tp.partition].extend(batch)
+                # Control records (the topic's genesis, the relays' caught-up) are not events.
+                self.records[tp.partition].extend(r for r in batch if not control_kind(r.headers))
             at_end = all(self.consumer.position(tp) >= reported[tp.partition] for tp in self.partitions)
             quiet = quiet + 1 if at_end and not batches else 0
         after = self.reported_ends()  # asked after reading: never below what was read
@@ -1137,7 +1140,7 @@ def rebuild(system: LocalSystem, check: ProjectionCheck, batches: Batches, datab
         for partition in sorted(batches):
             for events, last_offset in batches[partition]:
                 # A batch is one transaction: one that failed left nothing and can go again.
-                patiently(lambda: runner.apply(TopicPartition(TOPIC, partition), events, last_offset))  # noqa: B023
+                patiently(lambda: runner.apply(TopicPartition(TOPIC, partition), events, last_offset, "rebuild"))  # noqa: B023
     finally:
         runner.close()
 
@@ -1184,7 +1187,7 @@ class Rebuilds:
                 continue
             name = check.projection(self.system).name
             tables = [(check.projection(self.system).metadata.tables[t], excluded, None) for t, excluded in check.tables.items()]
-            tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
+            tables += [(applied_events, (), {"consumer": name}), (consumer_positions, ("topic_identity",), {"consumer": name})]
             with (
                 _connect(self.system, check.service) as live,
                 _pg(self.databases[check.service]) as fresh,

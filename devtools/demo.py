@@ -140,8 +140,16 @@ def referral_request(case_id: str) -> dict[str, Any]:
 
 
 def run_flow(
-    urls: dict[str, str], receiver: WebhookReceiver, auth: Auth, party: dict[str, Any] = PERSON, timeout: float = 60
+    urls: dict[str, str],
+    receiver: WebhookReceiver,
+    auth: Auth,
+    party: dict[str, Any] = PERSON,
+    timeout: float = 60,
+    filing_key: str | None = None,
 ) -> DemoResult:
+    """File, review, decide, refer and publish one case, with a subscription of its own,
+    and wait until every read model, Credit China and ``receiver`` have it. ``filing_key``
+    is the filing's Idempotency-Key (the case id derives from it), random by default."""
     client = httpx.Client(timeout=30)
     year = time.localtime().tm_year
     subscription = _ok(
@@ -161,7 +169,7 @@ def run_flow(
             "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
             "officers": OFFICERS,
         },
-        headers={"Idempotency-Key": f"demo-file-{uuid.uuid4()}", **auth("officer", AGENCY)},
+        headers={"Idempotency-Key": filing_key or f"demo-file-{uuid.uuid4()}", **auth("officer", AGENCY)},
     )
     case = _ok(filed)
     case_id = case["id"]

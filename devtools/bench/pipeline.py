@@ -21,6 +21,7 @@ from services.infra.projection import ProjectionRunner
 from services.infra.relay import OutboxRelay, make_producer
 from services.infra.settings import Settings
 from services.infra.storage import ensure_postgres_database, event_store_env
+from services.infra.topic import control_kind
 
 
 def relay_rate(settings: Settings) -> dict[str, Any]:
@@ -65,8 +66,8 @@ def rebuild_rate(bootstrap: str, topic: str, settings: Settings) -> dict[str, An
     try:
 
         def apply(partition: TopicPartition, records: Sequence[Any]) -> None:
-            events = [e for e in (parse_record(r) for r in records) if e is not None]
-            runner.apply(partition, events, records[-1].offset)
+            events = [e for e in (parse_record(r) for r in records if not control_kind(r.headers)) if e is not None]
+            runner.apply(partition, events, records[-1].offset, "rebuild")
 
         result = read_topic(bootstrap, topic, apply)
         result["ledger_rows"] = runner.loop.run_until_complete(_count_rows(runner))

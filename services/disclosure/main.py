@@ -33,6 +33,7 @@ def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
             ProjectionRunner(rt.settings, DisclosureFeedProjection()),
         ],
         workers=lambda rt: [CreditChinaPublisher(rt.application, config)],
+        relay_after=("/caseledger/case",),  # a publication follows from its decision
     )
     return create_service_app(
         "caseledger disclosure service",

@@ -16,6 +16,13 @@ offset committed to Kafka. Two handler kinds:
 Each handler declares the CloudEvent types it handles; the loop drops a message of any
 other type before parsing it, by the type the relay puts in its ``ce_type`` header (a
 message without the header is parsed to find its type).
+
+Positions are stored under the topic's identity (services/infra/topic.py). On a topic the
+handler has no position for (a replaced broker, a recreated topic) it reads from the
+beginning and its de-duplication by CloudEvent id leaves what it already applied alone. A
+position beyond what the topic of the same identity holds (restored from an older backup,
+truncated) cannot be recovered here: the loop stops consuming, says why in /readyz and the
+log, and resumes only on another topic.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +40,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from services.infra.broker import ensure_topic, forget_topics
 from services.infra.eventstore import TYPE_HEADER
 from services.infra.settings import Settings
+from services.infra.topic import control_kind, topic_watch
 
 log = logging.getLogger(__name__)
 
@@ -102,22 +111,49 @@ class Handler(Protocol):
     def handles(self) -> Collection[str] | None:
         """The CloudEvent types it handles (services.common.event_types); EVERY_TYPE for all."""
 
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]: ...
+    def positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]: ...
 
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None: ...
+    def apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None: ...
 
     def close(self) -> None: ...
 
 
+class TopicChanged(Exception):
+    """The topic has another identity than the one the loop reads (a replaced broker)."""
+
+
+class TopicLostRecords(Exception):
+    """A stored position is beyond what the topic of the same identity holds."""
+
+
 class ConsumerLoop(threading.Thread):
+    # How often a running loop checks that the topic is still the one it reads.
+    identity_check_s = 5.0
+    # How often a halted loop looks whether the topic was replaced meanwhile.
+    halted_check_s = 10.0
+    # A consumer whose group join has not finished by then is made anew (after a broker
+    # was replaced, a join on Tansu 0.6 can hang for good without an error).
+    join_timeout_s = 30.0
+
     def __init__(self, settings: Settings, handler: Handler) -> None:
         super().__init__(name=f"consumer-{handler.name}", daemon=True)
         self.settings = settings
         self.handler = handler
+        self.watch = topic_watch(settings)
         self.stopping = threading.Event()
         self.assigned: set[TopicPartition] = set()
         self.applied = 0
         self.last_error: str | None = None
+        self.topic_identity: str | None = None
+        # Why the loop stopped consuming (a position the topic does not hold), or None.
+        self.halted: str | None = None
+        self._lost: str | None = None
+        self._rejoined_for: str | None = None
+        self._joined = False
 
     def stop(self) -> None:
         self.stopping.set()
@@ -125,14 +161,24 @@ class ConsumerLoop(threading.Thread):
     def run(self) -> None:
         delay = self.settings.retry_initial_s
         while not self.stopping.is_set():
+            if self.halted and not self._topic_replaced_since_halt():
+                continue
             consumer = None
             try:
                 consumer = self._consumer()
                 self._poll_until_stopped(consumer)
+            except TopicChanged as exc:
+                log.warning("consumer %s: %s; joining again", self.handler.name, exc)
+                forget_topics()
             except Exception as exc:
+                if self._lost:  # raised as such, or by the poll that found it
+                    self.halted, self._lost = self._lost, None
+                    log.error("consumer %s STOPPED consuming: %s", self.handler.name, self.halted)
+                    continue
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("consumer %s restarting in %.1fs: %s", self.handler.name, delay, self.last_error)
                 forget_topics()
+                self.watch.reset()
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
             finally:
@@ -141,31 +187,69 @@ class ConsumerLoop(threading.Thread):
                     consumer.close(autocommit=False)
         self.handler.close()
 
+    def _topic_replaced_since_halt(self) -> bool:
+        """While halted: resume only when the topic has another identity (positions then
+        start afresh); otherwise say so again, loudly, now and then."""
+        self.stopping.wait(self.halted_check_s)
+        try:
+            identity = self.watch.identity(fresh=True)
+        except Exception as exc:
+            log.warning("consumer %s (halted) cannot read the topic: %s", self.handler.name, exc)
+            return False
+        if identity != self.topic_identity:
+            log.warning("consumer %s: the topic was replaced (%s); resuming", self.handler.name, identity)
+            self.halted = None
+            return True
+        log.error("consumer %s is not consuming: %s", self.handler.name, self.halted)
+        return False
+
     def _consumer(self) -> KafkaConsumer:
         ensure_topic(self.settings)
+        # The group only shares partitions among a service's replicas (positions are ours,
+        # never committed to Kafka), so each topic gets a group of its own: a group of the
+        # old topic, carried over to a replaced broker, can hang joins for good (Tansu 0.6).
+        group = f"{self.handler.name}.{self.watch.identity()[:8]}"
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers.split(","),
-            group_id=self.handler.name,
+            group_id=group,
             client_id=f"{self.settings.service_name}-{self.handler.name}",
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            # Never a silent jump: every position is set by _seek_stored, and a fetch out
+            # of range raises (then the stored position is checked against the topic).
+            auto_offset_reset="none",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=60_000,
             fetch_max_wait_ms=100,
             max_poll_records=self.settings.consumer_batch_size,
+            allow_auto_create_topics=False,  # ensure_topic creates it, with its settings
             request_timeout_ms=30_000,
         )
         consumer.subscribe([self.settings.case_events_topic], listener=_SeekToStored(self, consumer))
         return consumer
 
     def _poll_until_stopped(self, consumer: KafkaConsumer) -> None:
+        checked = created = time.monotonic()
+        self._joined = False
         while not self.stopping.is_set():
+            if not self._joined and time.monotonic() - created > self.join_timeout_s:
+                raise TimeoutError(f"no partition assignment within {self.join_timeout_s:.0f}s of joining the group")
+            if time.monotonic() - checked > self.identity_check_s:
+                checked = time.monotonic()
+                identity = self.watch.identity()
+                if self.topic_identity is not None and identity not in (self.topic_identity, self._rejoined_for):
+                    # Another topic (a replaced broker): join its group afresh, once, with
+                    # fresh metadata; the assignment then seeks to its positions.
+                    self._rejoined_for = identity
+                    raise TopicChanged(f"the topic is now {identity}, was {self.topic_identity}")
             batches = consumer.poll(timeout_ms=200)
+            if self._lost:
+                raise TopicLostRecords(self._lost)
             for partition, records in batches.items():
                 events = self._wanted_events(records)
+                assert self.topic_identity is not None  # set on assignment, before any fetch
                 try:
-                    self.handler.apply(partition, events, records[-1].offset)
+                    self.handler.apply(partition, events, records[-1].offset, self.topic_identity)
                 except Exception as exc:
                     # Nothing of the batch is stored: go back to the stored position.
                     self.last_error = f"{type(exc).__name__}: {exc}"
@@ -177,29 +261,46 @@ class ConsumerLoop(threading.Thread):
                 self.last_error = None
 
     def _wanted_events(self, records: Sequence[Any]) -> list[ConsumedEvent]:
-        """The records' events the handler handles; other types are dropped by their
-        header, before their data is parsed."""
+        """The records' events the handler handles. Control records (services/infra/topic.py)
+        are not events, and other types are dropped by their header: both unparsed."""
         handles = self.handler.handles
-        if handles is None:
-            return [e for e in (parse_record(r) for r in records) if e is not None]
         events = []
         for record in records:
+            if control_kind(record.headers):
+                continue
             announced = record_type(record)
-            if announced is not None and announced not in handles:
+            if announced is not None and not wants(handles, announced):
                 continue
             event = parse_record(record)
-            if event is not None and event.type in handles:
+            if event is not None and wants(handles, event.type):
                 events.append(event)
         return events
 
     def _seek_stored(self, consumer: KafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
-        stored = self.handler.positions(partitions)
+        identity = self.watch.identity(fresh=True)
+        if self.topic_identity is not None and identity != self.topic_identity:
+            log.warning(
+                "consumer %s: topic %s is another topic now (%s, was %s): reading it from the beginning",
+                self.handler.name,
+                self.settings.case_events_topic,
+                identity,
+                self.topic_identity,
+            )
+        self.topic_identity = identity
+        stored = self.handler.positions(partitions, identity)
         for partition in partitions:
             position = stored.get(partition)
             if position is None:
                 consumer.seek_to_beginning(partition)
-            else:
-                consumer.seek(partition, position)
+                continue
+            if position > 0 and not self.watch.holds_offset(partition.partition, position - 1):
+                self._lost = (
+                    f"stored position {position} of partition {partition.partition} is beyond what topic "
+                    f"{partition.topic} ({identity}) holds: records were lost from the same topic (restored "
+                    "from an older backup or truncated?); re-publish the event stores to a new topic"
+                )
+                return
+            consumer.seek(partition, position)
 
 
 class _SeekToStored(ConsumerRebalanceListener):
@@ -211,5 +312,6 @@ class _SeekToStored(ConsumerRebalanceListener):
         self.loop.assigned -= set(revoked)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self.loop._joined = True  # even with no partition: a replica beyond their number
         self.loop._seek_stored(self.consumer, list(assigned))
         self.loop.assigned |= set(assigned)

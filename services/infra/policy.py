@@ -27,16 +27,21 @@ class PolicyRunner:
         self.policy = policy
         self.handles = handles
 
-    def _tracking_name(self, partition: TopicPartition) -> str:
-        return f"{self.name}:{partition.topic}:{partition.partition}"
+    def _tracking_name(self, partition: TopicPartition, topic_identity: str) -> str:
+        return f"{self.name}:{partition.topic}@{topic_identity}:{partition.partition}"
 
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+    def positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]:
         # The tracking id stored is the next offset to read (offset + 1, so never 0).
-        return {tp: self.app.process_recorder.max_tracking_id(self._tracking_name(tp)) for tp in partitions}
-
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
         recorder = self.app.process_recorder
-        name = self._tracking_name(partition)
+        return {tp: recorder.max_tracking_id(self._tracking_name(tp, topic_identity)) for tp in partitions}
+
+    def apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None:
+        recorder = self.app.process_recorder
+        name = self._tracking_name(partition, topic_identity)
         for event in events:
             if event.type not in self.handles:
                 continue

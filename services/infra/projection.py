@@ -20,12 +20,16 @@ from services.infra.storage import make_engine
 from services.infra.telemetry import span_from
 
 consumer_metadata = MetaData()
-consumer_offsets = Table(
-    "consumer_offsets",
+# The next offset to read per partition, on the topic of ``topic_identity`` only. (The
+# table before topic identities was consumer_offsets: left alone, so an upgraded consumer
+# reads the topic once more from the beginning and its de-duplication drops what it had.)
+consumer_positions = Table(
+    "consumer_positions",
     consumer_metadata,
     Column("consumer", String(120), primary_key=True),
     Column("topic", String(200), primary_key=True),
     Column("partition", Integer, primary_key=True),
+    Column("topic_identity", String(80), nullable=False),
     Column("next_offset", Integer, nullable=False),
 )
 applied_events = Table(
@@ -60,23 +64,32 @@ class ProjectionRunner:
         self.engine: AsyncEngine = make_engine(settings)
         self.loop.run_until_complete(create_tables(self.engine, projection.metadata))
 
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        return self.loop.run_until_complete(self._positions(partitions))
+    def positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]:
+        return self.loop.run_until_complete(self._positions(partitions, topic_identity))
 
-    async def _positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+    async def _positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]:
+        positions = consumer_positions.c
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(consumer_offsets.c.topic, consumer_offsets.c.partition, consumer_offsets.c.next_offset).where(
-                    consumer_offsets.c.consumer == self.name
+                select(positions.topic, positions.partition, positions.next_offset).where(
+                    positions.consumer == self.name, positions.topic_identity == topic_identity
                 )
             )
             stored = {TopicPartition(t, p): o for t, p, o in rows}
         return {tp: stored.get(tp) for tp in partitions}
 
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
-        self.loop.run_until_complete(self._apply(partition, events, last_offset))
+    def apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None:
+        self.loop.run_until_complete(self._apply(partition, events, last_offset, topic_identity))
 
-    async def _apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
+    async def _apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None:
         async with self.engine.begin() as conn:
             dialect = conn.dialect.name
             events = [e for e in events if wants(self.handles, e.type)]
@@ -98,11 +111,12 @@ class ProjectionRunner:
                     await self.projection.apply(conn, event)
             await conn.execute(
                 upsert(
-                    consumer_offsets,
+                    consumer_positions,
                     {
                         "consumer": self.name,
                         "topic": partition.topic,
                         "partition": partition.partition,
+                        "topic_identity": topic_identity,
                         "next_offset": last_offset + 1,
                     },
                     ("consumer", "topic", "partition"),

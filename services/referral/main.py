@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         application=lambda: ReferralApplication(env=event_store_env(settings)),
         handlers=lambda rt: [ProjectionRunner(rt.settings, ReferralViewsProjection())],
         personal_data=True,
+        relay_after=("/caseledger/case",),  # a referral follows from its case's events
     )
     return create_service_app(
         "caseledger referral service",
