@@ -146,7 +146,9 @@ class ConsumerLoop(threading.Thread):
         self.watch = topic_watch(settings)
         self.stopping = threading.Event()
         self.assigned: set[TopicPartition] = set()
+        # Events handed to the handler, and events of types it does not handle (dropped).
         self.applied = 0
+        self.skipped = 0
         self.last_error: str | None = None
         self.topic_identity: str | None = None
         # Why the loop stopped consuming (a position the topic does not hold), or None.
@@ -246,7 +248,7 @@ class ConsumerLoop(threading.Thread):
             if self._lost:
                 raise TopicLostRecords(self._lost)
             for partition, records in batches.items():
-                events = self._wanted_events(records)
+                events, skipped = self._wanted_events(records)
                 assert self.topic_identity is not None  # set on assignment, before any fetch
                 try:
                     self.handler.apply(partition, events, records[-1].offset, self.topic_identity)
@@ -258,23 +260,29 @@ class ConsumerLoop(threading.Thread):
                     self.stopping.wait(self.settings.retry_initial_s)
                     continue
                 self.applied += len(events)
+                self.skipped += skipped
                 self.last_error = None
 
-    def _wanted_events(self, records: Sequence[Any]) -> list[ConsumedEvent]:
-        """The records' events the handler handles. Control records (services/infra/topic.py)
-        are not events, and other types are dropped by their header: both unparsed."""
+    def _wanted_events(self, records: Sequence[Any]) -> tuple[list[ConsumedEvent], int]:
+        """The records' events the handler handles, and how many events were of other
+        types. Control records (services/infra/topic.py) are not events, and other types
+        are dropped by their header: both unparsed."""
         handles = self.handler.handles
         events = []
+        skipped = 0
         for record in records:
             if control_kind(record.headers):
                 continue
             announced = record_type(record)
             if announced is not None and not wants(handles, announced):
+                skipped += 1
                 continue
             event = parse_record(record)
             if event is not None and wants(handles, event.type):
                 events.append(event)
-        return events
+            elif event is not None:
+                skipped += 1
+        return events, skipped
 
     def _seek_stored(self, consumer: KafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
         identity = self.watch.identity(fresh=True)

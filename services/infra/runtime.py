@@ -127,6 +127,7 @@ class ServiceRuntime(Generic[AppT]):
                 "alive": c.is_alive(),
                 "partitions": sorted(tp.partition for tp in c.assigned),
                 "applied": c.applied,
+                "skipped": c.skipped,
                 "topic_identity": c.topic_identity,
                 "halted": c.halted,
                 "last_error": c.last_error,

@@ -115,11 +115,16 @@ def settled(system: LocalSystem, receiver: WebhookReceiver) -> dict[str, Any]:
 
 
 def counters(system: LocalSystem) -> tuple[dict[str, int], dict[str, int]]:
-    """How many events each relay published and each consumer was handed, so far."""
+    """How many events each relay published and each consumer read (handed to its handler,
+    or dropped unparsed as a type it does not handle), so far."""
     ready = readiness(system)
     published = {s: ready[s]["relay"]["published"] for s in RELAYING}
-    applied = {f"{s}/{name}": c["applied"] for s in SERVICES for name, c in ready[s]["consumers"].items()}
-    return published, applied
+    read = {f"{s}/{name}": _read(c) for s in SERVICES for name, c in ready[s]["consumers"].items()}
+    return published, read
+
+
+def _read(consumer: dict[str, Any]) -> int:
+    return int(consumer["applied"]) + int(consumer["skipped"])
 
 
 def refilled(system: LocalSystem, old_identity: str | None, before: tuple[dict[str, int], dict[str, int]]) -> str:
@@ -142,7 +147,7 @@ def refilled(system: LocalSystem, old_identity: str | None, before: tuple[dict[s
         for name, consumer in consumers.items():
             if consumer["topic_identity"] not in identities:
                 return None
-            if consumer["applied"] - applied_before.get(name, 0) < total:
+            if _read(consumer) - applied_before.get(name, 0) < total:
                 return None
         assert total > 0
         return identities.pop()  # type: ignore[no-any-return]
