@@ -19,11 +19,16 @@ from typing import Any
 import httpx
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
+from tenacity import RetryCallState
 
-from services.disclosure.application import DisclosureApplication, DisclosureSettings, publication_actor
+from services.disclosure.application import (
+    DisclosureApplication,
+    DisclosureSettings,
+    publication_actor,
+)
 from services.disclosure.domain import Publication
 from services.infra.clock import today_in_china
+from services.infra.retry import settings_backoff, until_stopped
 from services.infra.telemetry import current_traceparent, span_from
 
 log = logging.getLogger(__name__)
@@ -49,7 +54,7 @@ class CreditChinaPublisher(threading.Thread):
         self.stopping = threading.Event()
         self.published = 0
         self.last_error: str | None = None
-        self._backoff = wait_exponential(multiplier=settings.retry_initial_s, max=settings.retry_max_s)
+        self._backoff = settings_backoff(settings)
 
     @property
     def position(self) -> int:
@@ -59,21 +64,20 @@ class CreditChinaPublisher(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
-        delay = self.settings.retry_initial_s
+        # Event store hiccups: the batch is tried again after a backoff (delivery failures
+        # are retried inside, publication by publication).
+        retrying = until_stopped(self.stopping, self._retrying, self._backoff)
         with httpx.Client(base_url=self.settings.credit_china_url, timeout=self.settings.publisher_timeout_s) as client:
             while not self.stopping.is_set():
-                try:
-                    handled = self._publish_batch(client)
-                    delay = self.settings.retry_initial_s
-                    if not handled:
-                        self.stopping.wait(self.settings.relay_idle_sleep_s)
-                except Exception as exc:  # event store hiccups; delivery failures retry inside
-                    if self.stopping.is_set():
-                        break
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("publisher retrying in %.1fs: %s", delay, self.last_error)
-                    self.stopping.wait(delay)
-                    delay = min(delay * 2, self.settings.retry_max_s)
+                retrying(self._step, client)
+
+    def _step(self, client: httpx.Client) -> None:
+        if not self._publish_batch(client):
+            self.stopping.wait(self.settings.relay_idle_sleep_s)
+
+    def _retrying(self, exc: BaseException, delay: float, _attempt: int) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("publisher retrying in %.1fs: %s", delay, self.last_error)
 
     def _publish_batch(self, client: httpx.Client) -> int:
         notifications = self.app.recorder.select_notifications(
@@ -112,15 +116,15 @@ class CreditChinaPublisher(threading.Thread):
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, client: httpx.Client, publication: Publication) -> str:
         """POST until Credit China accepts; only stopping the worker ends the retries."""
-        retrying = Retrying(
-            retry=retry_if_exception_type((httpx.TransportError, CreditChinaUnavailable, PayloadRejected)),
-            wait=self._wait,
-            stop=lambda _state: self.stopping.is_set(),
-            sleep=self.stopping.wait,
-            before_sleep=self._log_failure,
+        retrying = until_stopped(
+            self.stopping,
+            self._log_failure,
+            self._wait,
+            retry_on=(httpx.TransportError, CreditChinaUnavailable, PayloadRejected),
             reraise=True,
         )
-        receipt: str = retrying(self._post, client, publication)
+        receipt = retrying(self._post, client, publication)
+        assert receipt is not None  # with reraise, a stopped worker raises instead
         return receipt
 
     def _post(self, client: httpx.Client, publication: Publication) -> str:
@@ -144,10 +148,8 @@ class CreditChinaPublisher(threading.Thread):
             return self.settings.publisher_rejected_retry_s
         return float(self._backoff(state))
 
-    def _log_failure(self, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome else None
+    def _log_failure(self, failure: BaseException, delay: float, attempt: int) -> None:
         self.last_error = f"{type(failure).__name__}: {failure}"
-        delay = state.next_action.sleep if state.next_action else 0.0
         if isinstance(failure, PayloadRejected):
             log.error(
                 "Credit China REJECTED a publication (a bug in the disclosure mapping); retrying in %.0fs: %s",
@@ -157,7 +159,7 @@ class CreditChinaPublisher(threading.Thread):
         else:
             log.warning(
                 "Credit China unavailable (attempt %d), retrying in %.1fs: %s",
-                state.attempt_number,
+                attempt,
                 delay,
                 self.last_error,
             )

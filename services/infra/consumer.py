@@ -39,6 +39,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from services.infra.broker import ensure_topic, forget_topics
 from services.infra.eventstore import TYPE_HEADER
+from services.infra.retry import settings_backoff, until_stopped
 from services.infra.settings import Settings
 from services.infra.topic import control_kind, topic_watch
 
@@ -161,33 +162,40 @@ class ConsumerLoop(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
-        delay = self.settings.retry_initial_s
+        # A consumer that fails is made anew after a backoff (the broker down, a hung join).
+        retrying = until_stopped(self.stopping, self._restarting, settings_backoff(self.settings))
         while not self.stopping.is_set():
             if self.halted and not self._topic_replaced_since_halt():
                 continue
-            consumer = None
-            try:
-                consumer = self._consumer()
-                self._poll_until_stopped(consumer)
-            except TopicChanged as exc:
-                log.warning("consumer %s: %s; joining again", self.handler.name, exc)
-                forget_topics()
-            except Exception as exc:
-                if self._lost:  # raised as such, or by the poll that found it
-                    self.halted, self._lost = self._lost, None
-                    log.error("consumer %s STOPPED consuming: %s", self.handler.name, self.halted)
-                    continue
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("consumer %s restarting in %.1fs: %s", self.handler.name, delay, self.last_error)
-                forget_topics()
-                self.watch.reset()
-                self.stopping.wait(delay)
-                delay = min(delay * 2, self.settings.retry_max_s)
-            finally:
-                self.assigned = set()
-                if consumer is not None:
-                    consumer.close(autocommit=False)
+            retrying(self._consume)
         self.handler.close()
+
+    def _consume(self) -> None:
+        """One consumer, polled until the loop stops, the topic changes or a position the
+        topic cannot honour halts it; any other failure is raised, to be retried."""
+        consumer = None
+        try:
+            consumer = self._consumer()
+            self._poll_until_stopped(consumer)
+        except TopicChanged as exc:
+            log.warning("consumer %s: %s; joining again", self.handler.name, exc)
+            forget_topics()
+        except Exception:
+            if not self._lost:
+                raise
+            # Raised as such, or by the poll that found it.
+            self.halted, self._lost = self._lost, None
+            log.error("consumer %s STOPPED consuming: %s", self.handler.name, self.halted)
+        finally:
+            self.assigned = set()
+            if consumer is not None:
+                consumer.close(autocommit=False)
+
+    def _restarting(self, exc: BaseException, delay: float, _attempt: int) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("consumer %s restarting in %.1fs: %s", self.handler.name, delay, self.last_error)
+        forget_topics()
+        self.watch.reset()
 
     def _topic_replaced_since_halt(self) -> bool:
         """While halted: resume only when the topic has another identity (positions then

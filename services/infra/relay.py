@@ -27,6 +27,7 @@ from kafka import KafkaProducer
 
 from services.infra.broker import ensure_topic, forget_topics, make_producer
 from services.infra.eventstore import ServiceApplication, to_kafka_message
+from services.infra.retry import settings_backoff, until_stopped
 from services.infra.settings import Settings
 from services.infra.topic import topic_watch
 
@@ -47,6 +48,7 @@ class OutboxRelay(threading.Thread):
         self.topic_identity: str | None = None
         self.position_name = f"relay:{self.topic}"  # until the topic's identity is read
         self.stopping = threading.Event()
+        self._producer: KafkaProducer | None = None
         self.published = 0
         self.last_error: str | None = None
         self.active = False
@@ -71,37 +73,37 @@ class OutboxRelay(threading.Thread):
     # -- the loop ------------------------------------------------------------------
     def run(self) -> None:
         lock = _LeaderLock(self.settings, self.position_name)
-        producer: KafkaProducer | None = None
-        delay = self.settings.retry_initial_s
+        # Broker down, timeouts, database hiccups: the step is tried again after a backoff.
+        retrying = until_stopped(self.stopping, self._retrying, settings_backoff(self.settings))
         while not self.stopping.is_set():
-            try:
-                if not lock.acquire():
-                    self.active = False
-                    self.stopping.wait(2.0)  # another replica relays; stand by
-                    continue
-                self.active = True
-                ensure_topic(self.settings)
-                if self.watch.identity() != self.topic_identity:
-                    # Another topic: a producer's metadata (partitions, producer id) is of the old one.
-                    _discard(producer)
-                    producer = None
-                producer = producer or make_producer(self.settings)
-                sent = self._relay_batch(producer)
-                self.last_error = None
-                delay = self.settings.retry_initial_s
-                if not sent:
-                    self.stopping.wait(self.settings.relay_idle_sleep_s)
-            except Exception as exc:  # broker down, timeouts, database hiccups
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("relay retrying in %.1fs: %s", delay, self.last_error)
-                forget_topics()
-                self.watch.reset()
-                _discard(producer)
-                producer = None
-                self.stopping.wait(delay)
-                delay = min(delay * 2, self.settings.retry_max_s)
-        _discard(producer)
+            retrying(self._step, lock)
+        _discard(self._producer)
         lock.release()
+
+    def _step(self, lock: _LeaderLock) -> None:
+        if not lock.acquire():
+            self.active = False
+            self.stopping.wait(2.0)  # another replica relays; stand by
+            return
+        self.active = True
+        ensure_topic(self.settings)
+        if self.watch.identity() != self.topic_identity:
+            # Another topic: a producer's metadata (partitions, producer id) is of the old one.
+            _discard(self._producer)
+            self._producer = None
+        self._producer = self._producer or make_producer(self.settings)
+        sent = self._relay_batch(self._producer)
+        self.last_error = None
+        if not sent:
+            self.stopping.wait(self.settings.relay_idle_sleep_s)
+
+    def _retrying(self, exc: BaseException, delay: float, _attempt: int) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("relay retrying in %.1fs: %s", delay, self.last_error)
+        forget_topics()
+        self.watch.reset()
+        _discard(self._producer)
+        self._producer = None
 
     def _on_topic(self, identity: str) -> None:
         """Take up the position kept for the topic of ``identity`` (none on a new topic)."""

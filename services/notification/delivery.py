@@ -25,7 +25,9 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
+from tenacity import wait_fixed
 
+from services.infra.retry import UntilStoppedAsync, backoff, delay_after
 from services.infra.settings import Settings
 from services.infra.storage import make_engine
 from services.infra.telemetry import current_traceparent, span_from
@@ -59,7 +61,7 @@ class RetryPolicy:
 
     def delay_after(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt (1-based)."""
-        return min(self.initial_s * 2 ** (attempts - 1), self.cap_s)
+        return delay_after(backoff(self.initial_s, self.cap_s), attempts)
 
     def gives_up_after(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
@@ -117,20 +119,25 @@ class DeliveryWorker(threading.Thread):
     async def _run(self) -> None:
         engine = make_engine(self.settings)
         timeout = httpx.Timeout(self.settings.webhook_timeout_s)
+        # A database hiccup: the round is tried again at the poll interval, the thread lives on.
+        poll = wait_fixed(self.settings.webhook_poll_interval_s)
+        retrying = UntilStoppedAsync(self.stopping, self._round_failed, poll)
         try:
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
                 while not self.stopping.is_set():
-                    try:
-                        sent = await self.deliver_due(engine, client)
-                        self.last_error = None
-                    except Exception as exc:  # database hiccup: keep the thread alive
-                        self.last_error = f"{type(exc).__name__}: {exc}"
-                        log.exception("delivery round failed")
-                        sent = 0
-                    if not sent:
+                    if not await retrying(self._round, engine, client):
                         await asyncio.sleep(self.settings.webhook_poll_interval_s)
         finally:
             await engine.dispose()
+
+    async def _round(self, engine: AsyncEngine, client: httpx.AsyncClient) -> int:
+        sent = await self.deliver_due(engine, client)
+        self.last_error = None
+        return sent
+
+    def _round_failed(self, exc: BaseException, delay: float, _attempt: int) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.error("delivery round failed; again in %.2fs", delay, exc_info=exc)
 
     async def deliver_due(self, engine: AsyncEngine, client: httpx.AsyncClient) -> int:
         """One round: claim the due deliveries, send them, record the outcomes."""
