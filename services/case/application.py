@@ -91,9 +91,8 @@ class CaseApplication(ServiceApplication):
                 legal_basis=request.legal_basis,
                 officers=request.officers,
                 filed_on=request.filed_on or today_in_china(),
-                command_key=idempotency.key or "",
-                command_fingerprint=idempotency.fingerprint,
                 cipher=self.cipher,
+                **idempotency.recorded(),
             ),
             answer_existing,
             {"case.id": str(case_id)},
@@ -108,20 +107,17 @@ class CaseApplication(ServiceApplication):
         expected_version: int | None,
     ) -> tuple[Case, bool]:
         """法制审核. Returns (case, replayed)."""
-        idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
-        return self.change(
+        return self._act(
+            caller,
             case_id,
-            "case",
-            idempotency,
+            Idempotency.of(idempotency_key, request.model_dump(mode="json")),
             expected_version,
-            _permit(caller, acting=True),
-            lambda case: case.record_legal_review(
+            lambda case, recorded: case.record_legal_review(
                 outcome=request.outcome,
                 reviewer=request.reviewer,
                 opinion=request.opinion,
                 reviewed_on=request.reviewed_on or today_in_china(),
-                command_key=idempotency.key or "",
-                command_fingerprint=idempotency.fingerprint,
+                **recorded,
             ),
         )
 
@@ -134,21 +130,38 @@ class CaseApplication(ServiceApplication):
         expected_version: int | None,
     ) -> tuple[Case, bool]:
         """行政处罚决定. Returns (case, replayed)."""
-        idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
+        return self._act(
+            caller,
+            case_id,
+            Idempotency.of(idempotency_key, request.model_dump(mode="json")),
+            expected_version,
+            lambda case, recorded: case.decide_penalty(
+                decision_number=request.decision_number,
+                decided_on=request.decided_on or today_in_china(),
+                penalties=request.penalties,
+                cipher=self.cipher,
+                **recorded,
+            ),
+        )
+
+    def _act(
+        self,
+        caller: Principal,
+        case_id: UUID,
+        idempotency: Idempotency,
+        expected_version: int | None,
+        decide: Callable[[Case, dict[str, str]], None],
+    ) -> tuple[Case, bool]:
+        """The path of every command on a filed case: by its own agency, answered from
+        the events on a retry, refused on a stale If-Match; ``decide`` is handed what the
+        event records of the command."""
         return self.change(
             case_id,
             "case",
             idempotency,
             expected_version,
             _permit(caller, acting=True),
-            lambda case: case.decide_penalty(
-                decision_number=request.decision_number,
-                decided_on=request.decided_on or today_in_china(),
-                penalties=request.penalties,
-                command_key=idempotency.key or "",
-                command_fingerprint=idempotency.fingerprint,
-                cipher=self.cipher,
-            ),
+            lambda case: decide(case, idempotency.recorded()),
         )
 
     def history(self, caller: Principal, case_id: UUID) -> list[dict[str, Any]]:

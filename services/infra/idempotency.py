@@ -40,6 +40,11 @@ class Idempotency:
     def of(cls, key: str | None, request: Any) -> Idempotency:
         return cls(key or None, request_fingerprint(request))
 
+    def recorded(self) -> dict[str, str]:
+        """What an event records of the command (``command_key``, ``command_fingerprint``),
+        for ``RemembersCommands``; not part of the published data."""
+        return {"command_key": self.key or "", "command_fingerprint": self.fingerprint}
+
     def replays(self, recorded_fingerprint: str | None) -> bool:
         """Whether this command is a retry of the one recorded under its key: True for the
         same request, False when nothing was recorded (or there is no key), and refused

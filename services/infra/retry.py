@@ -60,14 +60,22 @@ def delay_after(wait: Wait, attempts: int) -> float:
     return float(wait(state))
 
 
-def _report(on_retry: OnRetry) -> Callable[[RetryCallState], None]:
+def _policy(stopping: threading.Event, on_retry: OnRetry, wait: Wait, retry_on: Failures) -> dict[str, Any]:
+    """What a tenacity retrying object is made of here, sync or async alike."""
+
     def before_sleep(state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
         if failure is not None:
             on_retry(failure, delay, state.attempt_number)
 
-    return before_sleep
+    return {
+        "retry": retry_if_exception_type(retry_on),
+        "wait": wait,
+        "stop": lambda _state: stopping.is_set(),
+        "before_sleep": before_sleep,
+        "reraise": True,  # the last failure, for __call__ to sort out
+    }
 
 
 class UntilStopped:
@@ -83,14 +91,7 @@ class UntilStopped:
             if stopping.wait(seconds):
                 raise WorkerStopped
 
-        self._retrying = Retrying(
-            retry=retry_if_exception_type(retry_on),
-            wait=wait,
-            stop=lambda _state: stopping.is_set(),
-            sleep=sleep,
-            before_sleep=_report(on_retry),
-            reraise=True,
-        )
+        self._retrying = Retrying(sleep=sleep, **_policy(stopping, on_retry, wait, retry_on))
         self._retry_on = retry_on
 
     def __call__(self, step: Callable[..., T], *args: Any) -> T | None:
@@ -131,14 +132,7 @@ class UntilStoppedAsync:
             if stopping.is_set():
                 raise WorkerStopped
 
-        self._retrying = AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait,
-            stop=lambda _state: stopping.is_set(),
-            sleep=sleep,
-            before_sleep=_report(on_retry),
-            reraise=True,
-        )
+        self._retrying = AsyncRetrying(sleep=sleep, **_policy(stopping, on_retry, wait, Exception))
 
     async def __call__(self, step: Callable[..., Awaitable[T]], *args: Any) -> T | None:
         try:
