@@ -46,6 +46,7 @@ from devtools.launcher import (
     _healthy,
     _uvicorn,
     _wait_for,
+    drop_databases,
     free_port,
 )
 from services.infra.settings import Settings
@@ -535,13 +536,6 @@ def peak_rss_mib(pid: int) -> float | None:
         return psutil.Process(pid).memory_info().rss / 2**20
     except (OSError, psutil.Error):
         return None
-
-
-def drop_databases(server: str, prefix: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))]
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def git_commit() -> str | None:
