@@ -202,14 +202,15 @@ class Bench:
     # -- the run ------------------------------------------------------------------------
     def run(self) -> Report:
         args = self.args
-        self.mint_tokens_before_start()
+        # Before the trivial baseline, which sends the same headers; minting creates the
+        # development keys the services will trust when they start.
+        self.mint_tokens()
         self.step("starting the trivial endpoint (uvicorn, the services' flags)", self.start_trivial)
         trivial_first = self.load(
             "baseline: trivial endpoint, closed loop (1 of 2)",
             self.spec("trivial", "closed", self.baseline_s, min(2.0, args.warmup)),
         )
         self.step(f"starting the system on {self.storage_name()}", lambda: self.system.start(timeout=180))
-        self.mint_tokens()
 
         full = self.load(
             f"phase 1: max sustained, {args.concurrency} workers",
@@ -295,14 +296,6 @@ class Bench:
             inserts=inserts,
         )
         return report
-
-    def mint_tokens_before_start(self) -> None:
-        # The trivial baseline sends the same headers; the keys exist before the system runs.
-        from devtools.tokens import ensure_dev_keys
-
-        self.system.data_dir.mkdir(parents=True, exist_ok=True)
-        ensure_dev_keys(self.system.data_dir)
-        self.mint_tokens()
 
     def raw_inserts(self, payload: bytes) -> dict[str, Any]:
         if self.postgres:
