@@ -63,7 +63,16 @@ from psycopg.types.json import Json
 from standardwebhooks import Webhook
 from tqdm import tqdm
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, WebhookReceiver, referral_request
+from devtools.demo import (
+    AGENCY,
+    ENTERPRISE,
+    PERSON,
+    WebhookReceiver,
+    filing_request,
+    legal_review_request,
+    penalty_decision_request,
+    referral_request,
+)
 from devtools.launcher import SERVICES, LocalSystem, drop_databases
 from services.case.application import CASE_ID_NAMESPACE, CaseApplication
 from services.case.domain import Case
@@ -503,15 +512,12 @@ class Workload:
             filing,
             "case",
             "/v1/cases",
-            {
-                "agency": AGENCY,
-                "party": party,
-                "violation_summary": f"未按规定对从业人员进行安全生产教育和培训（第{n}号）",
-                "violation_date": (day - timedelta(days=30 + n % 200)).isoformat(),
-                "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
-                "officers": OFFICERS,
-                "filed_on": day.isoformat(),
-            },
+            filing_request(
+                party,
+                (day - timedelta(days=30 + n % 200)).isoformat(),
+                violation_summary=f"未按规定对从业人员进行安全生产教育和培训（第{n}号）",
+                filed_on=day.isoformat(),
+            ),
             "officer",
         )
         self._count()
@@ -524,12 +530,7 @@ class Workload:
             review,
             "case",
             f"/v1/cases/{case_id}/legal-reviews",
-            {
-                "outcome": "passed",
-                "reviewer": {"name": "赵六", "certificate_no": "43019999"},
-                "opinion": "事实清楚，证据确凿，程序合法",
-                "reviewed_on": day.isoformat(),
-            },
+            legal_review_request(opinion="事实清楚，证据确凿，程序合法", reviewed_on=day.isoformat()),
             "legal_reviewer",
             if_match=filed.headers.get("etag"),
         )
@@ -542,11 +543,9 @@ class Workload:
             decision,
             "case",
             f"/v1/cases/{case_id}/penalty-decision",
-            {
-                "decision_number": f"(醴)应急罚〔{day.year}〕{self.decision_base + n}号",
-                "penalties": [{"kind": "fine", "amount_yuan": 10_000 + 500 * (n % 40)}, {"kind": "warning"}],
-                "decided_on": day.isoformat(),
-            },
+            penalty_decision_request(
+                day.year, self.decision_base + n, 10_000 + 500 * (n % 40), decided_on=day.isoformat()
+            ),
             "agency_head",
             if_match=reviewed.headers.get("etag"),
         )

@@ -37,6 +37,7 @@ CITY_AGENCY = {"code": "11430200MB11111114", "name": "株洲市应急管理局",
 PROVINCE_AGENCY = {"code": "11430000MB3333333W", "name": "湖南省应急管理厅", "region_code": "430000"}
 FOREIGN_AGENCY = {"code": "11430202MB4444444M", "name": "株洲市荷塘区应急管理局", "region_code": "430202"}
 OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
+REVIEWER = {"name": "赵六", "certificate_no": "43019999"}
 
 
 EXPECTED_WEBHOOK_TYPES = {
@@ -124,6 +125,34 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 Auth = Callable[[str, dict[str, str]], dict[str, str]]
 
 
+# The sample case's commands, as the demo, the chaos run and the bench send them.
+def filing_request(party: dict[str, Any], violation_date: str, **fields: Any) -> dict[str, Any]:
+    """立案: AGENCY's two officers file a case against ``party``."""
+    return {
+        "agency": AGENCY,
+        "party": party,
+        "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
+        "violation_date": violation_date,
+        "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
+        "officers": OFFICERS,
+        **fields,
+    }
+
+
+def legal_review_request(**fields: Any) -> dict[str, Any]:
+    """法制审核: the legal office passes the case."""
+    return {"outcome": "passed", "reviewer": REVIEWER, "opinion": "事实清楚，证据确凿", **fields}
+
+
+def penalty_decision_request(year: int, number: int, fine_yuan: int, **fields: Any) -> dict[str, Any]:
+    """行政处罚决定: a fine and a warning under decision number ``number`` of ``year``."""
+    return {
+        "decision_number": f"(醴)应急罚〔{year}〕{number}号",
+        "penalties": [{"kind": "fine", "amount_yuan": fine_yuan}, {"kind": "warning"}],
+        **fields,
+    }
+
+
 def referral_request(case_id: str) -> dict[str, Any]:
     """移送 to the Liling police, copied to the procuratorate that supervises."""
     return {
@@ -153,14 +182,7 @@ def run_flow(
     )
     filed = client.post(
         f"{urls['case']}/v1/cases",
-        json={
-            "agency": AGENCY,
-            "party": party,
-            "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
-            "violation_date": f"{year}-01-05",
-            "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
-            "officers": OFFICERS,
-        },
+        json=filing_request(party, f"{year}-01-05"),
         headers={"Idempotency-Key": f"demo-file-{uuid.uuid4()}", **auth("officer", AGENCY)},
     )
     case = _ok(filed)
@@ -168,16 +190,13 @@ def run_flow(
     result = DemoResult(case=case, subscription=subscription, responses={"file": filed})
     reviewed = client.post(
         f"{urls['case']}/v1/cases/{case_id}/legal-reviews",
-        json={"outcome": "passed", "reviewer": {"name": "赵六", "certificate_no": "43019999"}, "opinion": "事实清楚，证据确凿"},
+        json=legal_review_request(),
         headers={"If-Match": filed.headers["etag"], **auth("legal_reviewer", AGENCY)},
     )
     _ok(reviewed)
     decided = client.post(
         f"{urls['case']}/v1/cases/{case_id}/penalty-decision",
-        json={
-            "decision_number": f"(醴)应急罚〔{year}〕{int(time.time()) % 100000}号",
-            "penalties": [{"kind": "fine", "amount_yuan": 30000}, {"kind": "warning"}],
-        },
+        json=penalty_decision_request(year, int(time.time()) % 100000, 30000),
         headers={
             "If-Match": reviewed.headers["etag"],
             "X-Reason": quote("负责人集体讨论决定"),  # recorded with the event; percent-encoded UTF-8

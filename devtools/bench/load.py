@@ -31,10 +31,16 @@ from typing import Any
 import httpx
 import psutil
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, referral_request
+from devtools.demo import (
+    ENTERPRISE,
+    PERSON,
+    filing_request,
+    legal_review_request,
+    penalty_decision_request,
+    referral_request,
+)
 from services.infra.clock import today_in_china
 
-REVIEWER = {"name": "赵六", "certificate_no": "43019999"}
 CASE_COMMANDS = ("file", "review", "penalise")
 # Progress slots shared with the parent process (read for the progress bar only).
 DONE, ERRORS = 0, 1
@@ -246,14 +252,7 @@ class Load:
 
     def _filing(self, n: int) -> dict[str, Any]:
         party = PERSON if self.rng.random() < self.spec.person_share else ENTERPRISE
-        body = {
-            "agency": AGENCY,
-            "party": party,
-            "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
-            "violation_date": (self.today - timedelta(days=20)).isoformat(),
-            "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
-            "officers": OFFICERS,
-        }
+        body = filing_request(party, (self.today - timedelta(days=20)).isoformat())
         headers = {**self.spec.auth["officer"], "Idempotency-Key": f"bench-{self.spec.run_tag}-{n}"}
         return {"json": body, "headers": headers}
 
@@ -275,7 +274,7 @@ class Load:
                 "POST",
                 f"{self.case_url}/v1/cases/{case_id}/legal-reviews",
                 counted,
-                json={"outcome": "passed", "reviewer": REVIEWER, "opinion": "事实清楚，证据确凿"},
+                json=legal_review_request(),
                 headers={**spec.auth["legal_reviewer"], "If-Match": filed.headers["etag"]},
             )
             if reviewed is None:
@@ -288,10 +287,7 @@ class Load:
                 "POST",
                 f"{self.case_url}/v1/cases/{case_id}/penalty-decision",
                 counted,
-                json={
-                    "decision_number": f"(醴)应急罚〔{self.today.year}〕{number}号",
-                    "penalties": [{"kind": "fine", "amount_yuan": 10_000 + 1_000 * (n % 40)}, {"kind": "warning"}],
-                },
+                json=penalty_decision_request(self.today.year, number, 10_000 + 1_000 * (n % 40)),
                 headers={**spec.auth["agency_head"], "If-Match": reviewed.headers["etag"]},
             )
             if decided is None:
