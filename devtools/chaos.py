@@ -67,13 +67,13 @@ from devtools.demo import (
     AGENCY,
     ENTERPRISE,
     PERSON,
-    WebhookReceiver,
     filing_request,
     legal_review_request,
     penalty_decision_request,
     referral_request,
 )
 from devtools.launcher import SERVICES, LocalSystem, drop_databases
+from devtools.webhooks import WebhookReceiver
 from services.case.application import CASE_ID_NAMESPACE, CaseApplication
 from services.case.domain import Case
 from services.case.ledger import CaseLedgerProjection

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from devtools.launcher import DEFAULT_PORTS, LocalSystem
+from devtools.webhooks import WebhookReceiver
 
 # Valid codes (check characters computed per GB 32100 / GB 11643).
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
@@ -46,48 +45,6 @@ EXPECTED_WEBHOOK_TYPES = {
     "cn.caseledger.referral.referred.v1",
     "cn.caseledger.disclosure.published.v1",
 }
-
-
-class WebhookReceiver:
-    """A real local HTTP server that records every webhook it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        receiver = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("content-length", 0))
-                body = self.rfile.read(length)
-                if len(body) < length:
-                    # The sender went away mid-request (e.g. it was killed): nothing was
-                    # delivered, and a real server would not hand this to its application.
-                    self.close_connection = True
-                    return
-                receiver.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/caseledger"
-
-    def __enter__(self) -> WebhookReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(r["body"]) for r in self.received]
 
 
 @dataclass

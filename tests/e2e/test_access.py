@@ -32,12 +32,12 @@ from devtools.demo import (
     POLICE,
     PROCURATORATE,
     PROVINCE_AGENCY,
-    WebhookReceiver,
     eventually,
     referral_request,
 )
 from devtools.launcher import SERVICES, LocalSystem
 from devtools.tokens import KEY_ID, mint
+from devtools.webhooks import WebhookReceiver
 from services.access.guard import access_rule_of
 from services.access.policy import PERMISSIONS, Role
 from tests.conftest import start_system

@@ -22,10 +22,10 @@ from devtools.demo import (
     PERSON_ID,
     PERSON_PHONE,
     POLICE,
-    WebhookReceiver,
     run_flow,
 )
 from devtools.launcher import SERVICES, LocalSystem
+from devtools.webhooks import WebhookReceiver
 from services.infra.settings import CASE_EVENTS_TOPIC
 from tests.conftest import drop_databases, start_system
 

@@ -28,9 +28,9 @@ from devtools.demo import (
     PERSON_ID,
     POLICE,
     PROCURATORATE,
-    WebhookReceiver,
 )
 from devtools.tokens import ensure_dev_keys, mint
+from devtools.webhooks import WebhookReceiver
 from services.case.personal_data import seal_party
 from services.infra.consumer import ConsumedEvent, create_tables
 from services.infra.crypto import FieldCipher
