@@ -34,7 +34,6 @@ import argparse
 import base64
 import hashlib
 import json
-import os
 import queue
 import random
 import shutil
@@ -72,12 +71,12 @@ from devtools.demo import (
     penalty_decision_request,
     referral_request,
 )
+from devtools.inprocess import consumed_batch, key_ring, service_settings
 from devtools.launcher import SERVICES, LocalSystem, drop_databases
 from devtools.webhooks import WebhookReceiver
 from services.case.application import CASE_ID_NAMESPACE, CaseApplication
 from services.case.domain import Case
 from services.case.ledger import CaseLedgerProjection
-from services.infra.crypto import FieldCipher
 from services.disclosure.application import DisclosureApplication
 from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.feed import DisclosureFeedProjection
@@ -90,7 +89,7 @@ from services.infra.consumer import (
     parse_record,
 )
 from services.infra.eventstore import event_id
-from services.infra.settings import CASE_EVENTS_TOPIC, Settings
+from services.infra.settings import CASE_EVENTS_TOPIC
 from services.infra.storage import ensure_postgres_database
 from services.notification.projection import DeliveryProjection, cloud_event_envelope
 from services.notification.subscriptions import matches
@@ -118,11 +117,6 @@ RECEIVING_ORGAN = "public_security"
 REFERRAL_DELAY_S = 2.0  # a referral is sent this long after its case's decision
 
 
-def system_cipher(system: LocalSystem) -> FieldCipher:
-    """The key ring the launched services use (the development one under its data dir)."""
-    return FieldCipher.from_settings(os.environ.get("PII_KEYS"), system.data_dir)
-
-
 @dataclass(frozen=True)
 class ProjectionCheck:
     """A read model to compare with its rebuild. ``excluded`` columns are left out of the
@@ -141,7 +135,7 @@ class ProjectionCheck:
 # (status, attempts, retry schedule, last answer, delivery time), which no projection
 # writes and the rebuild, having no worker, cannot have; the webhook check covers it.
 PROJECTIONS = (
-    ProjectionCheck("case", lambda system: CaseLedgerProjection(system_cipher(system)), {"case_ledger": ("recorded_at", "updated_at")}),
+    ProjectionCheck("case", lambda system: CaseLedgerProjection(key_ring(service_settings(system, "case"))), {"case_ledger": ("recorded_at", "updated_at")}),
     ProjectionCheck(
         "referral",
         lambda _: ReferralViewsProjection(),
@@ -731,14 +725,12 @@ def patiently(action: Callable[[], T], timeout_s: float = 180.0) -> T:
             time.sleep(1.0)
 
 
-def _pg(url: str) -> psycopg.Connection[dict[str, Any]]:
-    return patiently(lambda: psycopg.connect(url, row_factory=dict_row, autocommit=True))
-
-
-def _connect(system: LocalSystem, service: str) -> psycopg.Connection[dict[str, Any]]:
-    url = system.database_url(service)
+def _connect(system: LocalSystem, database: str) -> psycopg.Connection[dict[str, Any]]:
+    """A connection to the system's database ``<prefix>_<database>`` (a service's, or a
+    rebuild's), waiting while the server has none to spare."""
+    url = system.database_url(database)
     assert url, "the chaos run needs PostgreSQL"
-    return _pg(url)
+    return patiently(lambda: psycopg.connect(url, row_factory=dict_row, autocommit=True))
 
 
 @dataclass(frozen=True)
@@ -1126,13 +1118,16 @@ Batches = dict[int, list[tuple[list[ConsumedEvent], int]]]  # per partition: (ev
 
 
 def rebuild(system: LocalSystem, check: ProjectionCheck, batches: Batches, database: str) -> None:
-    """Rebuild one projection from the topic into a fresh database, in-process, with the
-    same projection class and ProjectionRunner the service runs."""
-    patiently(lambda: ensure_postgres_database(database))
-    settings = Settings(service_name=check.service, database_url=database, case_events_topic=TOPIC)
+    """Rebuild one projection from the topic into the fresh database ``database`` (of the
+    system's prefix), in-process, with the same projection class and ProjectionRunner the
+    service runs."""
+    settings = service_settings(system, check.service, database=database, case_events_topic=TOPIC)
+    url = settings.database_url
+    assert url, "the chaos run needs PostgreSQL"
+    patiently(lambda: ensure_postgres_database(url))
     runner = patiently(lambda: ProjectionRunner(settings, check.projection(system)))
     try:
-        with _connect(system, check.service) as live, _pg(database) as fresh:
+        with _connect(system, check.service) as live, _connect(system, database) as fresh:
             for name in check.copied:  # inputs the projection reads, not writes
                 for row in live.execute(f"SELECT * FROM {_q(name)}").fetchall():
                     values = [Json(v) if isinstance(v, dict | list) else v for v in row.values()]
@@ -1158,10 +1153,8 @@ class Rebuilds:
         for partition, batch in records.items():
             for start in range(0, len(batch), 500):  # the services' consumer batch size
                 chunk = batch[start : start + 500]
-                events = [e for e in (parse_record(r) for r in chunk) if e is not None]
-                self.batches[partition].append((events, chunk[-1].offset))
-        server = system.postgres_url.rstrip("/")  # type: ignore[union-attr]
-        self.databases = {c.service: f"{server}/{system.database_prefix}_rebuild{tag}_{c.service}" for c in PROJECTIONS}
+                self.batches[partition].append(consumed_batch(chunk))
+        self.databases = {c.service: f"rebuild{tag}_{c.service}" for c in PROJECTIONS}
         self.done: set[str] = set()
         self.errors: list[str] = []
         self.threads = [
@@ -1191,7 +1184,7 @@ class Rebuilds:
             tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
             with (
                 _connect(self.system, check.service) as live,
-                _pg(self.databases[check.service]) as fresh,
+                _connect(self.system, self.databases[check.service]) as fresh,
             ):
                 for table, excluded, where in tables:
                     label = f"{check.service}.{table.name}"

@@ -40,6 +40,7 @@ from devtools.bench import baselines, pipeline
 from devtools.bench.load import CASE_COMMANDS, LoadSpec, run_load
 from devtools.bench.report import Figure, Report, Target, number, percentiles, render
 from devtools.demo import AGENCY
+from devtools.inprocess import service_settings
 from devtools.launcher import (
     SERVICES,
     LocalSystem,
@@ -49,7 +50,6 @@ from devtools.launcher import (
     drop_databases,
     free_port,
 )
-from services.infra.settings import Settings
 
 ROLES = ("officer", "legal_reviewer", "agency_head")
 RELAYING = ("case", "referral", "disclosure")
@@ -188,17 +188,6 @@ class Bench:
     def peak_memory(self) -> dict[str, float | None]:
         return {name: peak_rss_mib(process.pid) for name, process in self.system.processes.items()}
 
-    def settings_for(self, service: str, topic: str | None = None, database: str | None = None) -> Settings:
-        """Settings for service code run inside this process against the running system."""
-        database_url = f"{self.postgres}/{self.prefix}_{database or service}" if self.postgres else None
-        return Settings(
-            service_name=service,
-            data_dir=self.system.data_dir,
-            database_url=database_url,
-            kafka_bootstrap_servers=self.system.bootstrap,
-            **({"case_events_topic": topic} if topic else {}),
-        )
-
     # -- the run ------------------------------------------------------------------------
     def run(self) -> Report:
         args = self.args
@@ -247,7 +236,7 @@ class Bench:
         trivial_max = max(trivial_first, trivial_second, key=lambda r: sum(r["counts"].values()))
         memory = self.peak_memory()
 
-        topic = self.settings_for("case").case_events_topic
+        topic = service_settings(self.system, "case").case_events_topic
         consumed, records = self.step(
             "raw kafka-python consume of the case-events topic",
             lambda: baselines.raw_consume(self.system.bootstrap, topic),
@@ -255,7 +244,7 @@ class Bench:
         rebuild = self.step(
             "rebuilding the case ledger from the topic into a fresh database",
             lambda: pipeline.rebuild_rate(
-                self.system.bootstrap, topic, self.settings_for("ledger-rebuild", database="ledger_rebuild")
+                self.system.bootstrap, topic, service_settings(self.system, "ledger-rebuild", database="ledger_rebuild")
             ),
         )
         consumed_again, _ = self.step(
@@ -265,12 +254,12 @@ class Bench:
         produced = self.step(
             f"raw kafka-python produce of the same {len(records)} messages",
             lambda: baselines.raw_produce(
-                self.settings_for("bench", topic=f"bench.raw-produce.{self.run_id}"), records
+                service_settings(self.system, "bench", case_events_topic=f"bench.raw-produce.{self.run_id}"), records
             ),
         )
         relayed = self.step(
             "relaying the case event store again with the services' OutboxRelay",
-            lambda: pipeline.relay_rate(self.settings_for("case", topic=f"bench.relay.{self.run_id}")),
+            lambda: pipeline.relay_rate(service_settings(self.system, "case", case_events_topic=f"bench.relay.{self.run_id}")),
         )
         payload = b"x" * int(consumed["bytes"] / max(1, consumed["messages"]))
         # The services' connection pools go first: PostgreSQL has a limited number of
