@@ -51,7 +51,7 @@ test: install postgres
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-# Fault injection (devtools/chaos.py): CHAOS_ARGS="--commands 2000 --kills 3 --seed 7" to vary it.
+# Fault injection (devtools/chaos/): CHAOS_ARGS="--commands 2000 --kills 3 --seed 7" to vary it.
 CHAOS_ARGS ?= --commands 10000 --kills 5
 chaos: install postgres
 	$(BIN)/python -m devtools.chaos --postgres $(PG_URL) $(CHAOS_ARGS)
