@@ -95,7 +95,12 @@ def asyncapi() -> dict[str, Any]:
             "payload": {
                 "allOf": [
                     {"$ref": "envelope.schema.json"},
-                    {"properties": {"type": {"const": cloud_type(c)}, "data": {"$ref": f"events/{cloud_type(c)}.schema.json"}}},
+                    {
+                        "properties": {
+                            "type": {"const": cloud_type(c)},
+                            "data": {"$ref": f"events/{cloud_type(c)}.schema.json"},
+                        }
+                    },
                 ]
             },
             "bindings": {"kafka": {"key": {"type": "string", "description": "case id"}, "bindingVersion": "0.5.0"}},
@@ -123,7 +128,11 @@ def asyncapi() -> dict[str, Any]:
                         "topic": CASE_EVENTS_TOPIC,
                         "partitions": settings.case_events_partitions,
                         "replicas": 3,
-                        "topicConfiguration": {"retention.ms": -1, "cleanup.policy": ["delete"], "min.insync.replicas": 2},
+                        "topicConfiguration": {
+                            "retention.ms": -1,
+                            "cleanup.policy": ["delete"],
+                            "min.insync.replicas": 2,
+                        },
                         "bindingVersion": "0.5.0",
                     }
                 },
@@ -135,7 +144,9 @@ def asyncapi() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/caseEvents"},
                 "summary": f"the {service} service's outbox relay (idempotent producer, acks=all)",
                 "messages": [
-                    {"$ref": f"#/channels/caseEvents/messages/{cloud_type(c).removeprefix('cn.caseledger.').replace('.', '_')}"}
+                    {
+                        "$ref": f"#/channels/caseEvents/messages/{cloud_type(c).removeprefix('cn.caseledger.').replace('.', '_')}"
+                    }
                     for s, c in EVENTS
                     if s == service
                 ],

@@ -24,10 +24,21 @@ from devtools.webhooks import WebhookReceiver
 
 # Valid codes (check characters computed per GB 32100 / GB 11643).
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
-ENTERPRISE = {"kind": "enterprise", "name": "醴陵市某某花炮厂", "code": "91430281MA4L12345R", "legal_representative": "张三"}
+ENTERPRISE = {
+    "kind": "enterprise",
+    "name": "醴陵市某某花炮厂",
+    "code": "91430281MA4L12345R",
+    "legal_representative": "张三",
+}
 PERSON_ID = "430281198001011234"
 PERSON_PHONE = "13800138000"
-PERSON = {"kind": "natural_person", "name": "黄小明", "code": PERSON_ID, "phone": PERSON_PHONE, "address": "醴陵市某路1号"}
+PERSON = {
+    "kind": "natural_person",
+    "name": "黄小明",
+    "code": PERSON_ID,
+    "phone": PERSON_PHONE,
+    "address": "醴陵市某路1号",
+}
 # Other agencies, for scope: the receiving organs of a referral (行刑衔接), the city and
 # province above Liling, and a sibling district under the same city.
 POLICE = {"code": "11430281MB7654321H", "name": "醴陵市公安局", "region_code": "430281"}
@@ -73,7 +84,9 @@ def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "condi
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 300:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
+        )
     body: dict[str, Any] = response.json()
     return body
 
@@ -185,8 +198,15 @@ def run_flow(
     result.ledger_entry = eventually(_ledger, timeout, "the ledger to show referral and publication")
     result.tracker_row = eventually(
         # Read as the police see it: the referral addressed to them and the party it shares.
-        lambda: (r := client.get(f"{urls['referral']}/v1/referrals/{referral_id}", headers=auth("public_security", POLICE)))
-        .status_code == 200 and r.json(),
+        lambda: (
+            (
+                r := client.get(
+                    f"{urls['referral']}/v1/referrals/{referral_id}", headers=auth("public_security", POLICE)
+                )
+            ).status_code
+            == 200
+            and r.json()
+        ),
         timeout,
         "the tracker row",
     )
@@ -218,7 +238,9 @@ def run_flow(
 
 def _ok_list(response: httpx.Response) -> list[dict[str, Any]]:
     if response.status_code >= 300:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
+        )
     body: list[dict[str, Any]] = response.json()
     return body
 
@@ -242,15 +264,23 @@ def main() -> None:
     show(
         "the case's history as an auditor reads it: who acted, for which agency, why",
         [
-            {"type": e["type"], "by": e["data"]["actor"]["subject"], "role": e["data"]["actor"]["role"],
-             "agency": e["data"]["actor"]["agency_code"], "reason": e["data"]["actor"]["reason"]}
+            {
+                "type": e["type"],
+                "by": e["data"]["actor"]["subject"],
+                "role": e["data"]["actor"]["role"],
+                "agency": e["data"]["actor"]["agency_code"],
+                "reason": e["data"]["actor"]["reason"],
+            }
             for e in result.history
         ],
     )
     first = result.webhooks[0]
     show(
         f"a webhook received ({len(result.webhooks)} in all for this case)",
-        {"headers": {k: v for k, v in first["headers"].items() if k.startswith("webhook-")}, "body": json.loads(first["body"])},
+        {
+            "headers": {k: v for k, v in first["headers"].items() if k.startswith("webhook-")},
+            "body": json.loads(first["body"]),
+        },
     )
 
 

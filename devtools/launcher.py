@@ -211,7 +211,9 @@ def _wait_for(predicate: object, timeout: float, what: str, log: Path | None = N
         time.sleep(0.2)
     tail = ""
     if log and log.exists():
-        tail = "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        tail = (
+            "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        )
     raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s{tail}")
 
 

@@ -98,8 +98,7 @@ def build(args: argparse.Namespace, run_id: str, storage_detail: str, baseline_s
     # throughput ratio above depends on how much CPU we were left, this does not.
     trivial_cpu_ms = min(cpu_ms_per_request(r, "trivial") or float("inf") for r in m["trivial_runs"])
     system_cpu = sum(
-        full["cpu_cores"].get(name, 0.0)
-        for name in (*SERVICES, "broker", "credit_china", "postgres (our databases)")
+        full["cpu_cores"].get(name, 0.0) for name in (*SERVICES, "broker", "credit_china", "postgres (our databases)")
     )
     figures += [
         Figure(

@@ -230,7 +230,9 @@ class Bench:
         )
         relayed = self.step(
             "relaying the case event store again with the services' OutboxRelay",
-            lambda: pipeline.relay_rate(service_settings(self.system, "case", case_events_topic=f"bench.relay.{self.run_id}")),
+            lambda: pipeline.relay_rate(
+                service_settings(self.system, "case", case_events_topic=f"bench.relay.{self.run_id}")
+            ),
         )
         payload = b"x" * int(consumed["bytes"] / max(1, consumed["messages"]))
         # The services' connection pools go first: PostgreSQL has a limited number of

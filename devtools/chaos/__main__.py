@@ -13,7 +13,9 @@ from devtools.chaos.run import run_chaos
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m devtools.chaos", description="Kill caseledger's services at random under load; check nothing lost")
+        prog="python -m devtools.chaos",
+        description="Kill caseledger's services at random under load; check nothing lost",
+    )
     parser.add_argument("--commands", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs per service, at least")
     parser.add_argument("--workers", type=int, default=12, help="concurrent clients")

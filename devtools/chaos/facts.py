@@ -61,7 +61,11 @@ class ProjectionCheck:
 # (status, attempts, retry schedule, last answer, delivery time), which no projection
 # writes and the rebuild, having no worker, cannot have; the webhook check covers it.
 PROJECTIONS = (
-    ProjectionCheck("case", lambda system: CaseLedgerProjection(key_ring(service_settings(system, "case"))), {"case_ledger": ("recorded_at", "updated_at")}),
+    ProjectionCheck(
+        "case",
+        lambda system: CaseLedgerProjection(key_ring(service_settings(system, "case"))),
+        {"case_ledger": ("recorded_at", "updated_at")},
+    ),
     ProjectionCheck(
         "referral",
         lambda _: ReferralViewsProjection(),

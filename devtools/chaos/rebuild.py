@@ -130,7 +130,10 @@ class Rebuilds:
             if check.service not in self.done:
                 continue
             name = check.projection(self.system).name
-            tables = [(check.projection(self.system).metadata.tables[t], excluded, None) for t, excluded in check.tables.items()]
+            tables = [
+                (check.projection(self.system).metadata.tables[t], excluded, None)
+                for t, excluded in check.tables.items()
+            ]
             tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
             with (
                 connect(self.system, check.service) as live,

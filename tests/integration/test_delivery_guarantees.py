@@ -124,7 +124,10 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
     engine_loop = asyncio.new_event_loop()
     engine = make_engine(settings)
     count_applied = lambda: engine_loop.run_until_complete(  # noqa: E731
-        _scalar(engine, select(func.count()).select_from(applied_events).where(applied_events.c.consumer == "counting-ledger"))
+        _scalar(
+            engine,
+            select(func.count()).select_from(applied_events).where(applied_events.c.consumer == "counting-ledger"),
+        )
     )
 
     first = ConsumerLoop(settings, ProjectionRunner(settings, CountingLedger()))
@@ -144,13 +147,17 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
         stored_total = select(func.sum(consumer_offsets.c.next_offset)).where(
             consumer_offsets.c.consumer == "counting-ledger"
         )
-        eventually(lambda: engine_loop.run_until_complete(_scalar(engine, stored_total)) == 240, 60, "the duplicates to be read")
-        times = engine_loop.run_until_complete(
-            _all(engine, select(applications.c.event_id, applications.c.times))
+        eventually(
+            lambda: engine_loop.run_until_complete(_scalar(engine, stored_total)) == 240,
+            60,
+            "the duplicates to be read",
         )
+        times = engine_loop.run_until_complete(_all(engine, select(applications.c.event_id, applications.c.times)))
         assert len(times) == 120
         assert {t for _, t in times} == {1}, "an event took effect more than once"
-        rows = engine_loop.run_until_complete(_all(engine, select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status)))
+        rows = engine_loop.run_until_complete(
+            _all(engine, select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status))
+        )
         assert {r[0] for r in rows} == {str(i) for i in case_ids}
         assert {(r[1], r[2]) for r in rows} == {(2, "review_passed")}
     finally:

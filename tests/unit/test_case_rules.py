@@ -47,7 +47,12 @@ def filed(**overrides: Any) -> Case:
 def reviewed(outcome: str = "passed") -> Case:
     case = filed()
     case.record_legal_review(
-        outcome=outcome, reviewer={"name": "赵六"}, opinion="需补充证据", reviewed_on=date(2026, 11, 3), command_key="", command_fingerprint=""
+        outcome=outcome,
+        reviewer={"name": "赵六"},
+        opinion="需补充证据",
+        reviewed_on=date(2026, 11, 3),
+        command_key="",
+        command_fingerprint="",
     )
     return case
 
@@ -82,7 +87,11 @@ def test_filing_sets_the_ninety_day_decision_deadline() -> None:
         ({"violation_date": date(2024, 11, 1)}, "/violation_date", "limitation-period"),
         ({"violation_date": date(2026, 12, 1)}, "/violation_date", "not-after-filing"),
         ({"party": {**ENTERPRISE, "code": "91430281MA4L12345X"}}, "/party/code", "uscc"),
-        ({"party": {"kind": "natural_person", "name": "黄小明", "code": "430281198001011235"}}, "/party/code", "resident-id"),
+        (
+            {"party": {"kind": "natural_person", "name": "黄小明", "code": "430281198001011235"}},
+            "/party/code",
+            "resident-id",
+        ),
         ({"agency": {**AGENCY, "code": "11430281MB12345670"}}, "/agency/code", "uscc"),
     ],
 )
@@ -120,10 +129,24 @@ def test_a_decided_case_takes_no_second_decision() -> None:
 def test_review_rules() -> None:
     case = filed()
     with pytest.raises(RuleViolation) as no_opinion:
-        case.record_legal_review(outcome="returned", reviewer={"name": "赵六"}, opinion=" ", reviewed_on=date(2026, 11, 3), command_key="", command_fingerprint="")
+        case.record_legal_review(
+            outcome="returned",
+            reviewer={"name": "赵六"},
+            opinion=" ",
+            reviewed_on=date(2026, 11, 3),
+            command_key="",
+            command_fingerprint="",
+        )
     assert no_opinion.value.rule == "opinion-required"
     with pytest.raises(RuleViolation) as not_independent:
-        case.record_legal_review(outcome="passed", reviewer={"name": "李四"}, opinion="", reviewed_on=date(2026, 11, 3), command_key="", command_fingerprint="")
+        case.record_legal_review(
+            outcome="passed",
+            reviewer={"name": "李四"},
+            opinion="",
+            reviewed_on=date(2026, 11, 3),
+            command_key="",
+            command_fingerprint="",
+        )
     assert not_independent.value.rule == "independent-reviewer"
     assert case.version == 1, "a refused command records nothing"
 
@@ -147,15 +170,26 @@ def test_decision_rules(number: str | None, penalties: list[Any] | None, rule: s
 
 @pytest.fixture
 def cases(tmp_path: Path) -> CaseApplication:
-    app = CaseApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")}, cipher=TEST_CIPHER)
+    app = CaseApplication(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
+        cipher=TEST_CIPHER,
+    )
     yield app
     app.close()
 
 
 def _file(app: CaseApplication, key: str | None, summary: str = "事实") -> Case:
     case, _ = app.file_case(
-        agency=AGENCY, party=ENTERPRISE, violation_summary=summary, violation_date=date(2026, 9, 1), harm_caused=False,
-        legal_basis="依据", officers=OFFICERS, filed_on=date(2026, 11, 2), idempotency_key=key, payload={"summary": summary},
+        agency=AGENCY,
+        party=ENTERPRISE,
+        violation_summary=summary,
+        violation_date=date(2026, 9, 1),
+        harm_caused=False,
+        legal_basis="依据",
+        officers=OFFICERS,
+        filed_on=date(2026, 11, 2),
+        idempotency_key=key,
+        payload={"summary": summary},
         permit=lambda _: None,
     )
     return case
@@ -163,8 +197,14 @@ def _file(app: CaseApplication, key: str | None, summary: str = "事实") -> Cas
 
 def _review(app: CaseApplication, case_id: Any, expected: int | None, key: str | None = None) -> tuple[Case, bool]:
     return app.record_legal_review(
-        case_id, outcome="passed", reviewer={"name": "赵六"}, opinion="", reviewed_on=date(2026, 11, 3),
-        expected_version=expected, idempotency_key=key, payload={"outcome": "passed"},
+        case_id,
+        outcome="passed",
+        reviewer={"name": "赵六"},
+        opinion="",
+        reviewed_on=date(2026, 11, 3),
+        expected_version=expected,
+        idempotency_key=key,
+        payload={"outcome": "passed"},
         permit=lambda _: None,
     )
 

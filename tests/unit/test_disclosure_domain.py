@@ -157,7 +157,9 @@ def test_working_days_fall_back_to_monday_to_friday_outside_the_calendar() -> No
 def test_publication_end_is_decision_date_plus_period() -> None:
     assert prepared(PERSON).publication_end == "2027-09-29"
     data = decision(PERSON)
-    six_months = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=6, actor=DISCLOSURE_ACTOR)
+    six_months = Publication.prepare(
+        case_id=data["case_id"], decision=data, publication_months=6, actor=DISCLOSURE_ACTOR
+    )
     assert six_months.publication_end == "2027-03-29" == six_months.item["publication_end_date"]
     assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
 

@@ -17,24 +17,50 @@ from tests.unit.conftest import OFFICER_ACTOR, TEST_CIPHER
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 PERSON_ID = "430281198001011234"
 MINOR_ID = "430281201001011239"
-PERSON = {"kind": "natural_person", "name": "黄小明", "code": PERSON_ID, "phone": "13800138000", "address": "醴陵市某路1号"}
+PERSON = {
+    "kind": "natural_person",
+    "name": "黄小明",
+    "code": PERSON_ID,
+    "phone": "13800138000",
+    "address": "醴陵市某路1号",
+}
 OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
 
 
 def file(party: dict[str, object] = PERSON, summary: str = "未按规定开展安全生产教育培训") -> Case:
     return Case.file(
-        case_id=None, agency=AGENCY, party=party, violation_summary=summary, violation_date=date(2026, 9, 1),
-        harm_caused=False, legal_basis="《安全生产法》第九十七条", officers=OFFICERS, filed_on=date(2026, 11, 2),
-        command_key="", command_fingerprint="", cipher=TEST_CIPHER,
+        case_id=None,
+        agency=AGENCY,
+        party=party,
+        violation_summary=summary,
+        violation_date=date(2026, 9, 1),
+        harm_caused=False,
+        legal_basis="《安全生产法》第九十七条",
+        officers=OFFICERS,
+        filed_on=date(2026, 11, 2),
+        command_key="",
+        command_fingerprint="",
+        cipher=TEST_CIPHER,
     )
 
 
 def decide(case: Case) -> None:
-    case.record_legal_review(outcome="passed", reviewer={"name": "赵六"}, opinion="", reviewed_on=date(2026, 11, 3),
-                             command_key="", command_fingerprint="")
-    case.decide_penalty(decision_number="(醴)应急罚〔2026〕12号", decided_on=date(2026, 11, 5),
-                        penalties=[{"kind": "fine", "amount_yuan": 3000}], command_key="", command_fingerprint="",
-                        cipher=TEST_CIPHER)
+    case.record_legal_review(
+        outcome="passed",
+        reviewer={"name": "赵六"},
+        opinion="",
+        reviewed_on=date(2026, 11, 3),
+        command_key="",
+        command_fingerprint="",
+    )
+    case.decide_penalty(
+        decision_number="(醴)应急罚〔2026〕12号",
+        decided_on=date(2026, 11, 5),
+        penalties=[{"kind": "fine", "amount_yuan": 3000}],
+        command_key="",
+        command_fingerprint="",
+        cipher=TEST_CIPHER,
+    )
 
 
 def test_a_persons_id_phone_and_address_never_reach_an_event_in_clear() -> None:
@@ -71,7 +97,11 @@ def test_a_sealed_value_opens_only_with_its_key_and_in_its_field() -> None:
 
 @pytest.mark.parametrize(
     ("summary", "found"),
-    [(f"当事人身份证{PERSON_ID}未培训", "resident ID"), ("联系电话13800138000", "mobile"), ("住所醴陵市某路1号", "address")],
+    [
+        (f"当事人身份证{PERSON_ID}未培训", "resident ID"),
+        ("联系电话13800138000", "mobile"),
+        ("住所醴陵市某路1号", "address"),
+    ],
 )
 def test_personal_identifiers_in_narrative_text_are_refused(summary: str, found: str) -> None:
     with pytest.raises(RuleViolation) as refused:

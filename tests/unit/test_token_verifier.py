@@ -33,7 +33,11 @@ def jwks_server(tmp_path: Path) -> Iterator[str]:
 def test_keys_from_a_jwks_url(tmp_path: Path, jwks_server: str) -> None:
     verifier = TokenVerifier(audience="caseledger", issuers=["caseledger-dev"], jwks_url=jwks_server)
     principal = verifier.verify(mint(tmp_path, subject="auditor-wang", **CLAIMS))
-    assert (principal.subject, principal.agency_code, principal.region_code) == ("auditor-wang", "11430281MB1234567L", "430281")
+    assert (principal.subject, principal.agency_code, principal.region_code) == (
+        "auditor-wang",
+        "11430281MB1234567L",
+        "430281",
+    )
     assert principal.roles == {"auditor"}
     with pytest.raises(Problem) as refused:
         verifier.verify(mint(tmp_path, audience="elsewhere", **CLAIMS))
