@@ -77,10 +77,15 @@ def envelope_schema() -> dict[str, Any]:
     }
 
 
+def message_name(event_class: type[Any]) -> str:
+    """The AsyncAPI message name of an event: its CloudEvent type without the prefix."""
+    return cloud_type(event_class).removeprefix("cn.caseledger.").replace(".", "_")
+
+
 def asyncapi() -> dict[str, Any]:
     settings = Settings()
     messages = {
-        cloud_type(c).removeprefix("cn.caseledger.").replace(".", "_"): {
+        message_name(c): {
             "name": cloud_type(c),
             "title": cloud_type(c),
             "summary": " ".join((c.__doc__ or "").split()) or cloud_type(c),
@@ -144,11 +149,7 @@ def asyncapi() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/caseEvents"},
                 "summary": f"the {service} service's outbox relay (idempotent producer, acks=all)",
                 "messages": [
-                    {
-                        "$ref": f"#/channels/caseEvents/messages/{cloud_type(c).removeprefix('cn.caseledger.').replace('.', '_')}"
-                    }
-                    for s, c in EVENTS
-                    if s == service
+                    {"$ref": f"#/channels/caseEvents/messages/{message_name(c)}"} for s, c in EVENTS if s == service
                 ],
             }
             for service in ("case", "referral", "disclosure")

@@ -17,7 +17,7 @@ class WebhookReceiver:
         receiver = self
 
         class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
                 if len(body) < length:

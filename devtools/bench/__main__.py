@@ -34,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--client-processes",
         type=int,
         default=2,
-        help="load processes sharing the closed-loop workers (one httpx client saturates a core on the trivial endpoint)",
+        help="load processes sharing the closed-loop workers "
+        "(one httpx client saturates a core on the trivial endpoint)",
     )
     parser.add_argument("--refer-share", type=float, default=0.25, help="share of cases also referred")
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))

@@ -25,7 +25,7 @@ def _child(spec: LoadSpec, progress: Any, results: Any) -> None:
         runner = asyncio.run
     try:
         results.put(runner(Load(spec, progress).run()))
-    except BaseException:  # noqa: BLE001 - whatever ends the child must reach the parent
+    except BaseException:  # whatever ends the child must reach the parent
         results.put({"failed": traceback.format_exc()})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,10 +19,8 @@ class CpuMeter:
     def __init__(self, pids: dict[str, int]) -> None:
         self.processes: dict[str, psutil.Process] = {}
         for name, pid in pids.items():
-            try:
+            with contextlib.suppress(psutil.Error):  # gone already: nothing to measure
                 self.processes[name] = psutil.Process(pid)
-            except psutil.Error:
-                pass
         self.started = time.monotonic()
         self.client = time.process_time()
         self.machine = _busy(psutil.cpu_times())

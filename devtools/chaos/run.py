@@ -76,7 +76,7 @@ def run_chaos(options: ChaosOptions, log: Callable[[str], None] = print) -> Chao
         if not options.keep:
             try:
                 drop_databases(options.postgres_url, prefix)
-            except Exception as exc:  # noqa: BLE001 - report, do not mask the result
+            except Exception as exc:  # report, do not mask the result
                 report.notes.append(f"could not drop the databases {prefix}_*: {exc}")
             if owns_dir and report.ok:
                 shutil.rmtree(data_dir, ignore_errors=True)

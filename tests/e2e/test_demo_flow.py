@@ -83,7 +83,7 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
         assert payload["subject"] == case_id
         assert hook["headers"]["webhook-id"] == payload["id"]
         types.add(payload["type"])
-    assert EXPECTED_WEBHOOK_TYPES <= types
+    assert types >= EXPECTED_WEBHOOK_TYPES
 
     # Auditors replay the case's stored history: three events, in order, each naming who
     # acted, in which role, for which agency, and why where a reason was given.

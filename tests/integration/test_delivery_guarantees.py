@@ -19,6 +19,7 @@ from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually
 from devtools.launcher import LocalSystem
 from services.case.application import CaseApplication
 from services.case.ledger import CaseLedgerProjection, case_ledger
+from services.infra.auth import set_current_actor
 from services.infra.consumer import (
     ConsumedEvent,
     ConsumerLoop,
@@ -30,7 +31,6 @@ from services.infra.consumer import (
 from services.infra.eventstore import to_kafka_message
 from services.infra.relay import OutboxRelay, make_producer
 from services.infra.storage import event_store_env, make_engine
-from services.infra.auth import set_current_actor
 from tests.conftest import Broker
 from tests.unit.conftest import OFFICER_ACTOR, TEST_CIPHER
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from services.case.application import CaseApplication, StaleVersion
-from services.case.personal_data import is_valid_resident_id
 from services.case.domain import (
     Case,
     IdempotencyConflict,
@@ -18,6 +17,7 @@ from services.case.domain import (
     RuleViolation,
     is_valid_uscc,
 )
+from services.case.personal_data import is_valid_resident_id
 from tests.unit.conftest import TEST_CIPHER
 
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}

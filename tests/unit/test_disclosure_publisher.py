@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from devtools.credit_china import running
 from services.case.domain import Case
-from services.disclosure.application import publication_actor
-from services.disclosure.application import DisclosureApplication, DisclosureSettings
+from services.disclosure.application import DisclosureApplication, DisclosureSettings, publication_actor
 from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.feed import DisclosureFeedProjection, disclosure_feed
 from services.disclosure.publisher import CreditChinaPublisher
@@ -30,11 +29,10 @@ from services.infra.consumer import (
 )
 from services.infra.eventstore import to_kafka_message
 from services.infra.storage import event_store_env
+from tests.unit.conftest import TEST_CIPHER
 
 TOPIC = "caseledger.case-events.v1"
 DECISION_NUMBER = "(醴)应急罚〔2026〕7号"
-
-from tests.unit.conftest import TEST_CIPHER
 
 DISCLOSURE_ACTOR = publication_actor({"code": "11430281MB1234567L", "region_code": "430281"}, "test")
 
