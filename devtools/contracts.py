@@ -37,7 +37,7 @@ EVENTS: list[tuple[str, type[Any]]] = [
 
 def event_data_schema(event_class: type[Any]) -> dict[str, Any]:
     fields = {"case_id": str, **data_fields(event_class)}
-    shape = TypedDict(event_class.__qualname__.replace(".", ""), fields)  # type: ignore[operator]
+    shape = TypedDict(event_class.__qualname__.replace(".", ""), fields)  # type: ignore[misc]  # its name is made at run time
     schema = TypeAdapter(shape).json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

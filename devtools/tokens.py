@@ -94,7 +94,10 @@ def mint(
     }
     if on_behalf_of:
         claims["on_behalf_of"] = on_behalf_of
-    return jwt.encode(claims, serialization.load_pem_private_key(pem, None), algorithm="ES256", headers={"kid": kid})
+    key = serialization.load_pem_private_key(pem, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("ES256 signs with an elliptic-curve key")
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
 
 
 def main() -> None:

@@ -130,7 +130,7 @@ class Rebuilds:
             if check.service not in self.done:
                 continue
             name = check.projection(self.system).name
-            tables = [
+            tables: list[tuple[Any, Iterable[str], dict[str, Any] | None]] = [
                 (check.projection(self.system).metadata.tables[t], excluded, None)
                 for t, excluded in check.tables.items()
             ]

@@ -18,7 +18,7 @@ from typing import Any
 from devtools.webhooks import WebhookReceiver
 
 
-class _Journal(list):  # type: ignore[type-arg]
+class _Journal(list[dict[str, Any]]):
     """Stands in for WebhookReceiver.received: each request goes to a JSON-lines file."""
 
     def __init__(self, path: Path) -> None:

@@ -18,7 +18,7 @@ class ChaosReport:
     database_prefix: str = ""
     data_dir: str = ""
     counts: dict[str, Any] = field(default_factory=dict)
-    checksums: dict[str, dict[str, str]] = field(default_factory=dict)
+    checksums: dict[str, dict[str, Any]] = field(default_factory=dict)  # live, rebuilt, rows
     kills: list[Kill] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     settled_after: dict[str, float] = field(default_factory=dict)  # seconds into settling

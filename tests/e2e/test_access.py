@@ -56,7 +56,7 @@ def service_routes() -> list[tuple[str, str, str, Any]]:
         app = importlib.import_module(f"services.{service}.api").app
         for route in app.routes:
             if isinstance(route, APIRoute) and route.path not in HEALTH_CHECKS:
-                for method in sorted(route.methods):
+                for method in sorted(route.methods or ()):
                     found.append((service, method, route.path, access_rule_of(route)))
     return found
 
@@ -363,7 +363,7 @@ def _foreign_key_pem() -> bytes:
 
 
 def bad_tokens(data_dir: Path) -> dict[str, dict[str, str]]:
-    claims = {"roles": ["auditor"], "agency_code": AGENCY["code"], "region_code": AGENCY["region_code"]}
+    claims: dict[str, Any] = {"roles": ["auditor"], "agency_code": AGENCY["code"], "region_code": AGENCY["region_code"]}
     bearer = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
     good = mint(data_dir, **claims)
     header, payload, signature = good.split(".")
@@ -376,7 +376,7 @@ def bad_tokens(data_dir: Path) -> dict[str, dict[str, str]]:
         "untrusted issuer": bearer(mint(data_dir, issuer="someone-else", **claims)),
         "not a bearer token": {"Authorization": f"Basic {good}"},
         "unsigned": bearer(
-            jwt.encode({"sub": "x", "aud": "caseledger", "iss": "caseledger-dev", "exp": 2**31}, None, algorithm="none")
+            jwt.encode({"sub": "x", "aud": "caseledger", "iss": "caseledger-dev", "exp": 2**31}, "", algorithm="none")
         ),
     }
 

@@ -3,26 +3,33 @@ become 409 (illegal in the current state) and 412 (stale If-Match)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from services.case.application import CaseApplication, StaleVersion
 from services.case.domain import (
+    Agency,
     Case,
     IdempotencyConflict,
     IllegalTransition,
+    Officer,
+    Party,
     RuleViolation,
     is_valid_uscc,
 )
 from services.case.personal_data import is_valid_resident_id
 from tests.unit.conftest import TEST_CIPHER
 
-AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
-ENTERPRISE = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
-OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
+AGENCY: Agency = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
+ENTERPRISE: Party = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
+OFFICERS: list[Officer] = [
+    {"name": "李四", "certificate_no": "43010001"},
+    {"name": "王五", "certificate_no": "43010002"},
+]
 
 
 def filed(**overrides: Any) -> Case:
@@ -44,7 +51,7 @@ def filed(**overrides: Any) -> Case:
     return Case.file(**args)
 
 
-def reviewed(outcome: str = "passed") -> Case:
+def reviewed(outcome: Literal["passed", "returned"] = "passed") -> Case:
     case = filed()
     case.record_legal_review(
         outcome=outcome,
@@ -169,7 +176,7 @@ def test_decision_rules(number: str | None, penalties: list[Any] | None, rule: s
 
 
 @pytest.fixture
-def cases(tmp_path: Path) -> CaseApplication:
+def cases(tmp_path: Path) -> Iterator[CaseApplication]:
     app = CaseApplication(
         env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
         cipher=TEST_CIPHER,

@@ -20,7 +20,7 @@ from services.disclosure.domain import (
     to_wan_yuan,
     withheld_reason,
 )
-from services.infra.eventstore import event_data
+from services.infra.eventstore import cloud_type, event_data
 
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 RESIDENT_ID = "430281198001011234"
@@ -175,7 +175,7 @@ def test_general_tier_and_prepared_event_type() -> None:
     publication = prepared(ENTERPRISE)
     assert publication.tier == "general"
     (event,) = publication.collect_events()
-    assert type(event).cloud_type == "disclosure.publication_prepared.v1"
+    assert cloud_type(type(event)) == "cn.caseledger.disclosure.publication_prepared.v1"
     assert not publication.published
 
 
@@ -184,7 +184,7 @@ def test_published_event_carries_the_item_and_publishes_once() -> None:
     publication.publish(published_on=date(2026, 10, 9), receipt_id="CC-42", actor=DISCLOSURE_ACTOR)
     events = publication.collect_events()
     data = event_data(events[-1])
-    assert type(events[-1]).cloud_type == "disclosure.published.v1"
+    assert cloud_type(type(events[-1])) == "cn.caseledger.disclosure.published.v1"
     assert data["item"] == publication.item and data["receipt_id"] == "CC-42"
     assert data["published_on"] == "2026-10-09" and data["case_id"] == publication.case_id
     with pytest.raises(AlreadyPublished):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from devtools.tokens import ensure_dev_keys, mint
 from services.infra.auth import TokenVerifier
 from services.infra.http import Problem
 
-CLAIMS = {"roles": ["auditor"], "agency_code": "11430281MB1234567L", "region_code": "430281"}
+CLAIMS: dict[str, Any] = {"roles": ["auditor"], "agency_code": "11430281MB1234567L", "region_code": "430281"}
 
 
 @pytest.fixture
