@@ -8,7 +8,8 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432
 .PHONY: install run demo token test test-unit chaos bench contracts postgres clean help
 
 help:
-	@echo "make run        start the whole system on its embedded default (SQLite, local broker)"
+	@echo "make run        start the whole system on its embedded default (SQLite, local broker); keeps var/"
+	@echo "make run FRESH=1  the same, after emptying var/ (and, on PostgreSQL, the caseledger databases)"
 	@echo "make demo       with the system running: drive one case through file, review, penalise, refer, publish"
 	@echo "make token ROLE=officer [AGENCY=<USCC> REGION=<code>]  print a development bearer token"
 	@echo "make test       install, start what is missing, run every test"
@@ -25,8 +26,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Data under var/ (or in the caseledger_* PostgreSQL databases) is kept across restarts;
+# `make run FRESH=1` empties it first (the development keys under var/auth/ stay).
 run: install
-	$(BIN)/python -m devtools.launcher
+	$(BIN)/python -m devtools.launcher $(if $(FRESH),--fresh)
 
 demo: install
 	$(BIN)/python -m devtools.demo

@@ -1,10 +1,12 @@
 """A local stand-in for the Credit China (信用中国) penalty intake, for development and tests.
 
 It checks every body against contracts/credit_china/penalty.schema.json (the contract the
-disclosure service must meet), keeps what it accepted in memory, answers a repeated
-publication id with the first receipt, and can be told to fail the next N intakes.
+disclosure service must meet), keeps what it accepted (in memory, and in a JSON-lines file
+when ``CREDIT_CHINA_STORE`` names one, so a restarted simulator still has it, as the real
+intake would), answers a repeated publication id with the first receipt, and can be told to
+fail the next N intakes.
 
-    uvicorn devtools.credit_china:app --port 8109
+    CREDIT_CHINA_STORE=var/credit_china/accepted.jsonl uvicorn devtools.credit_china:app --port 8109
 
 Tests start one in-process with ``running()``.
 """
@@ -12,6 +14,7 @@ Tests start one in-process with ``running()``.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -39,10 +42,26 @@ class FailNext(BaseModel):
 class CreditChinaState:
     """What the fake has accepted, by publication id, and how many intakes to fail."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Path | None = None) -> None:
         self.accepted: dict[str, dict[str, Any]] = {}
         self.fail_next = 0
         self.intake_requests = 0
+        self.store = store
+        if store is not None and store.exists():
+            for line in store.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    self.accepted[record["publication_id"]] = record
+
+    def accept(self, record: dict[str, Any]) -> None:
+        """Keep an accepted record; written through to the store before it is answered."""
+        if self.store is not None:
+            self.store.parent.mkdir(parents=True, exist_ok=True)
+            with self.store.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        self.accepted[record["publication_id"]] = record
 
 
 def validation_errors(body: Any) -> list[dict[str, str]]:
@@ -56,10 +75,10 @@ def validation_errors(body: Any) -> list[dict[str, str]]:
     return errors
 
 
-def create_app() -> FastAPI:
-    """A fresh simulator with empty memory (one per test, one per process)."""
+def create_app(store: Path | None = None) -> FastAPI:
+    """A simulator (one per test, one per process): empty, or with what ``store`` holds."""
     app = FastAPI(title="Credit China (信用中国) intake simulator", version="1.0.0")
-    state = CreditChinaState()
+    state = CreditChinaState(store)
 
     @app.post("/api/v1/penalties", status_code=201)
     async def intake(
@@ -96,7 +115,7 @@ def create_app() -> FastAPI:
             "received_at": datetime.now(UTC).isoformat(),
             "item": body["item"],
         }
-        state.accepted[publication_id] = record
+        state.accept(record)
         return JSONResponse({"receipt_id": record["receipt_id"]}, status_code=201)
 
     @app.get("/api/v1/penalties")
@@ -123,7 +142,7 @@ def create_app() -> FastAPI:
     return app
 
 
-app = create_app()
+app = create_app(Path(os.environ["CREDIT_CHINA_STORE"]) if os.environ.get("CREDIT_CHINA_STORE") else None)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from devtools.launcher import LocalSystem
 from services.infra.consumer import ConsumedEvent, parse_record
 from services.infra.crypto import FieldCipher
 from services.infra.settings import Settings
+from services.infra.topic import control_kind
 
 
 def service_settings(system: LocalSystem, service: str, *, database: str | None = None, **fields: Any) -> Settings:
@@ -36,5 +37,7 @@ def key_ring(settings: Settings) -> FieldCipher:
 
 def consumed_batch(records: Sequence[Any]) -> tuple[list[ConsumedEvent], int]:
     """A polled batch of records as the services' consumer loop hands it to a runner:
-    the events it could parse, and the batch's last offset."""
-    return [e for e in (parse_record(r) for r in records) if e is not None], records[-1].offset
+    the events it could parse (control records are not events), and the batch's last
+    offset."""
+    events = [e for e in (parse_record(r) for r in records if not control_kind(r.headers)) if e is not None]
+    return events, records[-1].offset

@@ -90,6 +90,23 @@ class LocalSystem:
         return env
 
     # -- processes -------------------------------------------------------------------
+    def rotate_logs(self, keep: int = 5) -> None:
+        """Start each process's log afresh, keeping the last ``keep`` runs' logs as
+        name.log.1 (the previous run) to name.log.<keep>."""
+        log_dir = self.data_dir / "logs"
+        if not log_dir.is_dir():
+            return
+        for current in log_dir.glob("*.log"):
+            if current.stat().st_size == 0:
+                continue
+            oldest = current.with_name(f"{current.name}.{keep}")
+            oldest.unlink(missing_ok=True)
+            for n in range(keep - 1, 0, -1):
+                older = current.with_name(f"{current.name}.{n}")
+                if older.exists():
+                    older.rename(current.with_name(f"{current.name}.{n + 1}"))
+            current.rename(current.with_name(f"{current.name}.1"))
+
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log_dir = self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +121,9 @@ class LocalSystem:
         _wait_for(lambda: port_in_use(self.broker_port), 20, "the broker")
 
     def start_simulator(self) -> None:
-        self._spawn("credit_china", _uvicorn("devtools.credit_china:app", self.ports["credit_china"]))
+        # What Credit China accepted outlives the simulator process, as the real intake's would.
+        env = {**os.environ, "CREDIT_CHINA_STORE": str(self.data_dir / "credit_china" / "accepted.jsonl")}
+        self._spawn("credit_china", _uvicorn("devtools.credit_china:app", self.ports["credit_china"]), env)
 
     def start_service(self, service: str) -> None:
         ensure_dev_keys(self.data_dir)  # the services trust these keys (idempotent)
@@ -121,7 +140,10 @@ class LocalSystem:
         return {"Authorization": f"Bearer {self.token(role, agency, **claims)}"}
 
     def start(self, timeout: float = 90) -> None:
+        """Start everything on what ``data_dir`` (and the PostgreSQL databases) hold: the
+        broker starts empty, and the relays publish the event stores to it again."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.rotate_logs()
         self.start_broker()
         self.start_simulator()
         for service in SERVICES:
@@ -181,12 +203,25 @@ class LocalSystem:
         self.processes.clear()
 
 
-def drop_databases(server: str, prefix: str) -> None:
+def empty_data(data_dir: Path, postgres_url: str | None, database_prefix: str = "caseledger") -> None:
+    """Empty the system's data on purpose (``make run FRESH=1``): everything under
+    ``data_dir`` but the development keys (tokens minted earlier stay valid), and on
+    PostgreSQL the services' databases (by exact name: test databases are left alone)."""
+    if data_dir.exists():
+        for child in data_dir.iterdir():
+            if child.name != "auth":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    if postgres_url:
+        for service in SERVICES:
+            drop_databases(postgres_url, f"{database_prefix}_{service}", exact=True)
+
+
+def drop_databases(server: str, prefix: str, *, exact: bool = False) -> None:
     """Drop every database on the PostgreSQL ``server`` whose name starts with ``prefix``."""
     import psycopg
 
     with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
-        pattern = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+        pattern = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + ("" if exact else "%")
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,))]
         for name in names:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -221,17 +256,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run caseledger on its embedded default")
     parser.add_argument("--data-dir", default="var", type=Path)
     parser.add_argument("--postgres", default=os.environ.get("CASELEDGER_POSTGRES_URL"), help="PostgreSQL server URL")
+    parser.add_argument(
+        "--fresh", action="store_true", help="empty the data directory (and the PostgreSQL databases) first"
+    )
     args = parser.parse_args()
     busy = [p for p in [DEFAULT_BROKER_PORT, *DEFAULT_PORTS.values()] if port_in_use(p)]
     if busy:
         sys.exit(f"ports already in use: {busy}; is caseledger already running? (stop it with Ctrl-C)")
-    # The embedded broker keeps nothing across restarts, so neither does the embedded
-    # default: start from empty stores that agree with the empty broker.
-    # The development keys (auth/) are kept, so tokens minted earlier stay valid.
-    if args.data_dir.exists() and not args.postgres:
-        for child in args.data_dir.iterdir():
-            if child.name != "auth":
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    # The data is kept across restarts: the event stores are the system of record, and the
+    # relays publish them again to the embedded broker, which starts empty every time.
+    if args.fresh:
+        empty_data(args.data_dir, args.postgres)
+        print(f"emptied {args.data_dir}/" + (" and the caseledger databases" if args.postgres else ""))
     system = LocalSystem(data_dir=args.data_dir, postgres_url=args.postgres)
     stopping = False
 

@@ -64,7 +64,7 @@ def rebuild_rate(bootstrap: str, topic: str, settings: Settings) -> dict[str, An
     try:
 
         def apply(partition: TopicPartition, records: Sequence[Any]) -> None:
-            runner.apply(partition, *consumed_batch(records))
+            runner.apply(partition, *consumed_batch(records), "rebuild")
 
         result = read_topic(bootstrap, topic, apply)
         result["ledger_rows"] = runner.loop.run_until_complete(_count_rows(runner))

@@ -33,7 +33,8 @@ EVENT_STORES = {
     "referral": ReferralApplication.name.lower(),
     "disclosure": DisclosureApplication.name.lower(),
 }
-RELAY_POSITION = f"relay:{TOPIC}"
+# The relay's position on the topic it publishes to (kept per topic identity).
+RELAY_POSITION = f"relay:{TOPIC}@%"
 # Stored event topics (the eventsourcing class paths) the checks count.
 DECIDED_TOPIC = get_topic(Case.PenaltyDecided)
 PREPARED_TOPIC = get_topic(Publication.Prepared)

@@ -23,7 +23,7 @@ from devtools.chaos.report import ChaosReport
 from devtools.chaos.stores import connect, patiently
 from devtools.inprocess import consumed_batch, service_settings
 from devtools.launcher import LocalSystem
-from services.infra.consumer import ConsumedEvent, ProjectionRunner, applied_events, consumer_offsets
+from services.infra.consumer import ConsumedEvent, ProjectionRunner, applied_events, consumer_positions
 from services.infra.storage import ensure_postgres_database
 
 
@@ -86,7 +86,7 @@ def rebuild(system: LocalSystem, check: ProjectionCheck, batches: Batches, datab
         for partition in sorted(batches):
             for events, last_offset in batches[partition]:
                 # A batch is one transaction: one that failed left nothing and can go again.
-                patiently(lambda: runner.apply(TopicPartition(TOPIC, partition), events, last_offset))  # noqa: B023
+                patiently(lambda: runner.apply(TopicPartition(TOPIC, partition), events, last_offset, "rebuild"))  # noqa: B023
     finally:
         runner.close()
 
@@ -134,7 +134,10 @@ class Rebuilds:
                 (check.projection(self.system).metadata.tables[t], excluded, None)
                 for t, excluded in check.tables.items()
             ]
-            tables += [(applied_events, (), {"consumer": name}), (consumer_offsets, (), {"consumer": name})]
+            tables += [
+                (applied_events, (), {"consumer": name}),
+                (consumer_positions, ("topic_identity",), {"consumer": name}),
+            ]
             with (
                 connect(self.system, check.service) as live,
                 connect(self.system, self.databases[check.service]) as fresh,

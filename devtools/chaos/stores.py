@@ -79,7 +79,7 @@ def relay_backlog(system: LocalSystem, service: str) -> int:
     with connect(system, service) as conn:
         top = conn.execute(f'SELECT MAX(notification_id) AS n FROM "{app}_events"').fetchone()
         position = conn.execute(
-            f'SELECT MAX(notification_id) AS n FROM "{app}_tracking" WHERE application_name = %s', (RELAY_POSITION,)
+            f'SELECT MAX(notification_id) AS n FROM "{app}_tracking" WHERE application_name LIKE %s', (RELAY_POSITION,)
         ).fetchone()
     return int((top or {}).get("n") or 0) - int((position or {}).get("n") or 0)
 
@@ -87,6 +87,7 @@ def relay_backlog(system: LocalSystem, service: str) -> int:
 def stored_offsets(system: LocalSystem, service: str, consumer: str) -> dict[int, int]:
     with connect(system, service) as conn:
         rows = conn.execute(
-            "SELECT partition, next_offset FROM consumer_offsets WHERE consumer = %s AND topic = %s", (consumer, TOPIC)
+            "SELECT partition, next_offset FROM consumer_positions WHERE consumer = %s AND topic = %s",
+            (consumer, TOPIC),
         ).fetchall()
     return {int(r["partition"]): int(r["next_offset"]) for r in rows}

@@ -9,6 +9,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from devtools.chaos.facts import TOPIC
+from services.infra.topic import control_kind
 
 
 class Topic:
@@ -46,7 +47,8 @@ class Topic:
                 raise TimeoutError(f"could not read the topic to its end within {timeout_s:.0f}s")
             batches = self.consumer.poll(timeout_ms=300, max_records=5000)
             for tp, batch in batches.items():
-                self.records[tp.partition].extend(batch)
+                # Control records (the topic's genesis, the relays' caught-up) are not events.
+                self.records[tp.partition].extend(r for r in batch if not control_kind(r.headers))
             at_end = all(self.consumer.position(tp) >= reported[tp.partition] for tp in self.partitions)
             quiet = quiet + 1 if at_end and not batches else 0
         after = self.reported_ends()  # asked after reading: never below what was read

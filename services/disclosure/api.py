@@ -85,6 +85,7 @@ runtime: ServiceRuntime[DisclosureApplication] = ServiceRuntime(
         ProjectionRunner(rt.settings, DisclosureFeedProjection()),
     ],
     workers=lambda rt: [CreditChinaPublisher(rt.application, settings)],
+    relay_after=("/caseledger/case",),  # a publication follows from its decision
 )
 app = create_service_app(
     "caseledger disclosure service",

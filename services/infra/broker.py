@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -54,3 +55,22 @@ def forget_topics() -> None:
     broker may not have it)."""
     with _lock:
         _ensured.clear()
+
+
+def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """A producer as the relays use it: idempotent, acks=all, and quick to give up on a
+    dead broker (the events wait in the event store and are sent again)."""
+    config: dict[str, Any] = dict(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        # A batch sent into a dead broker fails within ~15 s and is retried from the
+        # stored position, instead of hanging on kafka-python's 2-minute default.
+        request_timeout_ms=5_000,
+        delivery_timeout_ms=15_000,
+        reconnect_backoff_max_ms=2_000,
+        max_block_ms=10_000,
+    )
+    config.update(overrides)
+    return KafkaProducer(**config)

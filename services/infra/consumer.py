@@ -10,6 +10,13 @@ offset committed to Kafka. Two handler kinds:
   applied (a relay re-publish lands at a new offset) changes nothing.
 - ``PolicyRunner``: policies that append events to the service's own event store. The new
   events and a tracking row (group, partition, offset) commit together.
+
+Positions are stored under the topic's identity (services/infra/topic.py). On a topic the
+handler has no position for (a replaced broker, a recreated topic) it reads from the
+beginning and its de-duplication by CloudEvent id leaves what it already applied alone. A
+position beyond what the topic of the same identity holds (restored from an older backup,
+truncated) cannot be recovered here: the loop stops consuming, says why in /readyz and the
+log, and resumes only on another topic.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +43,7 @@ from services.infra.eventstore import ServiceApplication
 from services.infra.settings import Settings
 from services.infra.storage import make_engine
 from services.infra.telemetry import span_from
+from services.infra.topic import control_kind, topic_watch
 
 log = logging.getLogger(__name__)
 
@@ -91,22 +100,40 @@ def parse_record(record: Any) -> ConsumedEvent | None:
 class Handler(Protocol):
     name: str
 
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]: ...
+    def positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]: ...
 
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None: ...
+    def apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None: ...
 
     def close(self) -> None: ...
 
 
+class TopicLostRecords(Exception):
+    """A stored position is beyond what the topic of the same identity holds."""
+
+
 class ConsumerLoop(threading.Thread):
+    # How often a running loop checks that the topic is still the one it reads.
+    identity_check_s = 5.0
+    # How often a halted loop looks whether the topic was replaced meanwhile.
+    halted_check_s = 10.0
+
     def __init__(self, settings: Settings, handler: Handler) -> None:
         super().__init__(name=f"consumer-{handler.name}", daemon=True)
         self.settings = settings
         self.handler = handler
+        self.watch = topic_watch(settings)
         self.stopping = threading.Event()
         self.assigned: set[TopicPartition] = set()
         self.applied = 0
         self.last_error: str | None = None
+        self.topic_identity: str | None = None
+        # Why the loop stopped consuming (a position the topic does not hold), or None.
+        self.halted: str | None = None
+        self._lost: str | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -114,14 +141,21 @@ class ConsumerLoop(threading.Thread):
     def run(self) -> None:
         delay = self.settings.retry_initial_s
         while not self.stopping.is_set():
+            if self.halted and not self._topic_replaced_since_halt():
+                continue
             consumer = None
             try:
                 consumer = self._consumer()
                 self._poll_until_stopped(consumer)
             except Exception as exc:
+                if self._lost:  # raised as such, or by the poll that found it
+                    self.halted, self._lost = self._lost, None
+                    log.error("consumer %s STOPPED consuming: %s", self.handler.name, self.halted)
+                    continue
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("consumer %s restarting in %.1fs: %s", self.handler.name, delay, self.last_error)
                 forget_topics()
+                self.watch.reset()
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
             finally:
@@ -130,6 +164,22 @@ class ConsumerLoop(threading.Thread):
                     consumer.close(autocommit=False)
         self.handler.close()
 
+    def _topic_replaced_since_halt(self) -> bool:
+        """While halted: resume only when the topic has another identity (positions then
+        start afresh); otherwise say so again, loudly, now and then."""
+        self.stopping.wait(self.halted_check_s)
+        try:
+            identity = self.watch.identity(fresh=True)
+        except Exception as exc:
+            log.warning("consumer %s (halted) cannot read the topic: %s", self.handler.name, exc)
+            return False
+        if identity != self.topic_identity:
+            log.warning("consumer %s: the topic was replaced (%s); resuming", self.handler.name, identity)
+            self.halted = None
+            return True
+        log.error("consumer %s is not consuming: %s", self.handler.name, self.halted)
+        return False
+
     def _consumer(self) -> KafkaConsumer:
         ensure_topic(self.settings)
         consumer = KafkaConsumer(
@@ -137,7 +187,9 @@ class ConsumerLoop(threading.Thread):
             group_id=self.handler.name,
             client_id=f"{self.settings.service_name}-{self.handler.name}",
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            # Never a silent jump: every position is set by _seek_stored, and a fetch out
+            # of range raises (then the stored position is checked against the topic).
+            auto_offset_reset="none",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=60_000,
@@ -149,12 +201,23 @@ class ConsumerLoop(threading.Thread):
         return consumer
 
     def _poll_until_stopped(self, consumer: KafkaConsumer) -> None:
+        checked = time.monotonic()
         while not self.stopping.is_set():
+            if self.assigned and time.monotonic() - checked > self.identity_check_s:
+                checked = time.monotonic()
+                if self.watch.identity() != self.topic_identity:
+                    self._seek_stored(consumer, sorted(self.assigned))  # to the new topic's positions
             batches = consumer.poll(timeout_ms=200)
+            if self._lost:
+                raise TopicLostRecords(self._lost)
             for partition, records in batches.items():
-                events = [e for e in (parse_record(r) for r in records) if e is not None]
+                # Control records (services/infra/topic.py) are not events: skipped unread.
+                events = [
+                    e for e in (parse_record(r) for r in records if not control_kind(r.headers)) if e is not None
+                ]
+                assert self.topic_identity is not None  # set on assignment, before any fetch
                 try:
-                    self.handler.apply(partition, events, records[-1].offset)
+                    self.handler.apply(partition, events, records[-1].offset, self.topic_identity)
                 except Exception as exc:
                     # Nothing of the batch is stored: go back to the stored position.
                     self.last_error = f"{type(exc).__name__}: {exc}"
@@ -166,13 +229,30 @@ class ConsumerLoop(threading.Thread):
                 self.last_error = None
 
     def _seek_stored(self, consumer: KafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
-        stored = self.handler.positions(partitions)
+        identity = self.watch.identity(fresh=True)
+        if self.topic_identity is not None and identity != self.topic_identity:
+            log.warning(
+                "consumer %s: topic %s is another topic now (%s, was %s): reading it from the beginning",
+                self.handler.name,
+                self.settings.case_events_topic,
+                identity,
+                self.topic_identity,
+            )
+        self.topic_identity = identity
+        stored = self.handler.positions(partitions, identity)
         for partition in partitions:
             position = stored.get(partition)
             if position is None:
                 consumer.seek_to_beginning(partition)
-            else:
-                consumer.seek(partition, position)
+                continue
+            if position > 0 and not self.watch.holds_offset(partition.partition, position - 1):
+                self._lost = (
+                    f"stored position {position} of partition {partition.partition} is beyond what topic "
+                    f"{partition.topic} ({identity}) holds: records were lost from the same topic (restored "
+                    "from an older backup or truncated?); re-publish the event stores to a new topic"
+                )
+                return
+            consumer.seek(partition, position)
 
 
 class _SeekToStored(ConsumerRebalanceListener):
@@ -191,12 +271,16 @@ class _SeekToStored(ConsumerRebalanceListener):
 # -- SQL projections --------------------------------------------------------------------
 
 consumer_metadata = MetaData()
-consumer_offsets = Table(
-    "consumer_offsets",
+# The next offset to read per partition, on the topic of ``topic_identity`` only. (The
+# table before topic identities was consumer_offsets: left alone, so an upgraded consumer
+# reads the topic once more from the beginning and its de-duplication drops what it had.)
+consumer_positions = Table(
+    "consumer_positions",
     consumer_metadata,
     Column("consumer", String(120), primary_key=True),
     Column("topic", String(200), primary_key=True),
     Column("partition", Integer, primary_key=True),
+    Column("topic_identity", String(80), nullable=False),
     Column("next_offset", Integer, nullable=False),
 )
 applied_events = Table(
@@ -236,23 +320,32 @@ class ProjectionRunner:
         self.engine: AsyncEngine = make_engine(settings)
         self.loop.run_until_complete(create_tables(self.engine, projection.metadata))
 
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
-        return self.loop.run_until_complete(self._positions(partitions))
+    def positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]:
+        return self.loop.run_until_complete(self._positions(partitions, topic_identity))
 
-    async def _positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+    async def _positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]:
+        positions = consumer_positions.c
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(consumer_offsets.c.topic, consumer_offsets.c.partition, consumer_offsets.c.next_offset).where(
-                    consumer_offsets.c.consumer == self.name
+                select(positions.topic, positions.partition, positions.next_offset).where(
+                    positions.consumer == self.name, positions.topic_identity == topic_identity
                 )
             )
             stored = {TopicPartition(t, p): o for t, p, o in rows}
         return {tp: stored.get(tp) for tp in partitions}
 
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
-        self.loop.run_until_complete(self._apply(partition, events, last_offset))
+    def apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None:
+        self.loop.run_until_complete(self._apply(partition, events, last_offset, topic_identity))
 
-    async def _apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
+    async def _apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None:
         async with self.engine.begin() as conn:
             dialect = conn.dialect.name
             ids = [e.id for e in events]
@@ -273,11 +366,12 @@ class ProjectionRunner:
                     await self.projection.apply(conn, event)
             await conn.execute(
                 upsert(
-                    consumer_offsets,
+                    consumer_positions,
                     {
                         "consumer": self.name,
                         "topic": partition.topic,
                         "partition": partition.partition,
+                        "topic_identity": topic_identity,
                         "next_offset": last_offset + 1,
                     },
                     ("consumer", "topic", "partition"),
@@ -310,16 +404,21 @@ class PolicyRunner:
         self.name = name
         self.policy = policy
 
-    def _tracking_name(self, partition: TopicPartition) -> str:
-        return f"{self.name}:{partition.topic}:{partition.partition}"
+    def _tracking_name(self, partition: TopicPartition, topic_identity: str) -> str:
+        return f"{self.name}:{partition.topic}@{topic_identity}:{partition.partition}"
 
-    def positions(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int | None]:
+    def positions(
+        self, partitions: Sequence[TopicPartition], topic_identity: str
+    ) -> dict[TopicPartition, int | None]:
         # The tracking id stored is the next offset to read (offset + 1, so never 0).
-        return {tp: self.app.process_recorder.max_tracking_id(self._tracking_name(tp)) for tp in partitions}
-
-    def apply(self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int) -> None:
         recorder = self.app.process_recorder
-        name = self._tracking_name(partition)
+        return {tp: recorder.max_tracking_id(self._tracking_name(tp, topic_identity)) for tp in partitions}
+
+    def apply(
+        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
+    ) -> None:
+        recorder = self.app.process_recorder
+        name = self._tracking_name(partition, topic_identity)
         for event in events:
             tracking = Tracking(name, event.offset + 1)
             if recorder.has_tracking_id(name, tracking.notification_id):

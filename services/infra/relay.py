@@ -5,6 +5,12 @@ after the broker acknowledged every event of a batch (acks=all, idempotent produ
 crash between ack and write re-publishes the batch; consumers drop the duplicates by
 CloudEvent id. While the broker is down the relay keeps retrying with capped exponential
 backoff and loses nothing: the events simply wait in the event store.
+
+The position is kept per topic identity (services/infra/topic.py): on a topic it has not
+seen (a replaced broker, a recreated topic) the relay starts again from the first event of
+its store. A relay whose events follow from another service's (``after``) publishes nothing
+on a new topic before that service's relay said ``caught-up`` there, and says it itself
+once it has published everything it had when it first saw the topic.
 """
 
 from __future__ import annotations
@@ -12,47 +18,44 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import Tracking
 from kafka import KafkaProducer
 
-from services.infra.broker import ensure_topic, forget_topics
+from services.infra.broker import ensure_topic, forget_topics, make_producer
 from services.infra.eventstore import ServiceApplication, to_kafka_message
 from services.infra.settings import Settings
+from services.infra.topic import topic_watch
+
+__all__ = ["OutboxRelay", "make_producer"]
 
 log = logging.getLogger(__name__)
 
 
-def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
-    config: dict[str, Any] = dict(
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-        # A batch sent into a dead broker fails within ~15 s and is retried from the
-        # stored position, instead of hanging on kafka-python's 2-minute default.
-        request_timeout_ms=5_000,
-        delivery_timeout_ms=15_000,
-        reconnect_backoff_max_ms=2_000,
-        max_block_ms=10_000,
-    )
-    config.update(overrides)
-    return KafkaProducer(**config)
-
-
 class OutboxRelay(threading.Thread):
-    def __init__(self, app: ServiceApplication, settings: Settings) -> None:
+    def __init__(self, app: ServiceApplication, settings: Settings, *, after: Sequence[str] = ()) -> None:
         super().__init__(name=f"relay-{settings.service_name}", daemon=True)
         self.app = app
         self.settings = settings
         self.topic = settings.case_events_topic
-        self.position_name = f"relay:{self.topic}"
+        # The sources (e.g. "/caseledger/case") whose events ours follow from.
+        self.after = tuple(after)
+        self.watch = topic_watch(settings)
+        self.topic_identity: str | None = None
+        self.position_name = f"relay:{self.topic}"  # until the topic's identity is read
         self.stopping = threading.Event()
         self.published = 0
         self.last_error: str | None = None
         self.active = False
+        # Sources not yet caught up on a new topic, which this relay waits for.
+        self.waiting_for: list[str] = []
+        self._caught_up_name = ""
+        self._announced = True
+        self._upstream_ready = True
+        self._target = 0
 
     # -- observability -------------------------------------------------------------
     @property
@@ -88,6 +91,7 @@ class OutboxRelay(threading.Thread):
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("relay retrying in %.1fs: %s", delay, self.last_error)
                 forget_topics()
+                self.watch.reset()
                 _discard(producer)
                 producer = None
                 self.stopping.wait(delay)
@@ -95,7 +99,43 @@ class OutboxRelay(threading.Thread):
         _discard(producer)
         lock.release()
 
+    def _on_topic(self, identity: str) -> None:
+        """Take up the position kept for the topic of ``identity`` (none on a new topic)."""
+        if identity == self.topic_identity:
+            return
+        recorder = self.app.process_recorder
+        self.topic_identity = identity
+        self.position_name = f"relay:{self.topic}@{identity}"
+        self._caught_up_name = f"relay-caught-up:{self.topic}@{identity}"
+        self._announced = recorder.max_tracking_id(self._caught_up_name) is not None
+        self._upstream_ready = self._announced or not self.after
+        self._target = recorder.max_notification_id() or 0
+        behind = self._target - self.position
+        if not self._announced and behind:
+            log.warning(
+                "topic %s (%s) does not have %d events of the %s event store: publishing them again",
+                self.topic,
+                identity,
+                behind,
+                self.settings.service_name,
+            )
+
     def _relay_batch(self, producer: KafkaProducer) -> int:
+        identity = self.watch.identity()
+        self._on_topic(identity)
+        if not self._upstream_ready:
+            self.waiting_for = sorted(set(self.after) - self.watch.caught_up_sources(identity))
+            if self.waiting_for:
+                return 0  # causal order: their events first
+            self._upstream_ready = True
+        sent = self._publish(producer)
+        if not self._announced and self.position >= self._target:
+            self.watch.announce_caught_up(identity, self.app.source, self._target, producer)
+            self.app.process_recorder.insert_tracking(Tracking(self._caught_up_name, 1))
+            self._announced = True
+        return sent
+
+    def _publish(self, producer: KafkaProducer) -> int:
         start = self.position + 1
         notifications = self.app.recorder.select_notifications(start, self.settings.relay_batch_size)
         if not notifications:

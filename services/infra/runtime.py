@@ -36,8 +36,12 @@ class ServiceRuntime(Generic[AppT]):
         workers: Callable[[ServiceRuntime[AppT]], Sequence[threading.Thread]] = lambda _: (),
         *,
         personal_data: bool = False,
+        relay_after: Sequence[str] = (),
     ) -> None:
         self.settings = settings
+        # The sources whose events this service's events follow from (causal order on a
+        # new topic, see services/infra/topic.py).
+        self.relay_after = tuple(relay_after)
         # Services that seal or open personal data refuse to start without the key ring.
         self.personal_data = personal_data
         self.metadata = metadata
@@ -86,7 +90,7 @@ class ServiceRuntime(Generic[AppT]):
         if self._application_factory is not None:
             # eventsourcing connects synchronously; keep it off the event loop.
             self.app = await asyncio.to_thread(self._application_factory)
-            self.relay = OutboxRelay(self.app, self.settings)
+            self.relay = OutboxRelay(self.app, self.settings, after=self.relay_after)
             self.relay.start()
         # Consumer set-up opens its own engines and loops: do it off this loop too.
         handlers = await asyncio.to_thread(self._handlers_factory, self)
@@ -122,6 +126,8 @@ class ServiceRuntime(Generic[AppT]):
                 "active": self.relay.active,
                 "published": self.relay.published,
                 "backlog": backlog,
+                "topic_identity": self.relay.topic_identity,
+                "waiting_for": self.relay.waiting_for,
                 "last_error": self.relay.last_error,
             }
             ready = ready and self.relay.is_alive()
@@ -130,11 +136,16 @@ class ServiceRuntime(Generic[AppT]):
                 "alive": c.is_alive(),
                 "partitions": sorted(tp.partition for tp in c.assigned),
                 "applied": c.applied,
+                "topic_identity": c.topic_identity,
+                "halted": c.halted,
                 "last_error": c.last_error,
             }
             for c in self.consumers
         }
-        ready = ready and all(c.is_alive() and c.assigned for c in self.consumers)
+        halted = {c.handler.name: c.halted for c in self.consumers if c.halted}
+        if halted:
+            checks["reason"] = "; ".join(f"{name}: {why}" for name, why in halted.items())
+        ready = ready and not halted and all(c.is_alive() and c.assigned for c in self.consumers)
         checks["ready"] = ready
         return checks
 

@@ -120,6 +120,7 @@ runtime: ServiceRuntime[ReferralApplication] = ServiceRuntime(
     application=lambda: ReferralApplication(env=event_store_env(settings)),
     handlers=lambda rt: [ProjectionRunner(rt.settings, ReferralViewsProjection())],
     personal_data=True,
+    relay_after=("/caseledger/case",),  # a referral follows from its case's events
 )
 app = create_service_app(
     "caseledger referral service",

@@ -139,12 +139,19 @@ def test_policy_prepares_one_publication_even_on_duplicate_delivery(app: Disclos
     decided = decided_case(PERSON)
     runner = PolicyRunner(app, "disclosure-policy", app.prepare_on_decision)
     partition = TopicPartition(TOPIC, 0)
-    runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 10)], 10)
-    runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 11)], 11)  # relay re-publish
+    runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 10)], 10, "topic-a")
+    runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 11)], 11, "topic-a")  # relay re-publish
     assert app.recorder.max_notification_id() == 1
     publication = app.get_publication(publication_id_for(str(decided.originator_id), DECISION_NUMBER))
     assert publication.item["party_name"] == "黄某某" and publication.publish_by == "2026-10-14"
-    assert runner.positions([partition])[partition] == 12
+    assert runner.positions([partition], "topic-a")[partition] == 12
+    # The broker was replaced: the decision comes again at offset 0 of a new topic. The
+    # position there starts afresh, and the publication is still the only one.
+    assert runner.positions([partition], "topic-b")[partition] is None
+    runner.apply(partition, [on_the_wire(decided, "/caseledger/case", 0)], 0, "topic-b")
+    assert app.recorder.max_notification_id() == 1
+    assert runner.positions([partition], "topic-b")[partition] == 1
+    assert runner.positions([partition], "topic-a")[partition] == 12
 
 
 def test_publisher_retries_through_503_and_never_resends(
@@ -208,7 +215,7 @@ def test_feed_shows_published_decision_without_personal_data(tmp_path: Path, set
     try:
         event = on_the_wire(published, "/caseledger/disclosure", 5)
         assert event.type == "cn.caseledger.disclosure.published.v1" and event.subject == data["case_id"]
-        runner.apply(TopicPartition(TOPIC, 0), [event, event], 5)
+        runner.apply(TopicPartition(TOPIC, 0), [event, event], 5, "topic-a")
         rows = runner.loop.run_until_complete(_rows(runner))
     finally:
         runner.close()

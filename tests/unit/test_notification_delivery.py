@@ -293,9 +293,11 @@ def test_projection_creates_one_delivery_per_matching_active_subscription(settin
         runner.loop.run_until_complete(add_subscriptions())
         partition = TopicPartition("caseledger.case-events.v1", 0)
         event = consumed_event()
-        runner.apply(partition, [event], 0)
+        runner.apply(partition, [event], 0, "topic-a")
         # The relay re-published the same event at a later offset: no second delivery.
-        runner.apply(partition, [consumed_event(offset=1)], 1)
+        runner.apply(partition, [consumed_event(offset=1)], 1, "topic-a")
+        # The broker was replaced: the same event at offset 0 of a new topic, no second delivery.
+        runner.apply(partition, [consumed_event(offset=0)], 0, "topic-b")
         runner.loop.run_until_complete(apply_directly_again(event))
         rows = runner.loop.run_until_complete(stored())
     finally:
