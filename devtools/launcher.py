@@ -154,7 +154,7 @@ class LocalSystem:
         _wait_for(lambda: _healthy(self.url("credit_china") + "/healthz"), timeout, "the Credit China simulator")
         for service in services:
             _wait_for(
-                lambda s=service: _healthy(self.url(s) + "/readyz"),  # type: ignore[misc]
+                lambda s=service: _healthy(self.url(s) + "/readyz"),
                 timeout,
                 f"the {service} service",
                 log=self.data_dir / "logs" / f"{service}.log",
