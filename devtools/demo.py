@@ -82,13 +82,13 @@ def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "condi
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def _ok(response: httpx.Response) -> dict[str, Any]:
+def _ok(response: httpx.Response) -> Any:
+    """The JSON body of a 2xx answer; anything else is an error."""
     if response.status_code >= 300:
         raise RuntimeError(
             f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
         )
-    body: dict[str, Any] = response.json()
-    return body
+    return response.json()
 
 
 # Signs a bearer token for (role, agency) and returns the Authorization header.
@@ -138,6 +138,17 @@ def referral_request(case_id: str) -> dict[str, Any]:
     }
 
 
+def case_unknown_to_referral(response: httpx.Response) -> bool:
+    """The referral service does not know the case yet (422 unknown-case): it learns cases
+    from the topic, so a referral sent right after the decision can come too early."""
+    if response.status_code != 422:
+        return False
+    try:
+        return str(response.json().get("type", "")) == "/problems/unknown-case"
+    except ValueError:
+        return False
+
+
 def run_flow(
     urls: dict[str, str], receiver: WebhookReceiver, auth: Auth, party: dict[str, Any] = PERSON, timeout: float = 60
 ) -> DemoResult:
@@ -182,7 +193,7 @@ def run_flow(
             json=referral_request(case_id),
             headers=auth("officer", AGENCY),
         )
-        return response if response.status_code != 422 else None  # not known to referral yet
+        return None if case_unknown_to_referral(response) else response
 
     referred = eventually(_refer, timeout, "the referral service to learn of the case")
     _ok(referred)
@@ -232,17 +243,8 @@ def run_flow(
 
     result.webhooks = eventually(_webhooks, timeout, "the webhooks")
     # What an auditor replays: every stored event of the case, each naming who acted.
-    result.history = _ok_list(client.get(f"{urls['case']}/v1/cases/{case_id}/history", headers=auth("auditor", AGENCY)))
+    result.history = _ok(client.get(f"{urls['case']}/v1/cases/{case_id}/history", headers=auth("auditor", AGENCY)))
     return result
-
-
-def _ok_list(response: httpx.Response) -> list[dict[str, Any]]:
-    if response.status_code >= 300:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
-        )
-    body: list[dict[str, Any]] = response.json()
-    return body
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from devtools.bench.resources import CpuMeter
 from devtools.demo import (
     ENTERPRISE,
     PERSON,
+    case_unknown_to_referral,
     filing_request,
     legal_review_request,
     penalty_decision_request,
@@ -217,7 +218,7 @@ class Load:
             self._error(kind, type(exc).__name__)
             return None
         answered = time.monotonic()
-        if kind == "refer" and response.status_code == 422 and response.json().get("type", "").endswith("unknown-case"):
+        if kind == "refer" and case_unknown_to_referral(response):
             self.refer_retries += 1
             raise _Retry
         if counted is None:

@@ -11,9 +11,8 @@ from typing import Any
 
 import httpx
 
-from devtools.chaos.facts import UNKNOWN_CASE
 from devtools.chaos.options import ChaosOptions
-from devtools.demo import AGENCY
+from devtools.demo import AGENCY, case_unknown_to_referral
 from devtools.launcher import LocalSystem
 
 
@@ -95,7 +94,7 @@ class Clients:
                 elif response.status_code == 412:
                     command.stale += 1
                     if_match = response.headers.get("etag", if_match)
-                elif retry_unknown_case and response.status_code == 422 and _problem_type(response) == UNKNOWN_CASE:
+                elif retry_unknown_case and case_unknown_to_referral(response):
                     command.not_yet_known += 1
                 else:
                     command.status = response.status_code
@@ -112,10 +111,3 @@ class Clients:
                 return None
             time.sleep(delay * self.jitter.uniform(0.5, 1.5))
             delay = min(delay * 2, 2.0)
-
-
-def _problem_type(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("type", ""))
-    except ValueError:
-        return ""

@@ -40,7 +40,6 @@ DECIDED_TOPIC = get_topic(Case.PenaltyDecided)
 PREPARED_TOPIC = get_topic(Publication.Prepared)
 PUBLISHED_TOPIC = get_topic(Publication.Published)
 REFERRED_TOPIC = get_topic(Referral.Referred)
-UNKNOWN_CASE = "/problems/unknown-case"
 RECEIVING_ORGAN = "public_security"
 
 
