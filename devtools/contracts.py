@@ -37,7 +37,7 @@ EVENTS: list[tuple[str, type[Any]]] = [
 
 def event_data_schema(event_class: type[Any]) -> dict[str, Any]:
     fields = {"case_id": str, **data_fields(event_class)}
-    shape = TypedDict(event_class.__qualname__.replace(".", ""), fields)  # type: ignore[operator]
+    shape = TypedDict(event_class.__qualname__.replace(".", ""), fields)  # type: ignore[misc]  # its name is made at run time
     schema = TypeAdapter(shape).json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -77,10 +77,15 @@ def envelope_schema() -> dict[str, Any]:
     }
 
 
+def message_name(event_class: type[Any]) -> str:
+    """The AsyncAPI message name of an event: its CloudEvent type without the prefix."""
+    return cloud_type(event_class).removeprefix("cn.caseledger.").replace(".", "_")
+
+
 def asyncapi() -> dict[str, Any]:
     settings = Settings()
     messages = {
-        cloud_type(c).removeprefix("cn.caseledger.").replace(".", "_"): {
+        message_name(c): {
             "name": cloud_type(c),
             "title": cloud_type(c),
             "summary": " ".join((c.__doc__ or "").split()) or cloud_type(c),
@@ -95,7 +100,12 @@ def asyncapi() -> dict[str, Any]:
             "payload": {
                 "allOf": [
                     {"$ref": "envelope.schema.json"},
-                    {"properties": {"type": {"const": cloud_type(c)}, "data": {"$ref": f"events/{cloud_type(c)}.schema.json"}}},
+                    {
+                        "properties": {
+                            "type": {"const": cloud_type(c)},
+                            "data": {"$ref": f"events/{cloud_type(c)}.schema.json"},
+                        }
+                    },
                 ]
             },
             "bindings": {"kafka": {"key": {"type": "string", "description": "case id"}, "bindingVersion": "0.5.0"}},
@@ -123,7 +133,11 @@ def asyncapi() -> dict[str, Any]:
                         "topic": CASE_EVENTS_TOPIC,
                         "partitions": settings.case_events_partitions,
                         "replicas": 3,
-                        "topicConfiguration": {"retention.ms": -1, "cleanup.policy": ["delete"], "min.insync.replicas": 2},
+                        "topicConfiguration": {
+                            "retention.ms": -1,
+                            "cleanup.policy": ["delete"],
+                            "min.insync.replicas": 2,
+                        },
                         "bindingVersion": "0.5.0",
                     }
                 },
@@ -135,9 +149,7 @@ def asyncapi() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/caseEvents"},
                 "summary": f"the {service} service's outbox relay (idempotent producer, acks=all)",
                 "messages": [
-                    {"$ref": f"#/channels/caseEvents/messages/{cloud_type(c).removeprefix('cn.caseledger.').replace('.', '_')}"}
-                    for s, c in EVENTS
-                    if s == service
+                    {"$ref": f"#/channels/caseEvents/messages/{message_name(c)}"} for s, c in EVENTS if s == service
                 ],
             }
             for service in ("case", "referral", "disclosure")

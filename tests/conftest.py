@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -81,7 +81,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings_for(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for an in-test service instance on a unique topic."""
 
     def _make(service: str, bootstrap: str, database_url: str | None = None, topic: str | None = None) -> Settings:
