@@ -20,6 +20,7 @@ from services.case.domain import Case
 from services.disclosure.domain import Publication
 from services.infra.eventstore import cloud_type, data_fields
 from services.infra.settings import CASE_EVENTS_TOPIC, Settings
+from services.infra.topic import CAUGHT_UP, CONTROL_HEADER, GENESIS
 from services.referral.domain import Referral
 
 ROOT = Path(__file__).resolve().parent.parent / "contracts"
@@ -113,6 +114,7 @@ def asyncapi() -> dict[str, Any]:
         }
         for service, c in EVENTS
     }
+    messages[CONTROL_MESSAGE] = control_message()
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -150,7 +152,8 @@ def asyncapi() -> dict[str, Any]:
                 "summary": f"the {service} service's outbox relay (idempotent producer, acks=all)",
                 "messages": [
                     {"$ref": f"#/channels/caseEvents/messages/{message_name(c)}"} for s, c in EVENTS if s == service
-                ],
+                ]
+                + [{"$ref": f"#/channels/caseEvents/messages/{CONTROL_MESSAGE}"}],
             }
             for service in ("case", "referral", "disclosure")
         }
@@ -159,10 +162,50 @@ def asyncapi() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": "#/channels/caseEvents"},
                 "summary": "consumer groups case-ledger, referral-views, disclosure-policy, disclosure-feed, "
-                "notification-deliveries; each stores its offsets with its effects",
+                "notification-deliveries, each suffixed with the topic's identity (.<8 characters>); each "
+                "stores its offsets, under the topic's identity, with its effects, and skips control records",
             }
         },
         "components": {"messages": messages},
+    }
+
+
+CONTROL_MESSAGE = "topic_control"
+
+
+def control_message() -> dict[str, Any]:
+    """The relays' control records (services/infra/topic.py): not events; skip them."""
+    return {
+        "name": "caseledger topic control record",
+        "title": "topic control record",
+        "summary": "Not a CloudEvent: skip it (a consumer tells it by the caseledger-control header). "
+        f"{GENESIS}: the first record of partition 0, whose topic_id is the topic's identity; positions "
+        f"are kept per identity, and a topic with another one is refilled from the event stores. {CAUGHT_UP}: "
+        "the relay of `source` has published on this topic every event it held when it first saw it "
+        "(up_to: its last notification id then); relays whose events follow from that source's wait for it.",
+        "contentType": "application/json",
+        "headers": {
+            "type": "object",
+            "required": [CONTROL_HEADER],
+            "properties": {
+                CONTROL_HEADER: {"enum": [GENESIS, CAUGHT_UP]},
+                "content-type": {"const": "application/json"},
+            },
+        },
+        "payload": {
+            "type": "object",
+            "required": ["kind", "topic_id"],
+            "properties": {
+                "kind": {"enum": [GENESIS, CAUGHT_UP]},
+                "topic_id": {"type": "string", "description": "the topic's identity"},
+                "source": {"type": "string", "description": f"{CAUGHT_UP}: the relay's CloudEvent source"},
+                "up_to": {"type": "integer", "minimum": 0, "description": f"{CAUGHT_UP}: last notification id"},
+            },
+        },
+        "bindings": {
+            "kafka": {"key": {"const": "caseledger-control"}, "bindingVersion": "0.5.0"},
+        },
+        "x-partition": 0,
     }
 
 
