@@ -7,6 +7,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -95,6 +96,19 @@ def settings_for(tmp_path: Path) -> Callable[..., Settings]:
         )
 
     return _make
+
+
+@contextmanager
+def running_system(tmp_path: Path, postgres_server: str | None) -> Iterator[LocalSystem]:
+    """The whole system started under ``tmp_path`` (on PostgreSQL when a server is given),
+    stopped and its databases dropped afterwards."""
+    running = start_system(tmp_path, postgres_server)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if postgres_server:
+            drop_databases(postgres_server, running.database_prefix)
 
 
 def start_system(tmp_path: Path, postgres_server: str | None) -> LocalSystem:

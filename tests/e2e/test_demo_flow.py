@@ -27,7 +27,7 @@ from devtools.demo import (
 from devtools.launcher import SERVICES, LocalSystem
 from devtools.webhooks import WebhookReceiver
 from services.infra.settings import CASE_EVENTS_TOPIC
-from tests.conftest import drop_databases, start_system
+from tests.conftest import running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +35,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
 def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
-    running = start_system(tmp_path_factory.mktemp(request.param), server)
-    try:
+    with running_system(tmp_path_factory.mktemp(request.param), server) as running:
         yield running
-    finally:
-        running.stop()
-        if server:
-            drop_databases(server, running.database_prefix)
 
 
 def test_one_case_through_every_service(system: LocalSystem) -> None:

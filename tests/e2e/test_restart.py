@@ -25,7 +25,7 @@ from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually, run_flow
 from devtools.launcher import SERVICES, LocalSystem
 from devtools.webhooks import WebhookReceiver
 from services.case.application import CASE_ID_NAMESPACE
-from tests.conftest import drop_databases, start_system
+from tests.conftest import running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +41,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 def _system(request: pytest.FixtureRequest, factory: pytest.TempPathFactory, storage: str) -> Iterator[LocalSystem]:
     server = request.getfixturevalue("postgres_server") if storage == "postgresql" else None
-    running = start_system(factory.mktemp(f"restart-{storage}"), server)
-    try:
+    with running_system(factory.mktemp(f"restart-{storage}"), server) as running:
         yield running
-    finally:
-        running.stop()
-        if server:
-            drop_databases(server, running.database_prefix)
 
 
 @pytest.fixture(scope="module")
