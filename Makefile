@@ -5,14 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run demo token test test-unit chaos bench contracts postgres clean help
+.PHONY: install run demo token lint test test-unit chaos bench contracts postgres clean help
 
 help:
 	@echo "make run        start the whole system on its embedded default (SQLite, local broker); keeps var/"
 	@echo "make run FRESH=1  the same, after emptying var/ (and, on PostgreSQL, the caseledger databases)"
 	@echo "make demo       with the system running: drive one case through file, review, penalise, refer, publish"
 	@echo "make token ROLE=officer [AGENCY=<USCC> REGION=<code>]  print a development bearer token"
-	@echo "make test       install, start what is missing, run every test"
+	@echo "make lint       ruff (lint and format check) and mypy; make test runs it first"
+	@echo "make test       install, start what is missing, lint, run every test"
 	@echo "make chaos      10,000 commands on PostgreSQL while the services are SIGKILLed at random; checks nothing is lost"
 	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
 	@echo "make bench      measure the running system against same-run baselines (SQLite; BENCH_DB=postgres for"
@@ -49,12 +50,22 @@ postgres:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 		echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1
 
+# What `make lint` checks. Its scope is meant to be `services devtools tests`; services/
+# joins once its reshaping (issue 9) has merged: until then
+#   make lint LINT_PATHS="services devtools tests"
+# is the full check.
+LINT_PATHS ?= devtools tests
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy $(LINT_PATHS)
+
 # pytest exits 5 when it collected no test: that must fail, not pass silently.
-test: install postgres
+test: install postgres lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-# Fault injection (devtools/chaos.py): CHAOS_ARGS="--commands 2000 --kills 3 --seed 7" to vary it.
+# Fault injection (devtools/chaos/): CHAOS_ARGS="--commands 2000 --kills 3 --seed 7" to vary it.
 CHAOS_ARGS ?= --commands 10000 --kills 5
 chaos: install postgres
 	$(BIN)/python -m devtools.chaos --postgres $(PG_URL) $(CHAOS_ARGS)

@@ -20,6 +20,7 @@ from services.case.domain import Case
 from services.disclosure.domain import Publication
 from services.infra.eventstore import cloud_type, data_fields
 from services.infra.settings import CASE_EVENTS_TOPIC, Settings
+from services.infra.topic import CAUGHT_UP, CONTROL_HEADER, GENESIS
 from services.referral.domain import Referral
 
 ROOT = Path(__file__).resolve().parent.parent / "contracts"
@@ -37,7 +38,7 @@ EVENTS: list[tuple[str, type[Any]]] = [
 
 def event_data_schema(event_class: type[Any]) -> dict[str, Any]:
     fields = {"case_id": str, **data_fields(event_class)}
-    shape = TypedDict(event_class.__qualname__.replace(".", ""), fields)  # type: ignore[operator]
+    shape = TypedDict(event_class.__qualname__.replace(".", ""), fields)  # type: ignore[misc]  # its name is made at run time
     schema = TypeAdapter(shape).json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -77,10 +78,15 @@ def envelope_schema() -> dict[str, Any]:
     }
 
 
+def message_name(event_class: type[Any]) -> str:
+    """The AsyncAPI message name of an event: its CloudEvent type without the prefix."""
+    return cloud_type(event_class).removeprefix("cn.caseledger.").replace(".", "_")
+
+
 def asyncapi() -> dict[str, Any]:
     settings = Settings()
     messages = {
-        cloud_type(c).removeprefix("cn.caseledger.").replace(".", "_"): {
+        message_name(c): {
             "name": cloud_type(c),
             "title": cloud_type(c),
             "summary": " ".join((c.__doc__ or "").split()) or cloud_type(c),
@@ -95,7 +101,12 @@ def asyncapi() -> dict[str, Any]:
             "payload": {
                 "allOf": [
                     {"$ref": "envelope.schema.json"},
-                    {"properties": {"type": {"const": cloud_type(c)}, "data": {"$ref": f"events/{cloud_type(c)}.schema.json"}}},
+                    {
+                        "properties": {
+                            "type": {"const": cloud_type(c)},
+                            "data": {"$ref": f"events/{cloud_type(c)}.schema.json"},
+                        }
+                    },
                 ]
             },
             "bindings": {"kafka": {"key": {"type": "string", "description": "case id"}, "bindingVersion": "0.5.0"}},
@@ -103,6 +114,7 @@ def asyncapi() -> dict[str, Any]:
         }
         for service, c in EVENTS
     }
+    messages[CONTROL_MESSAGE] = control_message()
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -123,7 +135,11 @@ def asyncapi() -> dict[str, Any]:
                         "topic": CASE_EVENTS_TOPIC,
                         "partitions": settings.case_events_partitions,
                         "replicas": 3,
-                        "topicConfiguration": {"retention.ms": -1, "cleanup.policy": ["delete"], "min.insync.replicas": 2},
+                        "topicConfiguration": {
+                            "retention.ms": -1,
+                            "cleanup.policy": ["delete"],
+                            "min.insync.replicas": 2,
+                        },
                         "bindingVersion": "0.5.0",
                     }
                 },
@@ -135,10 +151,9 @@ def asyncapi() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/caseEvents"},
                 "summary": f"the {service} service's outbox relay (idempotent producer, acks=all)",
                 "messages": [
-                    {"$ref": f"#/channels/caseEvents/messages/{cloud_type(c).removeprefix('cn.caseledger.').replace('.', '_')}"}
-                    for s, c in EVENTS
-                    if s == service
-                ],
+                    {"$ref": f"#/channels/caseEvents/messages/{message_name(c)}"} for s, c in EVENTS if s == service
+                ]
+                + [{"$ref": f"#/channels/caseEvents/messages/{CONTROL_MESSAGE}"}],
             }
             for service in ("case", "referral", "disclosure")
         }
@@ -147,10 +162,50 @@ def asyncapi() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": "#/channels/caseEvents"},
                 "summary": "consumer groups case-ledger, referral-views, disclosure-policy, disclosure-feed, "
-                "notification-deliveries; each stores its offsets with its effects",
+                "notification-deliveries, each suffixed with the topic's identity (.<8 characters>); each "
+                "stores its offsets, under the topic's identity, with its effects, and skips control records",
             }
         },
         "components": {"messages": messages},
+    }
+
+
+CONTROL_MESSAGE = "topic_control"
+
+
+def control_message() -> dict[str, Any]:
+    """The relays' control records (services/infra/topic.py): not events; skip them."""
+    return {
+        "name": "caseledger topic control record",
+        "title": "topic control record",
+        "summary": "Not a CloudEvent: skip it (a consumer tells it by the caseledger-control header). "
+        f"{GENESIS}: the first record of partition 0, whose topic_id is the topic's identity; positions "
+        f"are kept per identity, and a topic with another one is refilled from the event stores. {CAUGHT_UP}: "
+        "the relay of `source` has published on this topic every event it held when it first saw it "
+        "(up_to: its last notification id then); relays whose events follow from that source's wait for it.",
+        "contentType": "application/json",
+        "headers": {
+            "type": "object",
+            "required": [CONTROL_HEADER],
+            "properties": {
+                CONTROL_HEADER: {"enum": [GENESIS, CAUGHT_UP]},
+                "content-type": {"const": "application/json"},
+            },
+        },
+        "payload": {
+            "type": "object",
+            "required": ["kind", "topic_id"],
+            "properties": {
+                "kind": {"enum": [GENESIS, CAUGHT_UP]},
+                "topic_id": {"type": "string", "description": "the topic's identity"},
+                "source": {"type": "string", "description": f"{CAUGHT_UP}: the relay's CloudEvent source"},
+                "up_to": {"type": "integer", "minimum": 0, "description": f"{CAUGHT_UP}: last notification id"},
+            },
+        },
+        "bindings": {
+            "kafka": {"key": {"const": "caseledger-control"}, "bindingVersion": "0.5.0"},
+        },
+        "x-partition": 0,
     }
 
 

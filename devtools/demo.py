@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,13 +20,25 @@ from urllib.parse import quote
 import httpx
 
 from devtools.launcher import DEFAULT_PORTS, LocalSystem
+from devtools.webhooks import WebhookReceiver
 
 # Valid codes (check characters computed per GB 32100 / GB 11643).
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
-ENTERPRISE = {"kind": "enterprise", "name": "醴陵市某某花炮厂", "code": "91430281MA4L12345R", "legal_representative": "张三"}
+ENTERPRISE = {
+    "kind": "enterprise",
+    "name": "醴陵市某某花炮厂",
+    "code": "91430281MA4L12345R",
+    "legal_representative": "张三",
+}
 PERSON_ID = "430281198001011234"
 PERSON_PHONE = "13800138000"
-PERSON = {"kind": "natural_person", "name": "黄小明", "code": PERSON_ID, "phone": PERSON_PHONE, "address": "醴陵市某路1号"}
+PERSON = {
+    "kind": "natural_person",
+    "name": "黄小明",
+    "code": PERSON_ID,
+    "phone": PERSON_PHONE,
+    "address": "醴陵市某路1号",
+}
 # Other agencies, for scope: the receiving organs of a referral (行刑衔接), the city and
 # province above Liling, and a sibling district under the same city.
 POLICE = {"code": "11430281MB7654321H", "name": "醴陵市公安局", "region_code": "430281"}
@@ -37,6 +47,7 @@ CITY_AGENCY = {"code": "11430200MB11111114", "name": "株洲市应急管理局",
 PROVINCE_AGENCY = {"code": "11430000MB3333333W", "name": "湖南省应急管理厅", "region_code": "430000"}
 FOREIGN_AGENCY = {"code": "11430202MB4444444M", "name": "株洲市荷塘区应急管理局", "region_code": "430202"}
 OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
+REVIEWER = {"name": "赵六", "certificate_no": "43019999"}
 
 
 EXPECTED_WEBHOOK_TYPES = {
@@ -45,48 +56,6 @@ EXPECTED_WEBHOOK_TYPES = {
     "cn.caseledger.referral.referred.v1",
     "cn.caseledger.disclosure.published.v1",
 }
-
-
-class WebhookReceiver:
-    """A real local HTTP server that records every webhook it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        receiver = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("content-length", 0))
-                body = self.rfile.read(length)
-                if len(body) < length:
-                    # The sender went away mid-request (e.g. it was killed): nothing was
-                    # delivered, and a real server would not hand this to its application.
-                    self.close_connection = True
-                    return
-                receiver.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/caseledger"
-
-    def __enter__(self) -> WebhookReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(r["body"]) for r in self.received]
 
 
 @dataclass
@@ -113,15 +82,45 @@ def eventually(check: Callable[[], Any], timeout: float = 60, what: str = "condi
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def _ok(response: httpx.Response) -> dict[str, Any]:
+def _ok(response: httpx.Response) -> Any:
+    """The JSON body of a 2xx answer; anything else is an error."""
     if response.status_code >= 300:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
-    body: dict[str, Any] = response.json()
-    return body
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
+        )
+    return response.json()
 
 
 # Signs a bearer token for (role, agency) and returns the Authorization header.
 Auth = Callable[[str, dict[str, str]], dict[str, str]]
+
+
+# The sample case's commands, as the demo, the chaos run and the bench send them.
+def filing_request(party: dict[str, Any], violation_date: str, **fields: Any) -> dict[str, Any]:
+    """立案: AGENCY's two officers file a case against ``party``."""
+    return {
+        "agency": AGENCY,
+        "party": party,
+        "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
+        "violation_date": violation_date,
+        "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
+        "officers": OFFICERS,
+        **fields,
+    }
+
+
+def legal_review_request(**fields: Any) -> dict[str, Any]:
+    """法制审核: the legal office passes the case."""
+    return {"outcome": "passed", "reviewer": REVIEWER, "opinion": "事实清楚，证据确凿", **fields}
+
+
+def penalty_decision_request(year: int, number: int, fine_yuan: int, **fields: Any) -> dict[str, Any]:
+    """行政处罚决定: a fine and a warning under decision number ``number`` of ``year``."""
+    return {
+        "decision_number": f"(醴)应急罚〔{year}〕{number}号",
+        "penalties": [{"kind": "fine", "amount_yuan": fine_yuan}, {"kind": "warning"}],
+        **fields,
+    }
 
 
 def referral_request(case_id: str) -> dict[str, Any]:
@@ -137,6 +136,17 @@ def referral_request(case_id: str) -> dict[str, Any]:
         "officers": OFFICERS,
         "materials": ["涉嫌犯罪案件移送书", "涉嫌犯罪案件调查报告", "涉案物品清单"],
     }
+
+
+def case_unknown_to_referral(response: httpx.Response) -> bool:
+    """The referral service does not know the case yet (422 unknown-case): it learns cases
+    from the topic, so a referral sent right after the decision can come too early."""
+    if response.status_code != 422:
+        return False
+    try:
+        return str(response.json().get("type", "")) == "/problems/unknown-case"
+    except ValueError:
+        return False
 
 
 def run_flow(
@@ -161,14 +171,7 @@ def run_flow(
     )
     filed = client.post(
         f"{urls['case']}/v1/cases",
-        json={
-            "agency": AGENCY,
-            "party": party,
-            "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
-            "violation_date": f"{year}-01-05",
-            "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
-            "officers": OFFICERS,
-        },
+        json=filing_request(party, f"{year}-01-05"),
         headers={"Idempotency-Key": filing_key or f"demo-file-{uuid.uuid4()}", **auth("officer", AGENCY)},
     )
     case = _ok(filed)
@@ -176,16 +179,13 @@ def run_flow(
     result = DemoResult(case=case, subscription=subscription, responses={"file": filed})
     reviewed = client.post(
         f"{urls['case']}/v1/cases/{case_id}/legal-reviews",
-        json={"outcome": "passed", "reviewer": {"name": "赵六", "certificate_no": "43019999"}, "opinion": "事实清楚，证据确凿"},
+        json=legal_review_request(),
         headers={"If-Match": filed.headers["etag"], **auth("legal_reviewer", AGENCY)},
     )
     _ok(reviewed)
     decided = client.post(
         f"{urls['case']}/v1/cases/{case_id}/penalty-decision",
-        json={
-            "decision_number": f"(醴)应急罚〔{year}〕{int(time.time()) % 100000}号",
-            "penalties": [{"kind": "fine", "amount_yuan": 30000}, {"kind": "warning"}],
-        },
+        json=penalty_decision_request(year, int(time.time()) % 100000, 30000),
         headers={
             "If-Match": reviewed.headers["etag"],
             "X-Reason": quote("负责人集体讨论决定"),  # recorded with the event; percent-encoded UTF-8
@@ -201,7 +201,7 @@ def run_flow(
             json=referral_request(case_id),
             headers=auth("officer", AGENCY),
         )
-        return response if response.status_code != 422 else None  # not known to referral yet
+        return None if case_unknown_to_referral(response) else response
 
     referred = eventually(_refer, timeout, "the referral service to learn of the case")
     _ok(referred)
@@ -217,8 +217,15 @@ def run_flow(
     result.ledger_entry = eventually(_ledger, timeout, "the ledger to show referral and publication")
     result.tracker_row = eventually(
         # Read as the police see it: the referral addressed to them and the party it shares.
-        lambda: (r := client.get(f"{urls['referral']}/v1/referrals/{referral_id}", headers=auth("public_security", POLICE)))
-        .status_code == 200 and r.json(),
+        lambda: (
+            (
+                r := client.get(
+                    f"{urls['referral']}/v1/referrals/{referral_id}", headers=auth("public_security", POLICE)
+                )
+            ).status_code
+            == 200
+            and r.json()
+        ),
         timeout,
         "the tracker row",
     )
@@ -240,19 +247,12 @@ def run_flow(
     def _webhooks() -> list[dict[str, Any]] | None:
         mine = [w for w in receiver.received if json.loads(w["body"]).get("subject") == case_id]
         types = {json.loads(w["body"])["type"] for w in mine}
-        return mine if EXPECTED_WEBHOOK_TYPES <= types else None
+        return mine if types >= EXPECTED_WEBHOOK_TYPES else None
 
     result.webhooks = eventually(_webhooks, timeout, "the webhooks")
     # What an auditor replays: every stored event of the case, each naming who acted.
-    result.history = _ok_list(client.get(f"{urls['case']}/v1/cases/{case_id}/history", headers=auth("auditor", AGENCY)))
+    result.history = _ok(client.get(f"{urls['case']}/v1/cases/{case_id}/history", headers=auth("auditor", AGENCY)))
     return result
-
-
-def _ok_list(response: httpx.Response) -> list[dict[str, Any]]:
-    if response.status_code >= 300:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
-    body: list[dict[str, Any]] = response.json()
-    return body
 
 
 def main() -> None:
@@ -274,15 +274,23 @@ def main() -> None:
     show(
         "the case's history as an auditor reads it: who acted, for which agency, why",
         [
-            {"type": e["type"], "by": e["data"]["actor"]["subject"], "role": e["data"]["actor"]["role"],
-             "agency": e["data"]["actor"]["agency_code"], "reason": e["data"]["actor"]["reason"]}
+            {
+                "type": e["type"],
+                "by": e["data"]["actor"]["subject"],
+                "role": e["data"]["actor"]["role"],
+                "agency": e["data"]["actor"]["agency_code"],
+                "reason": e["data"]["actor"]["reason"],
+            }
             for e in result.history
         ],
     )
     first = result.webhooks[0]
     show(
         f"a webhook received ({len(result.webhooks)} in all for this case)",
-        {"headers": {k: v for k, v in first["headers"].items() if k.startswith("webhook-")}, "body": json.loads(first["body"])},
+        {
+            "headers": {k: v for k, v in first["headers"].items() if k.startswith("webhook-")},
+            "body": json.loads(first["body"]),
+        },
     )
 
 

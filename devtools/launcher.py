@@ -127,7 +127,11 @@ class LocalSystem:
 
     def start_service(self, service: str) -> None:
         ensure_dev_keys(self.data_dir)  # the services trust these keys (idempotent)
-        self._spawn(service, [*_uvicorn(f"services.{service}.main:create_app", self.ports[service]), "--factory"], self.service_env(service))
+        self._spawn(
+            service,
+            [*_uvicorn(f"services.{service}.main:create_app", self.ports[service]), "--factory"],
+            self.service_env(service),
+        )
 
     # -- development tokens (the services trust the JWKS under data_dir/auth/) ------------
     def token(self, role: str | list[str], agency: dict[str, str], **claims: object) -> str:
@@ -154,7 +158,7 @@ class LocalSystem:
         _wait_for(lambda: _healthy(self.url("credit_china") + "/healthz"), timeout, "the Credit China simulator")
         for service in services:
             _wait_for(
-                lambda s=service: _healthy(self.url(s) + "/readyz"),  # type: ignore[misc]
+                lambda s=service: _healthy(self.url(s) + "/readyz"),
                 timeout,
                 f"the {service} service",
                 log=self.data_dir / "logs" / f"{service}.log",
@@ -246,7 +250,9 @@ def _wait_for(predicate: object, timeout: float, what: str, log: Path | None = N
         time.sleep(0.2)
     tail = ""
     if log and log.exists():
-        tail = "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        tail = (
+            "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        )
     raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s{tail}")
 
 

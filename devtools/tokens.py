@@ -42,7 +42,9 @@ def ensure_dev_keys(data_dir: Path) -> dict[str, Path]:
     pii = directory / "pii-keys"
     if not private.exists():
         key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         _write_secret(private, pem)
         public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
         public_jwk.update({"kid": KEY_ID, "use": "sig", "alg": "ES256"})
@@ -92,7 +94,10 @@ def mint(
     }
     if on_behalf_of:
         claims["on_behalf_of"] = on_behalf_of
-    return jwt.encode(claims, serialization.load_pem_private_key(pem, None), algorithm="ES256", headers={"kid": kid})
+    key = serialization.load_pem_private_key(pem, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("ES256 signs with an elliptic-curve key")
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
 
 
 def main() -> None:

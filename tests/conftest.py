@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -81,7 +82,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings_for(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for an in-test service instance on a unique topic."""
 
     def _make(service: str, bootstrap: str, database_url: str | None = None, topic: str | None = None) -> Settings:
@@ -95,6 +96,19 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
         )
 
     return _make
+
+
+@contextmanager
+def running_system(tmp_path: Path, postgres_server: str | None) -> Iterator[LocalSystem]:
+    """The whole system started under ``tmp_path`` (on PostgreSQL when a server is given),
+    stopped and its databases dropped afterwards."""
+    running = start_system(tmp_path, postgres_server)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if postgres_server:
+            drop_databases(postgres_server, running.database_prefix)
 
 
 def start_system(tmp_path: Path, postgres_server: str | None) -> LocalSystem:

@@ -84,8 +84,7 @@ def test_routes_are_imported_only_by_their_own_main_and_main_by_nobody() -> None
     wrong = [
         f"{name} imports {target}"
         for name, target in edges()
-        if (target.endswith(".routes") and name != target.removesuffix(".routes") + ".main")
-        or target.endswith(".main")
+        if (target.endswith(".routes") and name != target.removesuffix(".routes") + ".main") or target.endswith(".main")
     ]
     assert not wrong, wrong
 
@@ -109,9 +108,7 @@ def test_services_never_import_each_other() -> None:
 )
 def test_shared_packages_import_no_service(package: str, allowed: tuple[str, ...]) -> None:
     wrong = [
-        f"{name} imports {target}"
-        for name, target in edges()
-        if within(name, package) and not within(target, *allowed)
+        f"{name} imports {target}" for name, target in edges() if within(name, package) and not within(target, *allowed)
     ]
     assert not wrong, wrong
 
@@ -136,7 +133,7 @@ def test_no_import_cycle() -> None:
 
     def visit(name: str) -> None:
         if name in path:
-            cycle = path[path.index(name) :] + [name]
+            cycle = [*path[path.index(name) :], name]
             pytest.fail("import cycle: " + " -> ".join(cycle))
         if name in done:
             return

@@ -11,10 +11,11 @@ import jsonschema
 import pytest
 import yaml
 
-from devtools.contracts import EVENTS, ROOT, generate
+from devtools.contracts import CONTROL_MESSAGE, EVENTS, ROOT, generate
 from services.case.domain import Case
-from services.infra.identity import reset_current_actor, set_current_actor
 from services.infra.eventstore import cloud_type, to_cloud_event
+from services.infra.identity import reset_current_actor, set_current_actor
+from services.infra.topic import CAUGHT_UP, CONTROL_HEADER, GENESIS
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,13 @@ def test_checked_in_contracts_match_the_code(generated: dict[Path, str]) -> None
 
 def test_every_event_type_has_a_schema_and_an_asyncapi_message(generated: dict[Path, str]) -> None:
     document = yaml.safe_load(generated[ROOT / "asyncapi.yaml"])
-    names = {m["name"] for m in document["components"]["messages"].values()}
+    messages = document["components"]["messages"]
+    names = {m["name"] for key, m in messages.items() if key != CONTROL_MESSAGE}
     assert names == {cloud_type(c) for _, c in EVENTS}
+    # The relays' control records are documented beside the events, with the header that
+    # tells a consumer to skip them.
+    control = messages[CONTROL_MESSAGE]
+    assert set(control["headers"]["properties"][CONTROL_HEADER]["enum"]) == {GENESIS, CAUGHT_UP}
     for _, event_class in EVENTS:
         schema = json.loads(generated[ROOT / "events" / f"{cloud_type(event_class)}.schema.json"])
         jsonschema.Draft202012Validator.check_schema(schema)

@@ -17,24 +17,27 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import multiprocessing
-import queue
 import random
 import time
-import traceback
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import psutil
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, PERSON, referral_request
+from devtools.bench.resources import CpuMeter
+from devtools.demo import (
+    ENTERPRISE,
+    PERSON,
+    case_unknown_to_referral,
+    filing_request,
+    legal_review_request,
+    penalty_decision_request,
+    referral_request,
+)
 from services.infra.clock import today_in_china
 
-REVIEWER = {"name": "赵六", "certificate_no": "43019999"}
 CASE_COMMANDS = ("file", "review", "penalise")
 # Progress slots shared with the parent process (read for the progress bar only).
 DONE, ERRORS = 0, 1
@@ -215,7 +218,7 @@ class Load:
             self._error(kind, type(exc).__name__)
             return None
         answered = time.monotonic()
-        if kind == "refer" and response.status_code == 422 and response.json().get("type", "").endswith("unknown-case"):
+        if kind == "refer" and case_unknown_to_referral(response):
             self.refer_retries += 1
             raise _Retry
         if counted is None:
@@ -246,14 +249,7 @@ class Load:
 
     def _filing(self, n: int) -> dict[str, Any]:
         party = PERSON if self.rng.random() < self.spec.person_share else ENTERPRISE
-        body = {
-            "agency": AGENCY,
-            "party": party,
-            "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
-            "violation_date": (self.today - timedelta(days=20)).isoformat(),
-            "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
-            "officers": OFFICERS,
-        }
+        body = filing_request(party, (self.today - timedelta(days=20)).isoformat())
         headers = {**self.spec.auth["officer"], "Idempotency-Key": f"bench-{self.spec.run_tag}-{n}"}
         return {"json": body, "headers": headers}
 
@@ -275,7 +271,7 @@ class Load:
                 "POST",
                 f"{self.case_url}/v1/cases/{case_id}/legal-reviews",
                 counted,
-                json={"outcome": "passed", "reviewer": REVIEWER, "opinion": "事实清楚，证据确凿"},
+                json=legal_review_request(),
                 headers={**spec.auth["legal_reviewer"], "If-Match": filed.headers["etag"]},
             )
             if reviewed is None:
@@ -288,10 +284,7 @@ class Load:
                 "POST",
                 f"{self.case_url}/v1/cases/{case_id}/penalty-decision",
                 counted,
-                json={
-                    "decision_number": f"(醴)应急罚〔{self.today.year}〕{number}号",
-                    "penalties": [{"kind": "fine", "amount_yuan": 10_000 + 1_000 * (n % 40)}, {"kind": "warning"}],
-                },
+                json=penalty_decision_request(self.today.year, number, 10_000 + 1_000 * (n % 40)),
                 headers={**spec.auth["agency_head"], "If-Match": reviewed.headers["etag"]},
             )
             if decided is None:
@@ -401,139 +394,3 @@ class Load:
                 cursor = page["next_cursor"]  # a full page: read on without waiting
                 continue
             await asyncio.sleep(self.spec.poll_s)
-
-
-class CpuMeter:
-    """CPU time used from now until ``cores_used``, in cores (CPU seconds per wall
-    second): each given process, this load generator, and whatever else ran on the
-    machine meanwhile (other people's work included)."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.processes: dict[str, psutil.Process] = {}
-        for name, pid in pids.items():
-            try:
-                self.processes[name] = psutil.Process(pid)
-            except psutil.Error:
-                pass
-        self.started = time.monotonic()
-        self.client = time.process_time()
-        self.machine = _busy(psutil.cpu_times())
-        self.own = {name: _process_cpu(p) for name, p in self.processes.items()}
-
-    def cores_used(self) -> dict[str, float]:
-        wall = time.monotonic() - self.started
-        used: dict[str, float] = defaultdict(float)
-        for key, process in self.processes.items():
-            # "name:pid" keys (e.g. our PostgreSQL backends) add up under their name.
-            used[key.split(":")[0]] += (_process_cpu(process) - self.own[key]) / wall
-        used["load generator"] = (time.process_time() - self.client) / wall
-        machine = (_busy(psutil.cpu_times()) - self.machine) / wall
-        used["everything else on the machine"] = max(0.0, machine - sum(used.values()))
-        used["machine total"] = machine
-        return dict(used)
-
-
-def _process_cpu(process: psutil.Process) -> float:
-    try:
-        times = process.cpu_times()
-    except psutil.Error:
-        return 0.0
-    return float(times.user + times.system)
-
-
-def _busy(times: Any) -> float:
-    # guest time is already counted in user time; iowait is idle waiting for the disk.
-    idle = sum(getattr(times, f, 0.0) for f in ("idle", "iowait", "guest", "guest_nice"))
-    return float(sum(times) - idle)
-
-
-# -- the process boundary ---------------------------------------------------------------
-
-
-def _child(spec: LoadSpec, progress: Any, results: Any) -> None:
-    try:
-        import uvloop
-
-        runner: Callable[[Any], Any] = uvloop.run
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        runner = asyncio.run
-    try:
-        results.put(runner(Load(spec, progress).run()))
-    except BaseException:  # noqa: BLE001 - whatever ends the child must reach the parent
-        results.put({"failed": traceback.format_exc()})
-
-
-def run_load(spec: LoadSpec, on_tick: Callable[[int, int], None] | None = None, processes: int = 1) -> dict[str, Any]:
-    """Run the load in ``processes`` processes of its own (spawned: nothing inherited
-    from the orchestrator's threads), ``spec.concurrency`` workers shared among them,
-    and return what they measured together. Several processes only for the closed loop,
-    where one process's client can be what limits a fast endpoint."""
-    if spec.mode != "closed":
-        processes = 1
-    processes = max(1, min(processes, spec.concurrency))
-    context = multiprocessing.get_context("spawn")
-    progress = [context.Array("q", 2, lock=False) for _ in range(processes)]
-    results = context.Queue()
-    # Time to spawn and import before the common warm-up starts.
-    begin_at = time.monotonic() + 3.0
-    children = []
-    for index in range(processes):
-        share = replace(
-            spec,
-            concurrency=spec.concurrency // processes + (1 if index < spec.concurrency % processes else 0),
-            serial_offset=index,
-            serial_step=processes,
-            seed=spec.seed + index,
-            begin_at=begin_at,
-            pids=spec.pids if index == 0 else {},  # one process measures everyone's CPU
-        )
-        child = context.Process(target=_child, args=(share, progress[index], results), name=f"bench-load-{index}")
-        child.start()
-        children.append(child)
-    collected: list[dict[str, Any]] = []
-    try:
-        while len(collected) < processes:
-            try:
-                collected.append(results.get(timeout=0.5))
-            except queue.Empty:
-                if on_tick:
-                    on_tick(sum(p[DONE] for p in progress), sum(p[ERRORS] for p in progress))
-                if not any(c.is_alive() for c in children) and results.empty():
-                    raise RuntimeError(f"the load generator exited with {[c.exitcode for c in children]}") from None
-    finally:
-        for child in children:
-            child.join(timeout=30)
-    failed = [r["failed"] for r in collected if "failed" in r]
-    if failed:
-        raise RuntimeError("the load generator failed:\n" + failed[0])
-    merged = merge_results(collected)
-    merged["processes"] = processes
-    merged["concurrency"] = spec.concurrency
-    return merged
-
-
-def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One result from several load processes over the same window: samples joined,
-    counts added, CPU taken from the process that measured it plus every generator's own."""
-    if len(results) == 1:
-        return results[0]
-    measuring = next((r for r in results if len(r["cpu_cores"]) > 3), results[0])
-    merged = dict(measuring)
-    kinds = {kind for r in results for kind in r["latency_ms"]}
-    merged["latency_ms"] = {kind: [v for r in results for v in r["latency_ms"].get(kind, [])] for kind in kinds}
-    merged["counts"] = {kind: len(values) for kind, values in merged["latency_ms"].items()}
-    merged["lag_ms"] = {k: [v for r in results for v in r["lag_ms"][k]] for k in measuring["lag_ms"]}
-    for key in ("errors", "lag_unseen", "lag_polls"):
-        total: Counter[str] = Counter()
-        for r in results:
-            total.update(r[key])
-        merged[key] = dict(total)
-    for key in ("refer_unknown_case_retries", "cases_filed", "client_cpu_s"):
-        merged[key] = sum(r[key] for r in results)
-    merged["last_cases"] = [c for r in results for c in r["last_cases"]]
-    cores = dict(measuring["cpu_cores"])
-    cores["load generator"] = sum(r["cpu_cores"]["load generator"] for r in results)
-    ours = sum(v for k, v in cores.items() if k not in ("everything else on the machine", "machine total"))
-    cores["everything else on the machine"] = max(0.0, cores["machine total"] - ours)
-    merged["cpu_cores"] = cores
-    return merged

@@ -12,16 +12,14 @@ from kafka import TopicPartition
 from sqlalchemy import func, select
 
 from devtools.bench.baselines import read_topic
+from devtools.inprocess import consumed_batch, key_ring
 from services.case.application import CaseApplication
 from services.case.readmodel import CaseLedgerProjection, case_ledger
 from services.infra.broker import ensure_topic
-from services.infra.consumer import parse_record
-from services.infra.crypto import FieldCipher
 from services.infra.projection import ProjectionRunner
 from services.infra.relay import OutboxRelay, make_producer
 from services.infra.settings import Settings
 from services.infra.storage import ensure_postgres_database, event_store_env
-from services.infra.topic import control_kind
 
 
 def relay_rate(settings: Settings) -> dict[str, Any]:
@@ -31,7 +29,7 @@ def relay_rate(settings: Settings) -> dict[str, Any]:
     (read the position, select up to 500 notifications, map each to a CloudEvent, send,
     flush, check every ack, record the position); only the leader lock and the idle sleep
     of its thread loop are left out, since neither runs while there is a backlog."""
-    app = CaseApplication(env=event_store_env(settings), cipher=_cipher(settings))
+    app = CaseApplication(env=event_store_env(settings), cipher=key_ring(settings))
     relay = OutboxRelay(app, settings)
     producer = make_producer(settings)
     try:
@@ -62,23 +60,17 @@ def rebuild_rate(bootstrap: str, topic: str, settings: Settings) -> dict[str, An
     if settings.uses_postgres:
         assert settings.database_url
         ensure_postgres_database(settings.database_url)
-    runner = ProjectionRunner(settings, CaseLedgerProjection(_cipher(settings)))
+    runner = ProjectionRunner(settings, CaseLedgerProjection(key_ring(settings)))
     try:
 
         def apply(partition: TopicPartition, records: Sequence[Any]) -> None:
-            events = [e for e in (parse_record(r) for r in records if not control_kind(r.headers)) if e is not None]
-            runner.apply(partition, events, records[-1].offset, "rebuild")
+            runner.apply(partition, *consumed_batch(records), "rebuild")
 
         result = read_topic(bootstrap, topic, apply)
         result["ledger_rows"] = runner.loop.run_until_complete(_count_rows(runner))
     finally:
         runner.close()
     return result
-
-
-def _cipher(settings: Settings) -> FieldCipher:
-    """The running system's personal-data key ring (the ledger's lookup digests use it)."""
-    return FieldCipher.from_settings(settings.pii_keys, settings.data_dir)
 
 
 async def _count_rows(runner: ProjectionRunner) -> int:

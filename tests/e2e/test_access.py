@@ -33,12 +33,12 @@ from devtools.demo import (
     POLICE,
     PROCURATORATE,
     PROVINCE_AGENCY,
-    WebhookReceiver,
     eventually,
     referral_request,
 )
 from devtools.launcher import SERVICES, LocalSystem
 from devtools.tokens import KEY_ID, mint
+from devtools.webhooks import WebhookReceiver
 from services.access.guard import access_rule_of
 from services.access.policy import PERMISSIONS, Role
 from tests.conftest import start_system
@@ -58,7 +58,7 @@ def service_routes() -> list[tuple[str, str, str, Any]]:
         router = importlib.import_module(f"services.{service}.routes").router
         for route in router.routes:
             if isinstance(route, APIRoute) and route.path not in HEALTH_CHECKS:
-                for method in sorted(route.methods):
+                for method in sorted(route.methods or ()):
                     found.append((service, method, route.path, access_rule_of(route)))
     return found
 
@@ -120,16 +120,37 @@ def build_world(system: LocalSystem, receiver: WebhookReceiver) -> dict[str, str
     )
     filed = _ok(client.post(case_url + "/v1/cases", json=file_body(PERSON), headers=system.auth("officer", AGENCY)))
     case_id = filed["id"]
-    _ok(client.post(f"{case_url}/v1/cases/{case_id}/legal-reviews", json=REVIEW, headers=system.auth("legal_reviewer", AGENCY)))
-    _ok(client.post(f"{case_url}/v1/cases/{case_id}/penalty-decision", json=DECISION, headers=system.auth("agency_head", AGENCY)))
+    _ok(
+        client.post(
+            f"{case_url}/v1/cases/{case_id}/legal-reviews", json=REVIEW, headers=system.auth("legal_reviewer", AGENCY)
+        )
+    )
+    _ok(
+        client.post(
+            f"{case_url}/v1/cases/{case_id}/penalty-decision", json=DECISION, headers=system.auth("agency_head", AGENCY)
+        )
+    )
     referral = eventually(
-        lambda: (r := client.post(referral_url + "/v1/referrals", json=referral_request(case_id), headers=system.auth("officer", AGENCY)))
-        .status_code == 201 and r.json(),
+        lambda: (
+            (
+                r := client.post(
+                    referral_url + "/v1/referrals",
+                    json=referral_request(case_id),
+                    headers=system.auth("officer", AGENCY),
+                )
+            ).status_code
+            == 201
+            and r.json()
+        ),
         90,
         "the referral service to learn of the case",
     )
     feed = eventually(
-        lambda: [i for i in client.get(system.url("disclosure") + "/v1/disclosures").json()["items"] if i["case_id"] == case_id],
+        lambda: [
+            i
+            for i in client.get(system.url("disclosure") + "/v1/disclosures").json()["items"]
+            if i["case_id"] == case_id
+        ],
         90,
         "the publication",
     )
@@ -139,9 +160,18 @@ def build_world(system: LocalSystem, receiver: WebhookReceiver) -> dict[str, str
         90,
         "a delivery",
     )
-    eventually(lambda: client.get(f"{case_url}/v1/cases/{case_id}", headers=system.auth("officer", AGENCY)).status_code == 200, 60, "ledger")
     eventually(
-        lambda: client.get(f"{referral_url}/v1/referrals/{referral['id']}", headers=system.auth("officer", AGENCY)).status_code == 200,
+        lambda: client.get(f"{case_url}/v1/cases/{case_id}", headers=system.auth("officer", AGENCY)).status_code == 200,
+        60,
+        "ledger",
+    )
+    eventually(
+        lambda: (
+            client.get(
+                f"{referral_url}/v1/referrals/{referral['id']}", headers=system.auth("officer", AGENCY)
+            ).status_code
+            == 200
+        ),
         60,
         "tracker",
     )
@@ -179,9 +209,17 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
         ("POST", "/v1/subscriptions"): {"callback_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
     }
     reads = {
-        "/v1/cases", "/v1/cases/{case_id}", "/v1/cases/{case_id}/history", "/v1/referrals", "/v1/referrals/{referral_id}",
-        "/v1/disclosures", "/v1/disclosures/{publication_id}", "/v1/subscriptions", "/v1/subscriptions/{subscription_id}",
-        "/v1/deliveries", "/v1/deliveries/{delivery_id}",
+        "/v1/cases",
+        "/v1/cases/{case_id}",
+        "/v1/cases/{case_id}/history",
+        "/v1/referrals",
+        "/v1/referrals/{referral_id}",
+        "/v1/disclosures",
+        "/v1/disclosures/{publication_id}",
+        "/v1/subscriptions",
+        "/v1/subscriptions/{subscription_id}",
+        "/v1/deliveries",
+        "/v1/deliveries/{delivery_id}",
     }
     if method == "POST":
         assert (method, path) in bodies, f"no request for the new route {method} {path}: add one to request_for"
@@ -194,7 +232,9 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
 
 # Each role at its own agency, and at an agency it has nothing to do with.
 HOME = {Role.PUBLIC_SECURITY: POLICE, Role.PROCURATORATE: PROCURATORATE}
-CALLERS = [(role, HOME.get(role, AGENCY), "home") for role in Role] + [(role, FOREIGN_AGENCY, "foreign") for role in Role]
+CALLERS = [(role, HOME.get(role, AGENCY), "home") for role in Role] + [
+    (role, FOREIGN_AGENCY, "foreign") for role in Role
+]
 
 
 def expected(rule: Any, role: Role | None, where: str, method: str, path: str) -> set[int]:
@@ -224,7 +264,9 @@ def expected(rule: Any, role: Role | None, where: str, method: str, path: str) -
 
 
 @pytest.mark.parametrize(("service", "method", "path", "rule"), ROUTES, ids=[f"{m} {p}" for _, m, p, _ in ROUTES])
-def test_route_answers_each_role_as_the_table_says(world: World, service: str, method: str, path: str, rule: Any) -> None:
+def test_route_answers_each_role_as_the_table_says(
+    world: World, service: str, method: str, path: str, rule: Any
+) -> None:
     client = httpx.Client(timeout=30)
     request = request_for(world, method, path)
     mismatches = []
@@ -246,14 +288,24 @@ def test_route_answers_each_role_as_the_table_says(world: World, service: str, m
         response = client.request(method, url, json=request.get("json"), headers=headers)
         want = expected(rule, role, where, method, path)
         if response.status_code not in want:
-            mismatches.append(f"{role and role.value}@{where}: {response.status_code} (expected {sorted(want)}) {response.text[:160]}")
+            mismatches.append(
+                f"{role and role.value}@{where}: {response.status_code} (expected {sorted(want)}) {response.text[:160]}"
+            )
         if response.status_code in (401, 403, 404):
             assert response.headers["content-type"] == "application/problem+json"
         if response.status_code == 404 and method != "DELETE":
             # Another agency's thing is answered exactly as a thing that does not exist.
-            ghost = client.request(method, _with_unknown_ids(world, service, path), json=request.get("json"), headers=headers)
+            ghost = client.request(
+                method, _with_unknown_ids(world, service, path), json=request.get("json"), headers=headers
+            )
             assert _anonymised(ghost.json(), world) == _anonymised(response.json(), world)
-        if rule != "public" and where == "foreign" and method == "GET" and response.status_code == 200 and "{" not in path:
+        if (
+            rule != "public"
+            and where == "foreign"
+            and method == "GET"
+            and response.status_code == 200
+            and "{" not in path
+        ):
             assert not set(world.ids.values()) & set(_ids_in(response.json())), f"{role}@foreign sees {path}"
     assert not mismatches, f"{method} {path} (rule {rule}):\n" + "\n".join(mismatches)
 
@@ -302,7 +354,9 @@ def test_personal_data_is_full_for_those_who_need_it_and_masked_for_auditors(wor
     assert officer["party"]["code"] == PERSON["code"] and officer["party"]["phone"] == PERSON["phone"]
     assert auditor["party"]["code"] == "430281********1234" and auditor["party"]["phone"] == "138****8000"
     assert PERSON["code"] not in str(auditor)
-    police = httpx.get(world.url("referral", "/v1/referrals/{referral_id}"), headers=world.system.auth("public_security", POLICE))
+    police = httpx.get(
+        world.url("referral", "/v1/referrals/{referral_id}"), headers=world.system.auth("public_security", POLICE)
+    )
     assert police.json()["party"]["code"] == PERSON["code"]  # the part of the case the referral shares
 
 
@@ -311,11 +365,13 @@ def test_personal_data_is_full_for_those_who_need_it_and_masked_for_auditors(wor
 
 def _foreign_key_pem() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def bad_tokens(data_dir: Path) -> dict[str, dict[str, str]]:
-    claims = {"roles": ["auditor"], "agency_code": AGENCY["code"], "region_code": AGENCY["region_code"]}
+    claims: dict[str, Any] = {"roles": ["auditor"], "agency_code": AGENCY["code"], "region_code": AGENCY["region_code"]}
     bearer = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
     good = mint(data_dir, **claims)
     header, payload, signature = good.split(".")
@@ -327,15 +383,32 @@ def bad_tokens(data_dir: Path) -> dict[str, dict[str, str]]:
         "wrong audience": bearer(mint(data_dir, audience="another-system", **claims)),
         "untrusted issuer": bearer(mint(data_dir, issuer="someone-else", **claims)),
         "not a bearer token": {"Authorization": f"Basic {good}"},
-        "unsigned": bearer(jwt.encode({"sub": "x", "aud": "caseledger", "iss": "caseledger-dev", "exp": 2**31}, None, algorithm="none")),
+        "unsigned": bearer(
+            jwt.encode({"sub": "x", "aud": "caseledger", "iss": "caseledger-dev", "exp": 2**31}, "", algorithm="none")
+        ),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "expired", "wrongly signed", "tampered", "wrong audience", "untrusted issuer",
-                                  "not a bearer token", "unsigned"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "expired",
+        "wrongly signed",
+        "tampered",
+        "wrong audience",
+        "untrusted issuer",
+        "not a bearer token",
+        "unsigned",
+    ],
+)
 def test_bad_tokens_are_refused_with_401(world: World, case: str) -> None:
     headers = bad_tokens(world.system.data_dir)[case]
-    for service, path in [("case", "/v1/cases/{case_id}"), ("referral", "/v1/referrals"), ("notification", "/v1/deliveries")]:
+    for service, path in [
+        ("case", "/v1/cases/{case_id}"),
+        ("referral", "/v1/referrals"),
+        ("notification", "/v1/deliveries"),
+    ]:
         response = httpx.get(world.url(service, path), headers=headers)
         assert response.status_code == 401, f"{case} on {service}: {response.status_code} {response.text}"
         assert response.headers["www-authenticate"].startswith("Bearer")
@@ -348,7 +421,9 @@ def test_bad_tokens_are_refused_with_401(world: World, case: str) -> None:
 def test_limits_and_security_headers(world: World) -> None:
     officer = world.system.auth("officer", AGENCY)
     url = world.system.url("case") + "/v1/cases"
-    huge = httpx.post(url, content=b"{" + b" " * (300 * 1024) + b"}", headers={**officer, "content-type": "application/json"})
+    huge = httpx.post(
+        url, content=b"{" + b" " * (300 * 1024) + b"}", headers={**officer, "content-type": "application/json"}
+    )
     assert huge.status_code == 413 and huge.headers["content-type"] == "application/problem+json"
     form = httpx.post(url, content=b"a=1", headers={**officer, "content-type": "application/x-www-form-urlencoded"})
     assert form.status_code == 415
@@ -363,16 +438,25 @@ def test_limits_and_security_headers(world: World) -> None:
 def test_a_system_caller_is_recorded_with_whom_it_acts_for(world: World) -> None:
     """An agency's own case-handling system files for an officer: the event names both."""
     system_token = world.system.auth(
-        "officer", AGENCY, subject="system:liling-case-client", subject_type="system", on_behalf_of="officer-li-43010001"
+        "officer",
+        AGENCY,
+        subject="system:liling-case-client",
+        subject_type="system",
+        on_behalf_of="officer-li-43010001",
     )
     filed = httpx.post(
         world.system.url("case") + "/v1/cases",
         json=file_body(ENTERPRISE),
-        headers={**system_token, "Idempotency-Key": "system-caller", "X-Reason": "%E7%BA%BF%E7%B4%A2%E6%A0%B8%E6%9F%A5"},
+        headers={
+            **system_token,
+            "Idempotency-Key": "system-caller",
+            "X-Reason": "%E7%BA%BF%E7%B4%A2%E6%A0%B8%E6%9F%A5",
+        },
     )
     assert filed.status_code == 201, filed.text
     history = httpx.get(
-        world.system.url("case") + f"/v1/cases/{filed.json()['id']}/history", headers=world.system.auth("auditor", AGENCY)
+        world.system.url("case") + f"/v1/cases/{filed.json()['id']}/history",
+        headers=world.system.auth("auditor", AGENCY),
     ).json()
     actor = history[0]["data"]["actor"]
     assert actor["subject"] == "system:liling-case-client" and actor["subject_type"] == "system"

@@ -35,9 +35,21 @@ def test_generated_requests_get_documented_answers(system: LocalSystem, service:
     # Every role of the demo agency, so generated requests get past the guard to the handlers.
     token = system.token(ALL_ROLES, AGENCY)
     result = subprocess.run(
-        [str(st), "run", f"{system.url(service)}/openapi.json", "--max-examples", "40", "--checks", CHECKS,
-         "--header", f"Authorization: Bearer {token}",
-         "--generation-deterministic", "--phases", "examples,coverage,fuzzing", "--no-color"],
+        [
+            str(st),
+            "run",
+            f"{system.url(service)}/openapi.json",
+            "--max-examples",
+            "40",
+            "--checks",
+            CHECKS,
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--generation-deterministic",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-color",
+        ],
         capture_output=True,
         text=True,
         timeout=600,

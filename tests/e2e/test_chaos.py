@@ -2,7 +2,7 @@
 PostgreSQL while each service process is killed at random moments and restarted, then
 nothing lost, nothing duplicated, every event on the broker, every projection equal to
 its rebuild and every webhook delivered unchanged. `make chaos` runs the same with
-10,000 commands (devtools/chaos.py)."""
+10,000 commands (devtools/chaos/)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.chaos import ChaosOptions, run_chaos
+from devtools.chaos.options import ChaosOptions
+from devtools.chaos.run import run_chaos
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 

@@ -22,12 +22,12 @@ from devtools.demo import (
     PERSON_ID,
     PERSON_PHONE,
     POLICE,
-    WebhookReceiver,
     run_flow,
 )
 from devtools.launcher import SERVICES, LocalSystem
+from devtools.webhooks import WebhookReceiver
 from services.infra.settings import CASE_EVENTS_TOPIC
-from tests.conftest import drop_databases, start_system
+from tests.conftest import running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +35,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
 def system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
-    running = start_system(tmp_path_factory.mktemp(request.param), server)
-    try:
+    with running_system(tmp_path_factory.mktemp(request.param), server) as running:
         yield running
-    finally:
-        running.stop()
-        if server:
-            drop_databases(server, running.database_prefix)
 
 
 def test_one_case_through_every_service(system: LocalSystem) -> None:
@@ -83,7 +78,7 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
         assert payload["subject"] == case_id
         assert hook["headers"]["webhook-id"] == payload["id"]
         types.add(payload["type"])
-    assert EXPECTED_WEBHOOK_TYPES <= types
+    assert types >= EXPECTED_WEBHOOK_TYPES
 
     # Auditors replay the case's stored history: three events, in order, each naming who
     # acted, in which role, for which agency, and why where a reason was given.
@@ -128,7 +123,9 @@ def test_case_commands_answer_with_problems(system: LocalSystem) -> None:
     blank_key = client.post("/v1/cases", json=body, headers={"Idempotency-Key": ""})
     assert blank_key.status_code == 422 and blank_key.json()["errors"][0]["pointer"] == "Idempotency-Key"
 
-    changed = client.post("/v1/cases", json={**body, "violation_summary": "另一事实"}, headers={"Idempotency-Key": "e2e-file-1"})
+    changed = client.post(
+        "/v1/cases", json={**body, "violation_summary": "另一事实"}, headers={"Idempotency-Key": "e2e-file-1"}
+    )
     assert changed.status_code == 422 and changed.json()["type"] == "/problems/idempotency-key-reused"
 
     early = client.post(
@@ -201,8 +198,12 @@ def scan_postgres(system: LocalSystem) -> tuple[dict[str, list[str]], int]:
 
 def scan_topic(system: LocalSystem) -> tuple[list[str], int]:
     consumer = KafkaConsumer(
-        CASE_EVENTS_TOPIC, bootstrap_servers=system.bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, consumer_timeout_ms=5000, group_id=None,
+        CASE_EVENTS_TOPIC,
+        bootstrap_servers=system.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+        group_id=None,
     )
     try:
         values = [m.value for m in consumer]
@@ -266,7 +267,9 @@ def test_personal_data_is_never_at_rest_in_clear(system: LocalSystem) -> None:
     # The officer still reads the full values through the API.
     case = httpx.get(f"{urls['case']}/v1/cases/{result.case['id']}", headers=system.auth("officer", AGENCY)).json()
     assert case["party"]["code"] == PERSON_ID and case["party"]["phone"] == PERSON_PHONE
-    found = httpx.get(f"{urls['case']}/v1/cases", params={"party_code": PERSON_ID}, headers=system.auth("officer", AGENCY))
+    found = httpx.get(
+        f"{urls['case']}/v1/cases", params={"party_code": PERSON_ID}, headers=system.auth("officer", AGENCY)
+    )
     items = found.json()["items"]  # searchable by a keyed digest of the ID number
     assert result.case["id"] in [i["case_id"] for i in items] and {i["party"]["code"] for i in items} == {PERSON_ID}
 

@@ -21,10 +21,11 @@ import httpx
 import pytest
 from kafka.partitioner.default import murmur2
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, WebhookReceiver, eventually, run_flow
+from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually, run_flow
 from devtools.launcher import SERVICES, LocalSystem
+from devtools.webhooks import WebhookReceiver
 from services.case.application import CASE_ID_NAMESPACE
-from tests.conftest import drop_databases, start_system
+from tests.conftest import running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -40,13 +41,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 def _system(request: pytest.FixtureRequest, factory: pytest.TempPathFactory, storage: str) -> Iterator[LocalSystem]:
     server = request.getfixturevalue("postgres_server") if storage == "postgresql" else None
-    running = start_system(factory.mktemp(f"restart-{storage}"), server)
-    try:
+    with running_system(factory.mktemp(f"restart-{storage}"), server) as running:
         yield running
-    finally:
-        running.stop()
-        if server:
-            drop_databases(server, running.database_prefix)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +146,7 @@ def refilled(system: LocalSystem, old_identity: str | None, before: tuple[dict[s
             if _read(consumer) - applied_before.get(name, 0) < total:
                 return None
         assert total > 0
-        return identities.pop()  # type: ignore[no-any-return]
+        return identities.pop()
 
     try:
         identity: str = eventually(_done, 180, "the new topic to be refilled and read")
@@ -162,7 +158,7 @@ def refilled(system: LocalSystem, old_identity: str | None, before: tuple[dict[s
 def topic_identity(system: LocalSystem) -> str:
     identities = {readiness(system)[s]["relay"]["topic_identity"] for s in RELAYING}
     assert len(identities) == 1, identities
-    return identities.pop()  # type: ignore[no-any-return]
+    return identities.pop()
 
 
 def partition_of(case_id: str, partitions: int = PARTITIONS) -> int:

@@ -26,8 +26,8 @@ from services.infra.identity import set_current_actor
 from services.infra.projection import ProjectionRunner, applied_events, consumer_positions
 from services.infra.relay import OutboxRelay, make_producer
 from services.infra.sql import upsert
-from services.infra.topic import control_kind
 from services.infra.storage import event_store_env, make_engine
+from services.infra.topic import control_kind
 from tests.conftest import Broker
 from tests.unit.conftest import OFFICER, OFFICER_ACTOR, TEST_CIPHER
 
@@ -106,14 +106,18 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
     producer = make_producer(settings)
     for notification in app.recorder.select_notifications(1, 1000):
         message = to_kafka_message(app.mapper.to_domain_event(notification), app.source)
-        producer.send(settings.case_events_topic, key=message.key.encode(), value=message.value)
+        key = message.key.encode() if isinstance(message.key, str) else message.key  # as the relay sends it
+        producer.send(settings.case_events_topic, key=key, value=message.value)
     producer.flush()
     producer.close()
 
     engine_loop = asyncio.new_event_loop()
     engine = make_engine(settings)
     count_applied = lambda: engine_loop.run_until_complete(  # noqa: E731
-        _scalar(engine, select(func.count()).select_from(applied_events).where(applied_events.c.consumer == "counting-ledger"))
+        _scalar(
+            engine,
+            select(func.count()).select_from(applied_events).where(applied_events.c.consumer == "counting-ledger"),
+        )
     )
 
     first = ConsumerLoop(settings, ProjectionRunner(settings, CountingLedger()))
@@ -135,13 +139,17 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
         )
         # 240 events and 2 control records on partition 0 (the topic's genesis and the
         # relay's caught-up), all read past.
-        eventually(lambda: engine_loop.run_until_complete(_scalar(engine, stored_total)) == 242, 60, "the duplicates to be read")
-        times = engine_loop.run_until_complete(
-            _all(engine, select(applications.c.event_id, applications.c.times))
+        eventually(
+            lambda: engine_loop.run_until_complete(_scalar(engine, stored_total)) == 242,
+            60,
+            "the duplicates to be read",
         )
+        times = engine_loop.run_until_complete(_all(engine, select(applications.c.event_id, applications.c.times)))
         assert len(times) == 120
         assert {t for _, t in times} == {1}, "an event took effect more than once"
-        rows = engine_loop.run_until_complete(_all(engine, select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status)))
+        rows = engine_loop.run_until_complete(
+            _all(engine, select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status))
+        )
         assert {r[0] for r in rows} == {str(i) for i in case_ids}
         assert {(r[1], r[2]) for r in rows} == {(2, "review_passed")}
     finally:

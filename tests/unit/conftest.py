@@ -34,7 +34,7 @@ OFFICER = Principal(
 
 
 @pytest.fixture(autouse=True)
-def acting_officer() -> Iterator[dict[str, object]]:
+def acting_officer() -> Iterator[dict[str, str | None]]:
     token = set_current_actor(OFFICER_ACTOR)
     yield OFFICER_ACTOR
     reset_current_actor(token)

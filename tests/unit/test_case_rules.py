@@ -3,22 +3,27 @@ become 409 (illegal in the current state) and 412 (stale If-Match)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from services.case.application import CaseApplication
-from services.case.domain import Case, IllegalTransition
+from services.case.domain import Agency, Case, IllegalTransition, Party
 from services.case.schemas import FileCaseRequest, LegalReviewRequest
 from services.common.identifiers import is_valid_resident_id, is_valid_uscc
+from services.common.officers import Officer
 from services.infra.errors import IdempotencyConflict, RuleViolation, StaleVersion
 from tests.unit.conftest import OFFICER, TEST_CIPHER
 
-AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
-ENTERPRISE = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
-OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
+AGENCY: Agency = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
+ENTERPRISE: Party = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
+OFFICERS: list[Officer] = [
+    {"name": "李四", "certificate_no": "43010001"},
+    {"name": "王五", "certificate_no": "43010002"},
+]
 
 
 def filed(**overrides: Any) -> Case:
@@ -40,10 +45,15 @@ def filed(**overrides: Any) -> Case:
     return Case.file(**args)
 
 
-def reviewed(outcome: str = "passed") -> Case:
+def reviewed(outcome: Literal["passed", "returned"] = "passed") -> Case:
     case = filed()
     case.record_legal_review(
-        outcome=outcome, reviewer={"name": "赵六"}, opinion="需补充证据", reviewed_on=date(2026, 11, 3), command_key="", command_fingerprint=""
+        outcome=outcome,
+        reviewer={"name": "赵六"},
+        opinion="需补充证据",
+        reviewed_on=date(2026, 11, 3),
+        command_key="",
+        command_fingerprint="",
     )
     return case
 
@@ -78,7 +88,11 @@ def test_filing_sets_the_ninety_day_decision_deadline() -> None:
         ({"violation_date": date(2024, 11, 1)}, "/violation_date", "limitation-period"),
         ({"violation_date": date(2026, 12, 1)}, "/violation_date", "not-after-filing"),
         ({"party": {**ENTERPRISE, "code": "91430281MA4L12345X"}}, "/party/code", "uscc"),
-        ({"party": {"kind": "natural_person", "name": "黄小明", "code": "430281198001011235"}}, "/party/code", "resident-id"),
+        (
+            {"party": {"kind": "natural_person", "name": "黄小明", "code": "430281198001011235"}},
+            "/party/code",
+            "resident-id",
+        ),
         ({"agency": {**AGENCY, "code": "11430281MB12345670"}}, "/agency/code", "uscc"),
     ],
 )
@@ -116,10 +130,24 @@ def test_a_decided_case_takes_no_second_decision() -> None:
 def test_review_rules() -> None:
     case = filed()
     with pytest.raises(RuleViolation) as no_opinion:
-        case.record_legal_review(outcome="returned", reviewer={"name": "赵六"}, opinion=" ", reviewed_on=date(2026, 11, 3), command_key="", command_fingerprint="")
+        case.record_legal_review(
+            outcome="returned",
+            reviewer={"name": "赵六"},
+            opinion=" ",
+            reviewed_on=date(2026, 11, 3),
+            command_key="",
+            command_fingerprint="",
+        )
     assert no_opinion.value.rule == "opinion-required"
     with pytest.raises(RuleViolation) as not_independent:
-        case.record_legal_review(outcome="passed", reviewer={"name": "李四"}, opinion="", reviewed_on=date(2026, 11, 3), command_key="", command_fingerprint="")
+        case.record_legal_review(
+            outcome="passed",
+            reviewer={"name": "李四"},
+            opinion="",
+            reviewed_on=date(2026, 11, 3),
+            command_key="",
+            command_fingerprint="",
+        )
     assert not_independent.value.rule == "independent-reviewer"
     assert case.version == 1, "a refused command records nothing"
 
@@ -142,16 +170,26 @@ def test_decision_rules(number: str | None, penalties: list[Any] | None, rule: s
 
 
 @pytest.fixture
-def cases(tmp_path: Path) -> CaseApplication:
-    app = CaseApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")}, cipher=TEST_CIPHER)
+def cases(tmp_path: Path) -> Iterator[CaseApplication]:
+    app = CaseApplication(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
+        cipher=TEST_CIPHER,
+    )
     yield app
     app.close()
 
 
 def _file(app: CaseApplication, key: str | None, summary: str = "事实") -> Case:
     request = FileCaseRequest.model_validate(
-        {"agency": AGENCY, "party": ENTERPRISE, "violation_summary": summary, "violation_date": date(2026, 9, 1),
-         "legal_basis": "依据", "officers": OFFICERS, "filed_on": date(2026, 11, 2)}
+        {
+            "agency": AGENCY,
+            "party": ENTERPRISE,
+            "violation_summary": summary,
+            "violation_date": date(2026, 9, 1),
+            "legal_basis": "依据",
+            "officers": OFFICERS,
+            "filed_on": date(2026, 11, 2),
+        }
     )
     case, _ = app.file_case(OFFICER, request, key)
     return case

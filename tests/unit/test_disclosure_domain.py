@@ -9,6 +9,7 @@ from typing import Any
 import chinese_calendar
 import pytest
 
+from services.common.personal_data import mask_person_name
 from services.disclosure.application import publication_actor
 from services.disclosure.domain import (
     AlreadyPublished,
@@ -19,8 +20,7 @@ from services.disclosure.domain import (
     to_wan_yuan,
     withheld_reason,
 )
-from services.common.personal_data import mask_person_name
-from services.infra.eventstore import event_data
+from services.infra.eventstore import cloud_type, event_data
 
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 RESIDENT_ID = "430281198001011234"
@@ -157,7 +157,9 @@ def test_working_days_fall_back_to_monday_to_friday_outside_the_calendar() -> No
 def test_publication_end_is_decision_date_plus_period() -> None:
     assert prepared(PERSON).publication_end == "2027-09-29"
     data = decision(PERSON)
-    six_months = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=6, actor=DISCLOSURE_ACTOR)
+    six_months = Publication.prepare(
+        case_id=data["case_id"], decision=data, publication_months=6, actor=DISCLOSURE_ACTOR
+    )
     assert six_months.publication_end == "2027-03-29" == six_months.item["publication_end_date"]
     assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
 
@@ -173,7 +175,7 @@ def test_general_tier_and_prepared_event_type() -> None:
     publication = prepared(ENTERPRISE)
     assert publication.tier == "general"
     (event,) = publication.collect_events()
-    assert type(event).cloud_type == "cn.caseledger.disclosure.publication_prepared.v1"
+    assert cloud_type(type(event)) == "cn.caseledger.disclosure.publication_prepared.v1"
     assert not publication.published
 
 
@@ -182,7 +184,7 @@ def test_published_event_carries_the_item_and_publishes_once() -> None:
     publication.publish(published_on=date(2026, 10, 9), receipt_id="CC-42", actor=DISCLOSURE_ACTOR)
     events = publication.collect_events()
     data = event_data(events[-1])
-    assert type(events[-1]).cloud_type == "cn.caseledger.disclosure.published.v1"
+    assert cloud_type(type(events[-1])) == "cn.caseledger.disclosure.published.v1"
     assert data["item"] == publication.item and data["receipt_id"] == "CC-42"
     assert data["published_on"] == "2026-10-09" and data["case_id"] == publication.case_id
     with pytest.raises(AlreadyPublished):

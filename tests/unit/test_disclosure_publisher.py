@@ -17,21 +17,19 @@ from sqlalchemy import select
 
 from devtools.credit_china import running
 from services.case.domain import Case
-from services.disclosure.application import publication_actor
-from services.disclosure.application import DisclosureApplication, DisclosureSettings
+from services.disclosure.application import DisclosureApplication, DisclosureSettings, publication_actor
 from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.publisher import CreditChinaPublisher
 from services.disclosure.readmodel import DisclosureFeedProjection, disclosure_feed
 from services.infra.consumer import ConsumedEvent, parse_record
+from services.infra.eventstore import to_kafka_message
 from services.infra.policy import PolicyRunner
 from services.infra.projection import ProjectionRunner
-from services.infra.eventstore import to_kafka_message
 from services.infra.storage import event_store_env
+from tests.unit.conftest import TEST_CIPHER
 
 TOPIC = "caseledger.case-events.v1"
 DECISION_NUMBER = "(醴)应急罚〔2026〕7号"
-
-from tests.unit.conftest import TEST_CIPHER
 
 DISCLOSURE_ACTOR = publication_actor({"code": "11430281MB1234567L", "region_code": "430281"}, "test")
 
@@ -175,7 +173,7 @@ def test_publisher_retries_through_503_and_never_resends(
     assert "430281198001011234" not in str(record) and "黄小明" not in str(record)
     stored = app.get_publication(publication.id)
     assert stored.receipt_id == record["receipt_id"]
-    assert publisher.position == app.recorder.max_notification_id() - 1  # the Published event follows
+    assert publisher.position == (app.recorder.max_notification_id() or 0) - 1  # the Published event follows
 
     restarted = CreditChinaPublisher(app, settings)
     restarted.start()
@@ -205,7 +203,9 @@ def test_publisher_holds_its_position_while_credit_china_is_down(
 def test_feed_shows_published_decision_without_personal_data(tmp_path: Path, settings: DisclosureSettings) -> None:
     decided = decided_case(PERSON)
     data = on_the_wire(decided, "/caseledger/case", 0).data
-    publication = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR)
+    publication = Publication.prepare(
+        case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR
+    )
     publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1", actor=DISCLOSURE_ACTOR)
     published = publication.collect_events()[-1]
     runner = ProjectionRunner(settings, DisclosureFeedProjection())
@@ -232,7 +232,9 @@ def test_rejected_payload_is_retried_slowly_and_never_skipped(
 ) -> None:
     data = on_the_wire(decided_case(PERSON), "/caseledger/case", 0).data
     data["decision_number"] = "醴应急罚2026-1"  # not a decision document number: the schema refuses it
-    rejected = Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR)
+    rejected = Publication.prepare(
+        case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR
+    )
     app.save(rejected)
     slow = settings.model_copy(update={"publisher_rejected_retry_s": 0.3})
     publisher = CreditChinaPublisher(app, slow)

@@ -25,9 +25,9 @@ from devtools.demo import (
     PERSON_ID,
     POLICE,
     PROCURATORATE,
-    WebhookReceiver,
 )
 from devtools.tokens import ensure_dev_keys, mint
+from devtools.webhooks import WebhookReceiver
 from services.case.personal_data import seal_party
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
@@ -126,7 +126,9 @@ def decided(case_id: str, agency: dict[str, str]) -> ConsumedEvent:
     return event("case.penalty_decided", case_id, {"agency": agency, "decision_number": "(醴)应急罚〔2026〕7号"})
 
 
-def referred(case_id: str, agency: dict[str, str], organ: dict[str, str], copy_to: dict[str, str] | None = None) -> ConsumedEvent:
+def referred(
+    case_id: str, agency: dict[str, str], organ: dict[str, str], copy_to: dict[str, str] | None = None
+) -> ConsumedEvent:
     data = {"agency_code": agency["code"], "agency_name": agency["name"], "organ_code": organ["code"]}
     if copy_to:
         data["copy_to_code"] = copy_to["code"]
@@ -145,9 +147,7 @@ async def test_a_county_receives_only_its_own_cases_and_the_city_above_receives_
     hetang = await service.subscribe(INTEGRATION, FOREIGN_AGENCY)
     city = await service.subscribe(INTEGRATION, CITY_AGENCY)
     liling_case, hetang_case = new_case_id(), new_case_id()
-    await service.consume(
-        filed(liling_case, AGENCY), filed(hetang_case, FOREIGN_AGENCY), decided(liling_case, AGENCY)
-    )
+    await service.consume(filed(liling_case, AGENCY), filed(hetang_case, FOREIGN_AGENCY), decided(liling_case, AGENCY))
 
     def received(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
         return sorted((d["case_id"], d["event_type"].split(".")[-2]) for d in items)

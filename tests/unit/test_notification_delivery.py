@@ -45,7 +45,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(500 if len(receiver.requests) <= receiver.failures else 204)
@@ -111,16 +111,30 @@ async def _prepare(settings: NotificationSettings, callback_url: str, secret: st
         async with engine.begin() as conn:
             await conn.execute(
                 subscriptions.insert().values(
-                    id="sub-1", callback_url=callback_url, event_types=["cn.caseledger.case.*"], secret=secret,
-                    description="", active=active, created_at=now, updated_at=now, **OWNER,
+                    id="sub-1",
+                    callback_url=callback_url,
+                    event_types=["cn.caseledger.case.*"],
+                    secret=secret,
+                    description="",
+                    active=active,
+                    created_at=now,
+                    updated_at=now,
+                    **OWNER,
                 )
             )
             event = consumed_event()
             await conn.execute(
                 deliveries.insert().values(
-                    id="del-1", subscription_id="sub-1", event_id=event.id, event_type=event.type,
-                    case_id=event.subject, payload=cloud_event_envelope(event), status="pending", attempts=0,
-                    next_attempt_at=now, created_at=now,
+                    id="del-1",
+                    subscription_id="sub-1",
+                    event_id=event.id,
+                    event_type=event.type,
+                    case_id=event.subject,
+                    payload=cloud_event_envelope(event),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
                 )
             )
     finally:
@@ -250,8 +264,15 @@ def test_projection_creates_one_delivery_per_matching_active_subscription(settin
             ]:
                 await conn.execute(
                     subscriptions.insert().values(
-                        id=sub_id, callback_url="http://127.0.0.1:9/", event_types=types, secret=generate_secret(),
-                        description="", active=active, created_at=now, updated_at=now, **OWNER,
+                        id=sub_id,
+                        callback_url="http://127.0.0.1:9/",
+                        event_types=types,
+                        secret=generate_secret(),
+                        description="",
+                        active=active,
+                        created_at=now,
+                        updated_at=now,
+                        **OWNER,
                     )
                 )
 

@@ -66,7 +66,9 @@ def test_a_subscription_still_needs_the_event_type() -> None:
         ("cn.caseledger.case.penalty_decided.v1", {}, False),
     ],
 )
-def test_an_organ_receives_only_referrals_addressed_to_it(event_type: str, data: dict[str, str], expected: bool) -> None:
+def test_an_organ_receives_only_referrals_addressed_to_it(
+    event_type: str, data: dict[str, str], expected: bool
+) -> None:
     assert receives(subscriber(POLICE, organ_scope=True), event_type, data, LILING_CASE) is expected
 
 

@@ -5,37 +5,68 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 
-from services.case.domain import Case
+from services.case.domain import Agency, Case, Party
+from services.common.officers import Officer
 from services.common.personal_data import mask, party_as_shown
 from services.infra.crypto import FieldCipher, SealError, masked_copy
 from services.infra.errors import RuleViolation
-from services.infra.eventstore import event_data
+from services.infra.eventstore import TracedAggregate, event_data
 from tests.unit.conftest import OFFICER_ACTOR, TEST_CIPHER
 
-AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
+AGENCY: Agency = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 PERSON_ID = "430281198001011234"
 MINOR_ID = "430281201001011239"
-PERSON = {"kind": "natural_person", "name": "黄小明", "code": PERSON_ID, "phone": "13800138000", "address": "醴陵市某路1号"}
-OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
+PERSON: Party = {
+    "kind": "natural_person",
+    "name": "黄小明",
+    "code": PERSON_ID,
+    "phone": "13800138000",
+    "address": "醴陵市某路1号",
+}
+OFFICERS: list[Officer] = [
+    {"name": "李四", "certificate_no": "43010001"},
+    {"name": "王五", "certificate_no": "43010002"},
+]
 
 
-def file(party: dict[str, object] = PERSON, summary: str = "未按规定开展安全生产教育培训") -> Case:
+def file(party: Party = PERSON, summary: str = "未按规定开展安全生产教育培训") -> Case:
     return Case.file(
-        case_id=None, agency=AGENCY, party=party, violation_summary=summary, violation_date=date(2026, 9, 1),
-        harm_caused=False, legal_basis="《安全生产法》第九十七条", officers=OFFICERS, filed_on=date(2026, 11, 2),
-        command_key="", command_fingerprint="", cipher=TEST_CIPHER,
+        case_id=None,
+        agency=AGENCY,
+        party=party,
+        violation_summary=summary,
+        violation_date=date(2026, 9, 1),
+        harm_caused=False,
+        legal_basis="《安全生产法》第九十七条",
+        officers=OFFICERS,
+        filed_on=date(2026, 11, 2),
+        command_key="",
+        command_fingerprint="",
+        cipher=TEST_CIPHER,
     )
 
 
 def decide(case: Case) -> None:
-    case.record_legal_review(outcome="passed", reviewer={"name": "赵六"}, opinion="", reviewed_on=date(2026, 11, 3),
-                             command_key="", command_fingerprint="")
-    case.decide_penalty(decision_number="(醴)应急罚〔2026〕12号", decided_on=date(2026, 11, 5),
-                        penalties=[{"kind": "fine", "amount_yuan": 3000}], command_key="", command_fingerprint="",
-                        cipher=TEST_CIPHER)
+    case.record_legal_review(
+        outcome="passed",
+        reviewer={"name": "赵六"},
+        opinion="",
+        reviewed_on=date(2026, 11, 3),
+        command_key="",
+        command_fingerprint="",
+    )
+    case.decide_penalty(
+        decision_number="(醴)应急罚〔2026〕12号",
+        decided_on=date(2026, 11, 5),
+        penalties=[{"kind": "fine", "amount_yuan": 3000}],
+        command_key="",
+        command_fingerprint="",
+        cipher=TEST_CIPHER,
+    )
 
 
 def test_a_persons_id_phone_and_address_never_reach_an_event_in_clear() -> None:
@@ -45,7 +76,8 @@ def test_a_persons_id_phone_and_address_never_reach_an_event_in_clear() -> None:
     stored = json.dumps([event_data(e) for e in events], ensure_ascii=False)
     for secret in (PERSON_ID, "13800138000", "醴陵市某路1号"):
         assert secret not in stored
-    party = events[0].party
+    assert isinstance(events[0], Case.Filed)
+    party: dict[str, Any] = dict(events[0].party)  # its sealed fields as the events hold them
     assert party["code"]["masked"] == "430281********1234" and party["phone"]["masked"] == "138****8000"
     assert party["name"] == "黄小明"  # the name is needed to run the case; the public feed masks it
     assert party_as_shown(party, TEST_CIPHER, full=True) == PERSON
@@ -54,7 +86,7 @@ def test_a_persons_id_phone_and_address_never_reach_an_event_in_clear() -> None:
 
 
 def test_an_enterprise_is_recorded_as_given() -> None:
-    enterprise = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
+    enterprise: Party = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
     assert file(enterprise).party == enterprise
 
 
@@ -72,7 +104,11 @@ def test_a_sealed_value_opens_only_with_its_key_and_in_its_field() -> None:
 
 @pytest.mark.parametrize(
     ("summary", "found"),
-    [(f"当事人身份证{PERSON_ID}未培训", "resident ID"), ("联系电话13800138000", "mobile"), ("住所醴陵市某路1号", "address")],
+    [
+        (f"当事人身份证{PERSON_ID}未培训", "resident ID"),
+        ("联系电话13800138000", "mobile"),
+        ("住所醴陵市某路1号", "address"),
+    ],
 )
 def test_personal_identifiers_in_narrative_text_are_refused(summary: str, found: str) -> None:
     with pytest.raises(RuleViolation) as refused:
@@ -85,13 +121,16 @@ def test_the_decision_says_whether_the_party_was_a_minor() -> None:
     adult, minor = file(), file({**PERSON, "code": MINOR_ID})
     decide(adult)
     decide(minor)
-    assert adult.collect_events()[-1].party_is_minor is False
-    assert minor.collect_events()[-1].party_is_minor is True
+    adult_decided, minor_decided = adult.collect_events()[-1], minor.collect_events()[-1]
+    assert isinstance(adult_decided, Case.PenaltyDecided) and isinstance(minor_decided, Case.PenaltyDecided)
+    assert adult_decided.party_is_minor is False
+    assert minor_decided.party_is_minor is True
 
 
 def test_every_event_names_its_actor_and_agency() -> None:
     case = file()
     decide(case)
     for event in case.collect_events():
+        assert isinstance(event, TracedAggregate.Event)
         assert event.actor == OFFICER_ACTOR
         assert event_data(event)["actor"]["agency_code"] == AGENCY["code"]

@@ -13,10 +13,10 @@ from services.infra.retry import WorkerStopped, backoff, delay_after, until_stop
 
 def test_a_failing_step_is_retried_with_doubling_waits_until_it_succeeds() -> None:
     failures: list[tuple[str, float, int]] = []
-    calls = iter([ValueError("broker down"), ValueError("still down"), "sent"])
+    calls: list[Exception | str] = [ValueError("broker down"), ValueError("still down"), "sent"]
 
     def step() -> str:
-        outcome = next(calls)
+        outcome = calls.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from devtools.tokens import ensure_dev_keys, mint
 from services.infra.auth import TokenVerifier
 from services.infra.problems import Problem
 
-CLAIMS = {"roles": ["auditor"], "agency_code": "11430281MB1234567L", "region_code": "430281"}
+CLAIMS: dict[str, Any] = {"roles": ["auditor"], "agency_code": "11430281MB1234567L", "region_code": "430281"}
 
 
 @pytest.fixture
@@ -33,7 +34,11 @@ def jwks_server(tmp_path: Path) -> Iterator[str]:
 def test_keys_from_a_jwks_url(tmp_path: Path, jwks_server: str) -> None:
     verifier = TokenVerifier(audience="caseledger", issuers=["caseledger-dev"], jwks_url=jwks_server)
     principal = verifier.verify(mint(tmp_path, subject="auditor-wang", **CLAIMS))
-    assert (principal.subject, principal.agency_code, principal.region_code) == ("auditor-wang", "11430281MB1234567L", "430281")
+    assert (principal.subject, principal.agency_code, principal.region_code) == (
+        "auditor-wang",
+        "11430281MB1234567L",
+        "430281",
+    )
     assert principal.roles == {"auditor"}
     with pytest.raises(Problem) as refused:
         verifier.verify(mint(tmp_path, audience="elsewhere", **CLAIMS))

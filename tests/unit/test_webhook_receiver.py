@@ -1,4 +1,4 @@
-"""The local webhook receiver the demo, the e2e tests and the chaos run use."""
+"""The local webhook receiver (devtools.webhooks) the demo, the e2e tests and the chaos run use."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from devtools.demo import WebhookReceiver
+from devtools.webhooks import WebhookReceiver
 
 
 def test_a_complete_request_is_recorded_and_answered_204() -> None:
