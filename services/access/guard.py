@@ -20,7 +20,13 @@ from services.infra.identity import Principal, set_current_actor
 from services.infra.telemetry import current_trace_id
 
 WRITE_PERMISSIONS = frozenset(
-    {Permission.FILE_CASE, Permission.REVIEW_CASE, Permission.DECIDE_PENALTY, Permission.REFER_CASE, Permission.MANAGE_SUBSCRIPTIONS}
+    {
+        Permission.FILE_CASE,
+        Permission.REVIEW_CASE,
+        Permission.DECIDE_PENALTY,
+        Permission.REFER_CASE,
+        Permission.MANAGE_SUBSCRIPTIONS,
+    }
 )
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer (see README: Security)")
 Reason = Annotated[
@@ -119,4 +125,4 @@ def access_rule_of(route: Any) -> Any:
     return None
 
 
-__all__ = ["Role", "Permission", "authorize", "public", "access_rule_of", "actor_of"]
+__all__ = ["Permission", "Role", "access_rule_of", "actor_of", "authorize", "public"]

@@ -59,9 +59,7 @@ class CaseApplication(ServiceApplication):
         """The case's party as the caller may see it (personal data opened or masked)."""
         return party_as_shown(dict(case.party), self.cipher, reads_personal_data(caller))
 
-    def file_case(
-        self, caller: Principal, request: FileCaseRequest, idempotency_key: str | None
-    ) -> tuple[Case, bool]:
+    def file_case(self, caller: Principal, request: FileCaseRequest, idempotency_key: str | None) -> tuple[Case, bool]:
         """立案, by the caller's own agency. Returns (case, replayed). With an
         Idempotency-Key the case id is derived from the agency and the key, so a retry can
         only ever find the first case."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import Field, StringConstraints
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from services.case.personal_data import seal_party
 from services.common import event_types
@@ -333,7 +333,9 @@ class Case(TracedAggregate, RemembersCommands):
                 "/decision_number", "decision-number-format", "expected e.g. (湘株醴)应急罚〔2023〕125号"
             )
         if int(match.group(1)) != decided_on.year:
-            raise RuleViolation("/decision_number", "decision-number-year", "the number's year must be the decision's year")
+            raise RuleViolation(
+                "/decision_number", "decision-number-year", "the number's year must be the decision's year"
+            )
         if decided_on < date.fromisoformat(self.filed_on):
             raise RuleViolation("/decided_on", "not-before-filing", "a decision cannot precede the filing")
         fines = [p for p in penalties if p["kind"] == "fine"]
@@ -342,9 +344,13 @@ class Case(TracedAggregate, RemembersCommands):
         for index, penalty in enumerate(penalties):
             amount = penalty.get("amount_yuan")
             if penalty["kind"] in ("fine", "confiscation_of_illegal_gains") and not amount:
-                raise RuleViolation(f"/penalties/{index}/amount_yuan", "amount-required", "a positive amount is required")
+                raise RuleViolation(
+                    f"/penalties/{index}/amount_yuan", "amount-required", "a positive amount is required"
+                )
             if penalty["kind"] not in ("fine", "confiscation_of_illegal_gains") and amount:
-                raise RuleViolation(f"/penalties/{index}/amount_yuan", "no-amount", f"'{penalty['kind']}' takes no amount")
+                raise RuleViolation(
+                    f"/penalties/{index}/amount_yuan", "no-amount", f"'{penalty['kind']}' takes no amount"
+                )
             refuse_personal_data_in_text(f"/penalties/{index}/description", penalty.get("description", ""))
         self.trigger_event(
             self.PenaltyDecided,

@@ -78,7 +78,7 @@ class CaseState(BaseModel):
         return cls(
             id=case.id,
             version=case.version,
-            status=case.status,  # type: ignore[arg-type]
+            status=case.status,
             allowed_actions=list(case.allowed_actions),
             agency=case.agency,
             party=ShownParty(**party),

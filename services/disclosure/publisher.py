@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -86,7 +86,7 @@ class CreditChinaPublisher(threading.Thread):
         for notification in notifications:
             if self.stopping.is_set():
                 break
-            prepared = self.app.mapper.to_domain_event(notification)
+            prepared = cast(Publication.Prepared, self.app.mapper.to_domain_event(notification))
             tracking = Tracking(self.position_name, notification.id)
             publication = self.app.get_publication(prepared.originator_id)
             if publication.published:  # published before a crash, or by another replica

@@ -319,7 +319,7 @@ class ConsumerLoop(threading.Thread):
             consumer.seek(partition, position)
 
 
-class _SeekToStored(ConsumerRebalanceListener):
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python has no type information
     def __init__(self, loop: ConsumerLoop, consumer: KafkaConsumer) -> None:
         self.loop = loop
         self.consumer = consumer

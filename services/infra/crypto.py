@@ -71,7 +71,7 @@ class FieldCipher:
         return f"{PREFIX}:{self.current_kid}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def open(self, sealed: str, field: str) -> str:
-        prefix, kid, encoded = (sealed.split(":", 2) + ["", ""])[:3]
+        prefix, kid, encoded = [*sealed.split(":", 2), "", ""][:3]
         if prefix != PREFIX or kid not in self._keys:
             raise SealError(f"cannot open a value sealed with key '{kid}'")
         raw = base64.urlsafe_b64decode(encoded.encode())

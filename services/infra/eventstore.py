@@ -6,7 +6,6 @@ domain rules live here."""
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -66,7 +65,7 @@ class TracedAggregate(Aggregate):
         super().trigger_event(event_class, **kwargs)
 
     @classmethod
-    def _create(cls, event_class: type[Any], *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: type[Any], *, id: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("traceparent", current_traceparent())
         if "actor" not in kwargs:
             kwargs["actor"] = _actor()
@@ -96,7 +95,7 @@ class KeyedAggregate(Protocol):
     def already_did(self, idempotency: Idempotency) -> bool: ...
 
 
-class ServiceApplication(Application):
+class ServiceApplication(Application[uuid.UUID]):
     """An eventsourcing application over a process recorder (events + tracking rows), and
     the one path of every command: load (or find), decide, save."""
 
@@ -202,16 +201,22 @@ def data_fields(event_class: type[Any]) -> dict[str, Any]:
     return dict(_data_fields(event_class))
 
 
-@functools.cache
+# Resolving the (string) annotations costs more than the rest of mapping an event to a
+# CloudEvent; an event class's fields never change, so they are resolved once per class.
+_DATA_FIELDS: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
+
+
 def _data_fields(event_class: type[Any]) -> tuple[tuple[str, Any], ...]:
-    # Resolving the (string) annotations costs more than the rest of mapping an event to
-    # a CloudEvent; an event class's fields never change, so resolve them once per class.
-    hints = get_type_hints(event_class, include_extras=True)
-    return tuple(
-        (name, hint)
-        for name, hint in hints.items()
-        if name not in ENVELOPE_FIELDS and not str(hint).startswith("typing.ClassVar")
-    )
+    fields = _DATA_FIELDS.get(event_class)
+    if fields is None:
+        hints = get_type_hints(event_class, include_extras=True)
+        fields = tuple(
+            (name, hint)
+            for name, hint in hints.items()
+            if name not in ENVELOPE_FIELDS and not str(hint).startswith("typing.ClassVar")
+        )
+        _DATA_FIELDS[event_class] = fields
+    return fields
 
 
 def _jsonable(value: Any) -> Any:

@@ -74,4 +74,3 @@ def keyed_id(namespace: uuid.UUID, scope: str, key: str) -> uuid.UUID:
     """The id of what a keyed creation makes, derived from (scope, key): a retry can
     only ever find the first one."""
     return uuid.uuid5(namespace, f"{scope}:{key}")
-

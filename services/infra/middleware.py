@@ -43,14 +43,28 @@ class RequestLimits:
         if scope["method"] in _BODY_METHODS:
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                await self._refuse(scope, receive, send, 413, "payload-too-large", "The request body is too large",
-                                   f"bodies are limited to {self.max_body_bytes} bytes")
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    413,
+                    "payload-too-large",
+                    "The request body is too large",
+                    f"bodies are limited to {self.max_body_bytes} bytes",
+                )
                 return
             content_type = headers.get("content-type", "").split(";")[0].strip().lower()
             has_body = length not in (None, "0") or "chunked" in headers.get("transfer-encoding", "")
             if has_body and not (content_type == "application/json" or content_type.endswith("+json")):
-                await self._refuse(scope, receive, send, 415, "unsupported-media-type", "Unsupported media type",
-                                   "send the body as application/json")
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    415,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    "send the body as application/json",
+                )
                 return
         received = 0
         limit = self.max_body_bytes
@@ -80,10 +94,19 @@ class RequestLimits:
         try:
             await self.app(scope, counted_receive, send_with_headers)
         except _BodyTooLarge:
-            await self._refuse(scope, receive, send, 413, "payload-too-large", "The request body is too large",
-                               f"bodies are limited to {self.max_body_bytes} bytes")
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                413,
+                "payload-too-large",
+                "The request body is too large",
+                f"bodies are limited to {self.max_body_bytes} bytes",
+            )
 
-    async def _refuse(self, scope: Any, receive: Any, send: Any, status: int, kind: str, title: str, detail: str) -> None:
+    async def _refuse(
+        self, scope: Any, receive: Any, send: Any, status: int, kind: str, title: str, detail: str
+    ) -> None:
         response = problem_response(Request(scope), status, kind, title, detail, headers=SECURITY_HEADERS)
         await response(scope, receive, send)
 

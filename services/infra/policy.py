@@ -4,6 +4,7 @@ partition, offset) in one event-store transaction."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Sequence
 
 from eventsourcing.domain import Aggregate
@@ -30,9 +31,7 @@ class PolicyRunner:
     def _tracking_name(self, partition: TopicPartition, topic_identity: str) -> str:
         return f"{self.name}:{partition.topic}@{topic_identity}:{partition.partition}"
 
-    def positions(
-        self, partitions: Sequence[TopicPartition], topic_identity: str
-    ) -> dict[TopicPartition, int | None]:
+    def positions(self, partitions: Sequence[TopicPartition], topic_identity: str) -> dict[TopicPartition, int | None]:
         # The tracking id stored is the next offset to read (offset + 1, so never 0).
         recorder = self.app.process_recorder
         return {tp: recorder.max_tracking_id(self._tracking_name(tp, topic_identity)) for tp in partitions}
@@ -57,10 +56,8 @@ class PolicyRunner:
                 except IntegrityError:
                     # Deterministic aggregate ids: the effect of this CloudEvent already
                     # exists (a re-published duplicate). Record the position alone.
-                    try:
+                    with contextlib.suppress(IntegrityError):
                         recorder.insert_tracking(tracking)
-                    except IntegrityError:
-                        pass
 
     def close(self) -> None:
         pass

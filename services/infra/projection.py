@@ -64,9 +64,7 @@ class ProjectionRunner:
         self.engine: AsyncEngine = make_engine(settings)
         self.loop.run_until_complete(create_tables(self.engine, projection.metadata))
 
-    def positions(
-        self, partitions: Sequence[TopicPartition], topic_identity: str
-    ) -> dict[TopicPartition, int | None]:
+    def positions(self, partitions: Sequence[TopicPartition], topic_identity: str) -> dict[TopicPartition, int | None]:
         return self.loop.run_until_complete(self._positions(partitions, topic_identity))
 
     async def _positions(

@@ -204,4 +204,3 @@ class _LeaderLock:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-

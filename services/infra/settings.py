@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     @property
     def uses_postgres(self) -> bool:
-        return bool(self.database_url) and self.database_url.startswith("postgres")
+        return self.database_url is not None and self.database_url.startswith("postgres")
 
     def jwks_path(self) -> Path:
         return self.auth_jwks_file or self.data_dir / "auth" / "jwks.json"

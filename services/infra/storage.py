@@ -5,6 +5,7 @@ read models' aiosqlite connection would otherwise contend for one file lock)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -23,10 +24,8 @@ def ensure_postgres_database(database_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
-            try:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another service process won the race
                 conn.execute(f'CREATE DATABASE "{dbname}"')
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another service process won the race
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:

@@ -188,7 +188,9 @@ class DeliveryProjection:
     async def _agency_of(self, conn: AsyncConnection, case_id: str) -> CaseAgency | None:
         row = (
             await conn.execute(
-                select(case_agencies.c.agency_code, case_agencies.c.region_code).where(case_agencies.c.case_id == case_id)
+                select(case_agencies.c.agency_code, case_agencies.c.region_code).where(
+                    case_agencies.c.case_id == case_id
+                )
             )
         ).first()
         return None if row is None else CaseAgency(row.agency_code, row.region_code)

@@ -153,7 +153,9 @@ def _visible(caller: Principal) -> Any:
     """Receiving organs see the referrals addressed (or copied) to them; agencies see
     the referrals of cases in their jurisdiction."""
     if is_receiving_organ(caller):
-        return or_(referral_tracker.c.organ_code == caller.agency_code, referral_tracker.c.copy_to_code == caller.agency_code)
+        return or_(
+            referral_tracker.c.organ_code == caller.agency_code, referral_tracker.c.copy_to_code == caller.agency_code
+        )
     return jurisdiction_clause(caller, referral_tracker.c.agency_code, referral_tracker.c.region_code)
 
 

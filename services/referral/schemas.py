@@ -67,7 +67,9 @@ class TrackerRow(BaseModel):
     organ_name: str
     organ_code: str
     copy_to_code: str | None
-    party: dict[str, Any] = Field(description="当事人: a person's identifiers in full for roles that need them, else masked")
+    party: dict[str, Any] = Field(
+        description="当事人: a person's identifiers in full for roles that need them, else masked"
+    )
     suspected_offence: str
     materials: list[str]
     status: str
