@@ -43,15 +43,7 @@ class RequestLimits:
         if scope["method"] in _BODY_METHODS:
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                await self._refuse(
-                    scope,
-                    receive,
-                    send,
-                    413,
-                    "payload-too-large",
-                    "The request body is too large",
-                    f"bodies are limited to {self.max_body_bytes} bytes",
-                )
+                await self._too_large(scope, receive, send)
                 return
             content_type = headers.get("content-type", "").split(";")[0].strip().lower()
             has_body = length not in (None, "0") or "chunked" in headers.get("transfer-encoding", "")
@@ -94,15 +86,18 @@ class RequestLimits:
         try:
             await self.app(scope, counted_receive, send_with_headers)
         except _BodyTooLarge:
-            await self._refuse(
-                scope,
-                receive,
-                send,
-                413,
-                "payload-too-large",
-                "The request body is too large",
-                f"bodies are limited to {self.max_body_bytes} bytes",
-            )
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._refuse(
+            scope,
+            receive,
+            send,
+            413,
+            "payload-too-large",
+            "The request body is too large",
+            f"bodies are limited to {self.max_body_bytes} bytes",
+        )
 
     async def _refuse(
         self, scope: Any, receive: Any, send: Any, status: int, kind: str, title: str, detail: str
