@@ -50,11 +50,9 @@ postgres:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 		echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1
 
-# What `make lint` checks. Its scope is meant to be `services devtools tests`; services/
-# joins once its reshaping (issue 9) has merged: until then
-#   make lint LINT_PATHS="services devtools tests"
-# is the full check.
-LINT_PATHS ?= devtools tests
+# What `make lint` (and so `make test`) checks: ruff, ruff format and mypy (strict on
+# services/, as pyproject.toml configures it).
+LINT_PATHS ?= services devtools tests
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
