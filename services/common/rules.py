@@ -883,6 +883,8 @@ def _check_override(file: Path, region: str, override: Override, rules: Mapping[
                 f"the override's {override.value.unit} value cannot replace version {version.version}'s"
                 f" {version.value.unit} value",
             )
+        if rule.direction is Direction.BEFORE and override.value.unit not in ("days", "working_days"):
+            raise CatalogueError(file, override.rule, "a rule counted back ('before') takes days or working_days only")
         if override.counting is None and version.value is not None and version.value.unit == override.value.unit:
             continue
         counting = override.counting or _COUNTINGS.get(override.value.unit, (None,))[0]

@@ -187,9 +187,11 @@ def test_a_file_that_is_not_yaml_refuses_to_load(tmp_path: Path) -> None:
 
 
 def test_a_substantive_period_rule_must_say_what_is_lighter(tmp_path: Path) -> None:
-    text = FINES.replace("value: {yuan_from: 20000, yuan_to: 50000}\n        counting: null", "value: {months: 24}\n"
-                         "        counting: calendar_months_exact").replace("value: NEWER\n        counting: null",
-                         "value: {months: 12}\n        counting: calendar_months_exact")  # fmt: skip
+    months = "value: {months: MONTHS}\n        counting: calendar_months_exact"
+    text = FINES.replace("value: {yuan_from: 20000, yuan_to: 50000}\n        counting: null", months)
+    text = (
+        text.replace("value: NEWER\n        counting: null", months).replace("MONTHS", "24", 1).replace("MONTHS", "12")
+    )
     with pytest.raises(CatalogueError, match=r"rule test\.fine: .*must say which is lighter"):
         load_catalogue(_catalogue_dir(tmp_path, fines=text))
 
@@ -223,8 +225,8 @@ def test_substantive_rule_keeps_the_older_version_unless_the_newer_is_lighter(tm
 
 
 def test_substantive_and_procedural_selection_are_not_interchangeable(tmp_path: Path) -> None:
-    catalogue = load_catalogue(_catalogue_dir(tmp_path, fines=FINES.replace("NEWER", "{yuan_from: 1, yuan_to: 2}"),
-                                              periods=PERIODS))  # fmt: skip
+    fines = FINES.replace("NEWER", "{yuan_from: 1, yuan_to: 2}")
+    catalogue = load_catalogue(_catalogue_dir(tmp_path, fines=fines, periods=PERIODS))
     with pytest.raises(WrongKindOfRule):
         catalogue.procedural("test.fine", date(2026, 3, 1))
     with pytest.raises(WrongKindOfRule):
@@ -357,6 +359,20 @@ def test_an_invalid_override_refuses_to_load(tmp_path: Path, override: str, mess
         load_catalogue(_with_overrides(tmp_path, hunan=override))
 
 
+def test_a_rule_counted_back_takes_only_day_overrides(tmp_path: Path) -> None:
+    withdrawal = "    kind: procedural\n    versions:\n      - version: 1\n        statute: 行政处罚法"
+    counted_back = PERIODS.replace(withdrawal, withdrawal.replace("versions:", "direction: before\n    versions:"))
+    override = HUNAN.replace(
+        "rule: test.withdrawal\n    value: {days: 3}", "rule: test.withdrawal\n    value: {months: 1}"
+    )
+    directory = _catalogue_dir(tmp_path, periods=counted_back)
+    assert load_catalogue(directory).rule("test.withdrawal").direction.value == "before"
+    (directory / "overrides").mkdir()
+    (directory / "overrides" / "hunan.yaml").write_text(override, encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"hunan\.yaml: rule test\.withdrawal: a rule counted back"):
+        load_catalogue(directory)
+
+
 def test_two_overlapping_overrides_of_one_rule_for_one_region_refuse_to_load(tmp_path: Path) -> None:
     second = LILING.replace('region: "430281"', 'region: "430000"').replace("name: 醴陵市", "name: 湖南省")
     with pytest.raises(CatalogueError, match=r"overrides/hunan_2\.yaml: rule test\.threshold: .*overlaps"):
@@ -387,8 +403,8 @@ def test_the_catalogue_directory_is_a_setting(tmp_path: Path, monkeypatch: pytes
     assert settings.rules_dir == directory
     assert settings.overrides_dir() == directory / "overrides"
     catalogue = load_configured_catalogue()
-    assert [rule.id for rule in catalogue.rules()] == ["test.decision_due", "test.threshold", "test.unset",
-                                                       "test.withdrawal"]  # fmt: skip
+    expected = ["test.decision_due", "test.threshold", "test.unset", "test.withdrawal"]
+    assert [rule.id for rule in catalogue.rules()] == expected
     monkeypatch.setenv("RULES_OVERRIDES_DIR", str(tmp_path / "nowhere"))
     assert load_configured_catalogue().procedural("test.threshold", date(2026, 3, 1), "430000").override is None
 
