@@ -33,8 +33,8 @@ Selection (行政处罚法第三十七条, 从旧兼从轻):
   ===================== ==========================================================
   ``yuan``              its amount is lower
   ``yuan_from/yuan_to`` its maximum is lower, or the maxima are equal and its
-                        minimum is lower (法定最高额 first, as 法释〔1997〕12号 reads
-                        "处刑较轻" for criminal law)
+                        minimum is lower (the maximum first, as the Supreme
+                        People's Court reads 处刑较轻 under 刑法第十二条)
   ``percent``           its percentage is lower
   ``percent_per_day``   its daily rate is lower, or equal with a lower cap
   periods               shorter, for a rule whose ``lighter: shorter`` says the
