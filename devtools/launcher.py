@@ -81,6 +81,10 @@ class LocalSystem:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "CREDIT_CHINA_URL": self.url("credit_china"),
             "PYTHONUNBUFFERED": "1",
+            # Local receivers (the demo's and the tests' webhook receivers, the Credit China
+            # simulator) are plain http on 127.0.0.1: allowed here, refused in production.
+            "EGRESS_ALLOW_HTTP": "true",
+            "EGRESS_ALLOWLIST": '["127.0.0.0/8", "::1/128"]',
             **self.extra_env,
         }
         env.pop("DATABASE_URL", None)

@@ -28,6 +28,7 @@ from services.disclosure.application import (
 )
 from services.disclosure.domain import Publication
 from services.infra.clock import today_in_china
+from services.infra.egress import EgressPolicy, EgressRefused, pinned_client
 from services.infra.retry import settings_backoff, until_stopped
 from services.infra.telemetry import current_traceparent, span_from
 
@@ -47,10 +48,14 @@ class PayloadRejected(Exception):
 class CreditChinaPublisher(threading.Thread):
     position_name = "publisher"
 
-    def __init__(self, app: DisclosureApplication, settings: DisclosureSettings) -> None:
+    def __init__(
+        self, app: DisclosureApplication, settings: DisclosureSettings, egress: EgressPolicy | None = None
+    ) -> None:
         super().__init__(name=f"publisher-{settings.service_name}", daemon=True)
         self.app = app
         self.settings = settings
+        self.egress = egress or EgressPolicy.from_settings(settings)
+        check_endpoint(self.egress, settings.credit_china_url)
         self.stopping = threading.Event()
         self.published = 0
         self.last_error: str | None = None
@@ -67,7 +72,11 @@ class CreditChinaPublisher(threading.Thread):
         # Event store hiccups: the batch is tried again after a backoff (delivery failures
         # are retried inside, publication by publication).
         retrying = until_stopped(self.stopping, self._retrying, self._backoff)
-        with httpx.Client(base_url=self.settings.credit_china_url, timeout=self.settings.publisher_timeout_s) as client:
+        # Every request connects to the resolved, checked address and follows no redirect.
+        client = pinned_client(
+            self.egress, base_url=self.settings.credit_china_url, timeout=self.settings.publisher_timeout_s
+        )
+        with client:
             while not self.stopping.is_set():
                 retrying(self._step, client)
 
@@ -120,7 +129,7 @@ class CreditChinaPublisher(threading.Thread):
             self.stopping,
             self._log_failure,
             self._wait,
-            retry_on=(httpx.TransportError, CreditChinaUnavailable, PayloadRejected),
+            retry_on=(httpx.TransportError, EgressRefused, CreditChinaUnavailable, PayloadRejected),
             reraise=True,
         )
         receipt = retrying(self._post, client, publication)
@@ -163,6 +172,18 @@ class CreditChinaPublisher(threading.Thread):
                 delay,
                 self.last_error,
             )
+
+
+def check_endpoint(egress: EgressPolicy, url: str) -> None:
+    """Start-up refuses a CREDIT_CHINA_URL outgoing requests may not reach (http outside
+    development, credentials, a non-public address not allowlisted). A name that does not
+    resolve yet is let through: each request resolves and checks it again."""
+    try:
+        egress.resolve_sync(url)
+    except EgressRefused as refused:
+        if refused.rule != "host-unresolvable":
+            raise ValueError(f"CREDIT_CHINA_URL {url!r} refused ({refused.rule}): {refused.detail}") from None
+        log.warning("CREDIT_CHINA_URL %r does not resolve now; each request will check it", url)
 
 
 def _receipt_id(response: httpx.Response) -> str | None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.infra.egress import parse_networks
 
 CASE_EVENTS_TOPIC = "caseledger.case-events.v1"
 
@@ -37,7 +39,15 @@ class Settings(BaseSettings):
     # Backoff for anything that talks to an outside party (broker, Credit China, webhooks).
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
+    # Checked at start-up by the egress guard (services/infra/egress.py): https, a public
+    # address or one EGRESS_ALLOWLIST names.
     credit_china_url: str = "http://127.0.0.1:8109"
+    # Outgoing requests (webhook callbacks, Credit China): http only when this is set (local
+    # development: `make run` and the tests' LocalSystem set it), https otherwise.
+    egress_allow_http: bool = False
+    # Networks (CIDR) outgoing requests may reach although they are not public addresses
+    # (loopback, private ...): an operator's list, empty by default.
+    egress_allowlist: list[str] = []
     public_base_url: str = Field(default="http://127.0.0.1:8100")
     # Trusted token issuers and their keys (a JWKS file or URL). Unset file and URL: the
     # development keys `make run` writes under DATA_DIR/auth/.
@@ -54,6 +64,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     # Browser origins allowed to call the APIs (CORS); none by default.
     cors_allow_origins: list[str] = []
+
+    @field_validator("egress_allowlist")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # a bad entry refuses to start, naming it
+        return value
 
     @property
     def uses_postgres(self) -> bool:

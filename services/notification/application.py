@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.access.policy import is_receiving_organ
-from services.infra.errors import NotFound
+from services.infra.egress import EgressPolicy, EgressRefused
+from services.infra.errors import NotFound, RuleViolation
 from services.infra.idempotency import Idempotency
 from services.infra.identity import Principal
 from services.infra.telemetry import current_trace_id
@@ -40,13 +41,27 @@ async def _replay(db: AsyncEngine, caller: Principal, idempotency: Idempotency) 
     return subscription_entry(row, with_secret=True)
 
 
+async def check_callback_url(egress: EgressPolicy, url: str) -> None:
+    """The callback URL resolves to addresses outgoing requests may reach (https, public or
+    allowlisted, no credentials); checked again at every delivery, on the address connected to."""
+    try:
+        await egress.resolve(url)
+    except EgressRefused as refused:
+        raise RuleViolation("/callback_url", refused.rule, refused.detail) from None
+
+
 async def subscribe(
-    db: AsyncEngine, caller: Principal, request: SubscriptionRequest, idempotency_key: str | None
+    db: AsyncEngine,
+    caller: Principal,
+    request: SubscriptionRequest,
+    idempotency_key: str | None,
+    egress: EgressPolicy,
 ) -> tuple[dict[str, Any], bool]:
     """Subscribe for the caller's agency. Returns (subscription with its secret, replayed)."""
     idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
     if idempotency.key and (replayed := await _replay(db, caller, idempotency)):
         return replayed, True
+    await check_callback_url(egress, str(request.callback_url))
     now = datetime.now(UTC)
     subscription_id = str(uuid.uuid4())
     try:

@@ -19,14 +19,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 import httpx
+from pydantic import Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 from tenacity import wait_fixed
 
+from services.infra.egress import EgressPolicy, EgressRefused, pinned_async_client
 from services.infra.retry import UntilStoppedAsync, backoff, delay_after
 from services.infra.settings import Settings
 from services.infra.storage import make_engine
@@ -42,6 +45,9 @@ class NotificationSettings(Settings):
     webhook_max_attempts: int = 15
     # Backoff starts at the shared retry_initial_s and doubles up to this cap.
     webhook_retry_cap_s: float = 300.0
+    # No attempt follows the previous one sooner than this, whatever the backoff says: a
+    # subscriber's endpoint is not hammered (nor used to time a port scan).
+    webhook_retry_min_s: float = Field(default=10.0, ge=0)
     webhook_timeout_s: float = 10.0
     webhook_poll_interval_s: float = 0.25
     webhook_batch_size: int = 100
@@ -54,14 +60,20 @@ class RetryPolicy:
     initial_s: float
     cap_s: float
     max_attempts: int
+    min_s: float
 
     @classmethod
     def from_settings(cls, settings: NotificationSettings) -> RetryPolicy:
-        return cls(settings.retry_initial_s, settings.webhook_retry_cap_s, settings.webhook_max_attempts)
+        return cls(
+            settings.retry_initial_s,
+            settings.webhook_retry_cap_s,
+            settings.webhook_max_attempts,
+            settings.webhook_retry_min_s,
+        )
 
     def delay_after(self, attempts: int) -> float:
-        """Seconds to wait after the ``attempts``-th failed attempt (1-based)."""
-        return delay_after(backoff(self.initial_s, self.cap_s), attempts)
+        """Seconds to wait after the ``attempts``-th failed attempt (1-based), never less than ``min_s``."""
+        return max(self.min_s, delay_after(backoff(self.initial_s, self.cap_s), attempts))
 
     def gives_up_after(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
@@ -83,6 +95,13 @@ def signed_headers(secret: str, message_id: str, body: str, timestamp: datetime)
     }
 
 
+def status_line(status_code: int) -> str:
+    try:
+        return f"HTTP {status_code} {HTTPStatus(status_code).phrase}"
+    except ValueError:
+        return f"HTTP {status_code}"
+
+
 @dataclass(frozen=True)
 class Outcome:
     status_code: int | None
@@ -96,9 +115,11 @@ class Outcome:
 class DeliveryWorker(threading.Thread):
     """Sends due deliveries; its own event loop and engine, like the consumer threads."""
 
-    def __init__(self, settings: NotificationSettings) -> None:
+    def __init__(self, settings: NotificationSettings, egress: EgressPolicy | None = None) -> None:
         super().__init__(name="notification-delivery", daemon=True)
         self.settings = settings
+        # Where callbacks may go, checked on the resolved address of every attempt.
+        self.egress = egress or EgressPolicy.from_settings(settings)
         self.policy = RetryPolicy.from_settings(settings)
         # Long enough for the request to finish before another replica may take it over.
         self.lease = timedelta(seconds=settings.webhook_timeout_s + 30)
@@ -118,17 +139,21 @@ class DeliveryWorker(threading.Thread):
 
     async def _run(self) -> None:
         engine = make_engine(self.settings)
-        timeout = httpx.Timeout(self.settings.webhook_timeout_s)
         # A database hiccup: the round is tried again at the poll interval, the thread lives on.
         poll = wait_fixed(self.settings.webhook_poll_interval_s)
         retrying = UntilStoppedAsync(self.stopping, self._round_failed, poll)
         try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            async with self.http_client() as client:
                 while not self.stopping.is_set():
                     if not await retrying(self._round, engine, client):
                         await asyncio.sleep(self.settings.webhook_poll_interval_s)
         finally:
             await engine.dispose()
+
+    def http_client(self) -> httpx.AsyncClient:
+        """The only client deliveries go through: it connects to the resolved, checked
+        address (Host and SNI the callback's host) and follows no redirect."""
+        return pinned_async_client(self.egress, timeout=httpx.Timeout(self.settings.webhook_timeout_s))
 
     async def _round(self, engine: AsyncEngine, client: httpx.AsyncClient) -> int:
         sent = await self.deliver_due(engine, client)
@@ -221,11 +246,15 @@ class DeliveryWorker(threading.Thread):
                 headers["traceparent"] = propagated
             try:
                 response = await client.post(url, content=body.encode(), headers=headers)
+            except EgressRefused as refused:
+                return Outcome(None, f"refused: {refused}"[:200])
             except httpx.HTTPError as exc:
-                return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
+                # The kind of failure only: no address, errno or text of the receiver's.
+                return Outcome(None, type(exc).__name__)
         if 200 <= response.status_code < 300:
             return Outcome(response.status_code, None)
-        return Outcome(response.status_code, f"HTTP {response.status_code}: {response.text[:300]}")
+        # A short status line, never the receiver's body (nor its reason phrase).
+        return Outcome(response.status_code, status_line(response.status_code))
 
     async def _finish(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.infra.app import create_service_app
+from services.infra.egress import EgressPolicy
 from services.infra.projection import ProjectionRunner
 from services.infra.runtime import ServiceRuntime
 from services.notification.delivery import DeliveryWorker, NotificationSettings
@@ -23,7 +24,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         handlers=lambda rt: [ProjectionRunner(rt.settings, DeliveryProjection())],
         workers=lambda _rt: [DeliveryWorker(config)],
     )
-    return create_service_app(
+    app = create_service_app(
         "caseledger notification service",
         "1.0.0",
         "Webhook subscriptions to case events (事件订阅) and signed, retried delivery of each "
@@ -31,3 +32,6 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         runtime,
         router,
     )
+    # Where callback URLs may point: checked at subscription, and again at every delivery.
+    app.state.egress = EgressPolicy.from_settings(config)
+    return app

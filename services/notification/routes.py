@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.access.guard import authorize
 from services.access.policy import Permission
 from services.infra.app import ReadModels
+from services.infra.egress import EgressPolicy
 from services.infra.endpoints import Cursor, IdempotencyKey, Limit, answered
 from services.infra.identity import Principal
 from services.notification import application, readmodel
@@ -34,6 +35,14 @@ SubscriptionReader = Annotated[Principal, Depends(authorize(Permission.READ_SUBS
 DeliveryReader = Annotated[Principal, Depends(authorize(Permission.READ_DELIVERIES))]
 
 
+async def egress_policy(request: Request) -> EgressPolicy:
+    policy: EgressPolicy = request.app.state.egress
+    return policy
+
+
+Egress = Annotated[EgressPolicy, Depends(egress_policy)]
+
+
 @router.post(
     "/v1/subscriptions",
     status_code=201,
@@ -46,9 +55,10 @@ async def create_subscription(
     response: Response,
     caller: Manager,
     db: ReadModels,
+    egress: Egress,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    subscription, replayed = await application.subscribe(db, caller, body, idempotency_key)
+    subscription, replayed = await application.subscribe(db, caller, body, idempotency_key, egress)
     answered(response, f"/v1/subscriptions/{subscription['id']}", replayed)
     return subscription
 

@@ -20,7 +20,13 @@ class SubscriptionRequest(BaseModel):
     """订阅: where to POST, which CloudEvent types, and optionally the signing secret."""
 
     model_config = ConfigDict(extra="forbid")
-    callback_url: HttpUrl = Field(description="http or https URL that receives the webhooks")
+    callback_url: HttpUrl = Field(
+        description="https URL that receives the webhooks (http only where the operator allows it); "
+        "refused (422, rule address-not-public, https-required, no-credentials-in-url, host-unresolvable) "
+        "when it carries credentials or its host resolves to a loopback, private, link-local, "
+        "unique-local, multicast, unspecified or cloud-metadata address the operator has not "
+        "allowlisted; checked again at every delivery, which follows no redirect"
+    )
     event_types: Annotated[list[EventTypePattern], Field(min_length=1, max_length=50)] = Field(
         description='Exact types ("cn.caseledger.case.filed.v1"), prefixes ending in "*" '
         '("cn.caseledger.case.*"), or "*" for every event'
@@ -81,7 +87,10 @@ class Delivery(BaseModel):
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description='Why the last attempt failed, in a short status line ("HTTP 500 Internal Server Error", '
+        '"ConnectError", "refused: address-not-public"); the receiver\'s response body is never stored'
+    )
     created_at: datetime
     delivered_at: datetime | None
 

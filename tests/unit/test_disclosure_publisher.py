@@ -108,6 +108,9 @@ def settings(tmp_path: Path, credit_china: str) -> DisclosureSettings:
         database_url=None,
         data_dir=tmp_path,
         credit_china_url=credit_china,
+        # The simulator is plain http on 127.0.0.1, as `make run` allows it.
+        egress_allow_http=True,
+        egress_allowlist=["127.0.0.0/8"],
         retry_initial_s=0.05,
         retry_max_s=0.2,
     )

@@ -9,7 +9,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ from services.infra.storage import make_engine
 from services.notification.delivery import DeliveryWorker, NotificationSettings
 from services.notification.main import create_app
 from services.notification.readmodel import DeliveryProjection, metadata
+from tests.unit.hosts import PUBLIC_ADDRESS, Hosts
 
+HOSTS = Hosts({"hooks.example.org": [PUBLIC_ADDRESS]})
 SOURCE = {"case": "/caseledger/case", "referral": "/caseledger/referral"}
 
 
@@ -87,7 +89,14 @@ async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     ensure_dev_keys(tmp_path)
     # The app a process started with DATA_DIR=tmp_path builds: its token verifier and
     # storage read the development keys and the SQLite files there.
-    app = create_app(NotificationSettings(service_name="notification", data_dir=tmp_path))
+    # Callbacks on 127.0.0.1 over http, as `make run` allows them (tests/unit/test_egress.py
+    # shows what production refuses).
+    local = NotificationSettings(
+        service_name="notification", data_dir=tmp_path, egress_allow_http=True, egress_allowlist=["127.0.0.0/8"]
+    )
+    app = create_app(local)
+    # Test names resolve from a hosts table of the test's, never through DNS.
+    app.state.egress = replace(app.state.egress, resolver=HOSTS.resolve)
     runtime: ServiceRuntime[Any] = app.state.runtime
     # The storage the lifespan opens, without its Kafka consumer: the tests feed the projection.
     runtime.engine = make_engine(runtime.settings)
@@ -208,7 +217,7 @@ async def test_a_webhook_for_a_natural_person_carries_the_masked_id_number_only(
         subscription = await service.subscribe(INTEGRATION, AGENCY, callback_url=receiver.url)
         await service.consume(filed(case_id, AGENCY, party))
         worker = DeliveryWorker(service.runtime.settings)  # type: ignore[arg-type]
-        async with httpx.AsyncClient() as client:
+        async with worker.http_client() as client:
             assert await worker.deliver_due(service.runtime.db, client) == 1
     [webhook] = receiver.received
     body = webhook["body"].decode()
