@@ -113,8 +113,8 @@ def non_public_kind(address: IPAddress) -> str | None:
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("unique-local", isinstance(address, ipaddress.IPv6Address) and address in ipaddress.ip_network("fc00::/7")),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("not-global", not address.is_global),
     )
     return next((kind for kind, hit in checks if hit), None)
@@ -168,9 +168,9 @@ class EgressPolicy:
     def check_address(self, host: str, address: IPAddress) -> None:
         if any(address in network for network in self.allowlist):
             return
-        embedded = _embedded_ipv4(address)
-        if embedded is not None and any(embedded in network for network in self.allowlist):
-            return
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        if mapped is not None and any(mapped in network for network in self.allowlist):
+            return  # ::ffff:a.b.c.d is a.b.c.d itself (6to4, NAT64 are other hosts)
         kind = non_public_kind(address)
         if kind is not None:
             shown = host if str(address) == host else f"{host} ({address})"
