@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from sqlalchemy import (
@@ -206,10 +207,19 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def without_credentials(url: str) -> str:
+    """A URL as shown: credentials a subscription stored before they were refused are cut
+    (its deliveries are refused, see services/infra/egress.py)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 def subscription_entry(row: Any, with_secret: bool = False) -> dict[str, Any]:
     entry = {
         "id": row.id,
-        "callback_url": row.callback_url,
+        "callback_url": without_credentials(row.callback_url),
         "event_types": row.event_types,
         "description": row.description,
         "active": row.active,

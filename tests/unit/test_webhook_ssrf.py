@@ -31,7 +31,7 @@ from services.infra.storage import make_engine
 from services.notification.delivery import DeliveryWorker, NotificationSettings
 from services.notification.domain import generate_secret
 from services.notification.main import create_app
-from services.notification.readmodel import DeliveryProjection, metadata
+from services.notification.readmodel import DeliveryProjection, metadata, without_credentials
 from tests.unit.hosts import PUBLIC_ADDRESS, Hosts
 from tests.unit.test_egress import INTERNAL
 from tests.unit.test_notification_delivery import _prepare, run, wait_for_status
@@ -298,3 +298,27 @@ def test_retries_are_at_least_the_minimum_delay_apart(tmp_path: Path) -> None:
     assert len(arrivals) == 3
     assert all(later - earlier >= 0.4 for earlier, later in itertools.pairwise(arrivals))
     assert row.last_error == "HTTP 500 Internal Server Error"
+
+
+def test_a_subscription_stored_with_credentials_before_the_guard_gets_nothing_sent(tmp_path: Path) -> None:
+    settings = NotificationSettings(
+        data_dir=tmp_path, webhook_poll_interval_s=0.01, egress_allow_http=True, egress_allowlist=["127.0.0.1/32"]
+    )
+    with Server() as receiver:
+        url = f"http://ops:s3cr3t-pw@127.0.0.1:{receiver.port}/hooks"
+        delivery_id = run(_prepare(settings, url, generate_secret()))
+        worker = DeliveryWorker(settings)
+
+        async def one_round() -> None:
+            engine = make_engine(settings)
+            try:
+                async with worker.http_client() as client:
+                    assert await worker.deliver_due(engine, client) == 1
+            finally:
+                await engine.dispose()
+
+        run(one_round())
+    assert receiver.requests == []  # no Basic auth sent, nothing sent at all
+    row = wait_for_status(settings, delivery_id, "pending")
+    assert row.last_error == "refused: no-credentials-in-url: a URL must not carry credentials (user:password@)"
+    assert without_credentials(url) == f"http://127.0.0.1:{receiver.port}/hooks"
