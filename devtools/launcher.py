@@ -85,6 +85,8 @@ class LocalSystem:
             # simulator) are plain http on 127.0.0.1: allowed here, refused in production.
             "EGRESS_ALLOW_HTTP": "true",
             "EGRESS_ALLOWLIST": '["127.0.0.0/8", "::1/128"]',
+            # Generated callback hosts (the API fuzz test) must not become DNS queries.
+            "EGRESS_HOSTS_FILE_ONLY": "true",
             **self.extra_env,
         }
         env.pop("DATABASE_URL", None)

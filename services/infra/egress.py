@@ -27,6 +27,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -141,6 +142,11 @@ class EgressPolicy:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> EgressPolicy:
+        if getattr(settings, "egress_hosts_file_only", False):
+            # Development and tests: names from the hosts file only, so no DNS query leaves
+            # a machine whose only network is loopback.
+            overrides.setdefault("resolver", hosts_file_resolver)
+            overrides.setdefault("sync_resolver", hosts_file_resolver_sync)
         return cls(
             allow_http=settings.egress_allow_http, allowlist=parse_networks(settings.egress_allowlist), **overrides
         )
@@ -211,6 +217,27 @@ class EgressPolicy:
 async def system_resolver(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+HOSTS_FILE = Path("/etc/hosts")
+
+
+def hosts_file_resolver_sync(host: str, port: int, hosts_file: Path = HOSTS_FILE) -> list[str]:
+    """The addresses the hosts file gives ``host``, asking no DNS server (none if absent)."""
+    answers: list[str] = []
+    try:
+        lines = hosts_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and host.lower().rstrip(".") in (name.lower() for name in fields[1:]):
+            answers.append(fields[0])
+    return list(dict.fromkeys(answers))
+
+
+async def hosts_file_resolver(host: str, port: int) -> list[str]:
+    return hosts_file_resolver_sync(host, port)
 
 
 def system_resolver_sync(host: str, port: int) -> list[str]:

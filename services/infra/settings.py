@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # Networks (CIDR) outgoing requests may reach although they are not public addresses
     # (loopback, private ...): an operator's list, empty by default.
     egress_allowlist: list[str] = []
+    # Resolve outgoing requests' host names from the hosts file only, never by DNS: for
+    # development and tests on a machine whose only network is loopback (`make run` and
+    # the tests' LocalSystem set it).
+    egress_hosts_file_only: bool = False
     public_base_url: str = Field(default="http://127.0.0.1:8100")
     # Trusted token issuers and their keys (a JWKS file or URL). Unset file and URL: the
     # development keys `make run` writes under DATA_DIR/auth/.

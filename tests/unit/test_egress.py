@@ -14,7 +14,13 @@ import pytest
 
 from services.disclosure.application import DisclosureSettings
 from services.disclosure.publisher import CreditChinaPublisher
-from services.infra.egress import EgressPolicy, EgressRefused, literal_address
+from services.infra.egress import (
+    EgressPolicy,
+    EgressRefused,
+    hosts_file_resolver,
+    hosts_file_resolver_sync,
+    literal_address,
+)
 from services.infra.settings import Settings
 from tests.unit.hosts import PUBLIC_ADDRESS, Hosts
 
@@ -149,3 +155,23 @@ def test_the_publisher_starts_with_an_allowlisted_local_simulator(tmp_path: Path
         egress_allowlist=["127.0.0.1/32"],
     )
     assert CreditChinaPublisher(None, settings).egress.allow_http  # type: ignore[arg-type]
+
+
+def test_with_hosts_file_only_a_name_resolves_from_the_hosts_file_and_never_by_dns(tmp_path: Path) -> None:
+    """Development and tests (EGRESS_HOSTS_FILE_ONLY): a generated host name is refused as
+    unresolvable instead of becoming a DNS query; names in the hosts file still resolve."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost receiver.test  # local\n::1 localhost\n", encoding="utf-8")
+    assert hosts_file_resolver_sync("receiver.test", 80, hosts) == ["127.0.0.1"]
+    assert hosts_file_resolver_sync("LOCALHOST.", 80, hosts) == ["127.0.0.1", "::1"]
+    assert hosts_file_resolver_sync("example.org", 80, hosts) == []
+
+    settings = Settings(egress_allow_http=True, egress_hosts_file_only=True, egress_allowlist=["127.0.0.0/8"])
+    policy = EgressPolicy.from_settings(settings)
+    assert policy.resolver is hosts_file_resolver and policy.sync_resolver is hosts_file_resolver_sync
+    # A name no hosts file lists: refused at once, no resolver asked.
+    with pytest.raises(EgressRefused) as refused:
+        policy.resolve_sync("http://no-such-host.example.invalid/hook")
+    assert refused.value.rule == "host-unresolvable"
+    _, address = policy.resolve_sync("http://localhost:8104/hook")  # /etc/hosts: 127.0.0.1
+    assert address == ipaddress.ip_address("127.0.0.1")
