@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from services.access.guard import authorize
 from services.access.policy import Permission
@@ -21,10 +22,13 @@ from services.case.schemas import (
     LedgerPage,
     LegalReviewRequest,
     PenaltyDecisionRequest,
+    RulePage,
+    RuleView,
 )
 from services.infra.app import Cipher, ReadModels, service_application
 from services.infra.endpoints import Cursor, IdempotencyKey, IfMatch, Limit, answered, expected_version
 from services.infra.identity import Principal
+from services.infra.pagination import list_page
 
 router = APIRouter()
 Cases = Annotated[CaseApplication, Depends(service_application)]
@@ -33,6 +37,11 @@ ReviewCaller = Annotated[Principal, Depends(authorize(Permission.REVIEW_CASE))]
 DecideCaller = Annotated[Principal, Depends(authorize(Permission.DECIDE_PENALTY))]
 Reader = Annotated[Principal, Depends(authorize(Permission.READ_CASES))]
 HistoryReader = Annotated[Principal, Depends(authorize(Permission.READ_CASE_HISTORY))]
+RulesReader = Annotated[Principal, Depends(authorize(Permission.READ_RULES))]
+OnDate = Annotated[
+    date | None,
+    Query(description="YYYY-MM-DD: only the version in force that day (with your region's override)"),
+]
 COMMAND_ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Not allowed in the current state"},
     412: {"description": "Stale If-Match"},
@@ -128,3 +137,21 @@ async def list_cases(
 )
 def case_history(case_id: UUID, caller: HistoryReader, cases: Cases) -> Response:
     return Response(json.dumps(cases.history(caller, case_id), ensure_ascii=False), media_type="application/json")
+
+
+@router.get("/v1/rules", response_model=RulePage, tags=["rules"], summary="The rules catalogue, paginated by rule id")
+async def list_rules(
+    caller: RulesReader, cases: Cases, on: OnDate = None, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
+    items, next_cursor = list_page(cases.rules(on, caller.region_code), lambda r: str(r["id"]), limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/v1/rules/{rule_id}", response_model=RuleView, tags=["rules"], summary="One rule of the catalogue")
+async def get_rule(
+    caller: RulesReader,
+    cases: Cases,
+    rule_id: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=120)],
+    on: OnDate = None,
+) -> dict[str, Any]:
+    return cases.rule(rule_id, on, caller.region_code)

@@ -122,3 +122,36 @@ class LedgerEntry(BaseModel):
 class LedgerPage(BaseModel):
     items: list[LedgerEntry]
     next_cursor: str | None
+
+
+class RuleVersionView(BaseModel):
+    """One version of a rule: its source, its value, how it counts, when it is in force."""
+
+    version: int
+    statute: str
+    article: str | None
+    value: dict[str, Any] | None = Field(description="e.g. {days: 90}; null: no national value (to_confirm)")
+    counting: str | None
+    effective_from: date | None = Field(description="inclusive; null: open")
+    effective_to: date | None = Field(description="exclusive (the successor's effective_from); null: open")
+    to_confirm: bool
+    notes: str | None
+    override: dict[str, str] | None = Field(description="the caller's region's override in force (with ?on=)")
+
+
+class RuleView(BaseModel):
+    """A rule of the catalogue (rules/*.yaml), with every version, or with ?on= the one in force."""
+
+    id: str
+    name: str
+    kind: str
+    trigger: str | None
+    direction: str
+    lighter: str | None
+    file: str
+    versions: list[RuleVersionView]
+
+
+class RulePage(BaseModel):
+    items: list[RuleView]
+    next_cursor: str | None

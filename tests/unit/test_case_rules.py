@@ -15,9 +15,11 @@ from services.case.domain import Agency, Case, IllegalTransition, Party
 from services.case.schemas import FileCaseRequest, LegalReviewRequest
 from services.common.identifiers import is_valid_resident_id, is_valid_uscc
 from services.common.officers import Officer
+from services.common.rules import load_catalogue
 from services.infra.errors import IdempotencyConflict, RuleViolation, StaleVersion
 from tests.unit.conftest import OFFICER, TEST_CIPHER
 
+CATALOGUE = load_catalogue()  # the shipped rules/
 AGENCY: Agency = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 ENTERPRISE: Party = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
 OFFICERS: list[Officer] = [
@@ -174,6 +176,7 @@ def cases(tmp_path: Path) -> Iterator[CaseApplication]:
     app = CaseApplication(
         env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
         cipher=TEST_CIPHER,
+        catalogue=CATALOGUE,
     )
     yield app
     app.close()
