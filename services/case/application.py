@@ -15,10 +15,11 @@ from typing import Any
 from uuid import UUID
 
 from cloudevents.core.formats.json import JSONFormat
+from eventsourcing.persistence import IntegrityError
 
 from services.access.policy import acts_for_agency, reads_personal_data, sees_agency
-from services.case.domain import Case
-from services.case.schemas import FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
+from services.case.domain import DEFAULT_LEAD_WORKING_DAYS, Case
+from services.case.schemas import DeadlineExtensionRequest, FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
 from services.common.personal_data import party_as_shown
 from services.common.rules import AppliedRule, Catalogue, Rule, RuleVersion, UnknownRule
 from services.infra.clock import today_in_china
@@ -27,6 +28,7 @@ from services.infra.errors import Forbidden, NotFound
 from services.infra.eventstore import ServiceApplication, to_cloud_event
 from services.infra.idempotency import Idempotency, keyed_id
 from services.infra.identity import Principal
+from services.infra.settings import Settings
 
 # With an Idempotency-Key a filing's case id is derived from (agency, key).
 CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
@@ -75,14 +77,74 @@ def _permit(caller: Principal, *, acting: bool) -> Callable[[Case], None]:
     return permit
 
 
+class CaseSettings(Settings):
+    """The shared settings plus the case service's deadline configuration."""
+
+    # How many working days before a due date `deadline approaching` is recorded.
+    deadline_lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS
+
+
 class CaseApplication(ServiceApplication):
     name = "cases"
     source = "/caseledger/case"
 
-    def __init__(self, env: dict[str, str] | None = None, *, cipher: FieldCipher, catalogue: Catalogue) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        cipher: FieldCipher,
+        catalogue: Catalogue,
+        lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS,
+    ) -> None:
         super().__init__(env=env)
         self.cipher = cipher
         self.catalogue = catalogue
+        self.lead_working_days = lead_working_days
+
+    # -- deadlines (the scheduler's check, services/infra/scheduler.py) ----------------------
+
+    def record_deadline_events(self, case_id: UUID, today: date) -> date | None:
+        """Record what ``today`` says about the case's open deadlines (approaching,
+        missed), once: a second scheduler (another replica) that appends the same event
+        collides on the aggregate version and leaves it to the first. Returns the next day
+        to look at the case again, or None when it has no open deadline left."""
+        case = self.find(case_id)
+        if not isinstance(case, Case):
+            return None
+        calendar = self.catalogue.calendar
+        case.record_deadline_events(today, calendar, self.lead_working_days)
+        if case.pending_events:
+            try:
+                self.append(case, {"case.id": str(case_id)})
+            except IntegrityError:
+                case = self.get_case(case_id)  # recorded by another scheduler, or a command won
+                return today if case.next_deadline_check(calendar, self.lead_working_days) else None
+        return case.next_deadline_check(calendar, self.lead_working_days)
+
+    def extend_deadline(
+        self,
+        caller: Principal,
+        case_id: UUID,
+        name: str,
+        request: DeadlineExtensionRequest,
+        idempotency_key: str | None,
+        expected_version: int | None,
+    ) -> tuple[Case, bool]:
+        """延期 / 中止 of a deadline, approved by the agency head. Returns (case, replayed)."""
+        return self._act(
+            caller,
+            case_id,
+            Idempotency.of(idempotency_key, {"name": name, **request.model_dump(mode="json")}),
+            expected_version,
+            lambda case, recorded: case.extend_deadline(
+                name=name,
+                change=request.change,
+                due_on=request.due_on,
+                reason=request.reason,
+                approver=request.approver,
+                **recorded,
+            ),
+        )
 
     # -- the rules catalogue (GET /v1/rules) ------------------------------------------------
 
@@ -170,6 +232,7 @@ class CaseApplication(ServiceApplication):
                 officers=request.officers,
                 filed_on=request.filed_on or today_in_china(),
                 cipher=self.cipher,
+                catalogue=self.catalogue,
                 **idempotency.recorded(),
             ),
             answer_existing,

@@ -17,6 +17,7 @@ from services.case.application import CaseApplication
 from services.case.domain import Case, CaseStatus
 from services.case.schemas import (
     CaseState,
+    DeadlineExtensionRequest,
     FileCaseRequest,
     LedgerEntry,
     LedgerPage,
@@ -37,6 +38,7 @@ ReviewCaller = Annotated[Principal, Depends(authorize(Permission.REVIEW_CASE))]
 DecideCaller = Annotated[Principal, Depends(authorize(Permission.DECIDE_PENALTY))]
 Reader = Annotated[Principal, Depends(authorize(Permission.READ_CASES))]
 HistoryReader = Annotated[Principal, Depends(authorize(Permission.READ_CASE_HISTORY))]
+Extender = Annotated[Principal, Depends(authorize(Permission.EXTEND_DEADLINE))]
 RulesReader = Annotated[Principal, Depends(authorize(Permission.READ_RULES))]
 OnDate = Annotated[
     date | None,
@@ -105,6 +107,27 @@ def decide_penalty(
     return _answer(response, cases, caller, case, replayed)
 
 
+@router.post(
+    "/v1/cases/{case_id}/deadlines/{name}/extensions",
+    response_model=CaseState,
+    tags=["cases"],
+    summary="Extend or suspend a deadline (延期、中止), approved by the agency head: a new due date and why",
+    responses=COMMAND_ANSWERS,
+)
+def extend_deadline(
+    case_id: UUID,
+    name: Annotated[str, Path(pattern=r"^[a-z][a-z_]{0,39}$")],
+    body: DeadlineExtensionRequest,
+    response: Response,
+    caller: Extender,
+    cases: Cases,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CaseState:
+    case, replayed = cases.extend_deadline(caller, case_id, name, body, idempotency_key, expected_version(if_match))
+    return _answer(response, cases, caller, case, replayed)
+
+
 @router.get("/v1/cases/{case_id}", response_model=LedgerEntry, tags=["ledger"], summary="A case's ledger entry")
 async def get_ledger_entry(
     case_id: UUID, response: Response, caller: Reader, db: ReadModels, cipher: Cipher
@@ -122,11 +145,24 @@ async def list_cases(
     status: Annotated[CaseStatus | None, Query()] = None,
     agency_code: Annotated[str | None, Query(max_length=18)] = None,
     party_code: Annotated[str | None, Query(max_length=18)] = None,
+    overdue: Annotated[
+        bool | None, Query(description="Cases with (true) or without (false) an overdue deadline")
+    ] = None,
+    due_before: Annotated[date | None, Query(description="Cases with an open deadline due before this day")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     return await readmodel.ledger_page(
-        db, cipher, caller, status=status, agency_code=agency_code, party_code=party_code, limit=limit, cursor=cursor
+        db,
+        cipher,
+        caller,
+        status=status,
+        agency_code=agency_code,
+        party_code=party_code,
+        overdue=overdue,
+        due_before=due_before,
+        limit=limit,
+        cursor=cursor,
     )
 
 

@@ -87,6 +87,7 @@ class World:
     ids: dict[str, str]
 
     def url(self, service: str, path: str) -> str:
+        path = path.replace("{name}", "decision")  # a deadline's name, not an id
         for name, value in self.ids.items():
             path = path.replace("{" + name + "}", value)
         return self.system.url(service) + path
@@ -206,6 +207,12 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
         ("POST", "/v1/cases"): file_body(ENTERPRISE),
         ("POST", "/v1/cases/{case_id}/legal-reviews"): REVIEW,
         ("POST", "/v1/cases/{case_id}/penalty-decision"): DECISION,
+        ("POST", "/v1/cases/{case_id}/deadlines/{name}/extensions"): {
+            "change": "extension",
+            "due_on": f"{YEAR + 1}-12-31",
+            "reason": "案情复杂",
+            "approver": {"name": "陈局长"},
+        },
         ("POST", "/v1/referrals"): referral_request(world.ids["case_id"]),
         ("POST", "/v1/subscriptions"): {"callback_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
     }
@@ -324,6 +331,7 @@ GHOST = "00000000-0000-4000-8000-000000000000"
 
 
 def _with_unknown_ids(world: World, service: str, path: str) -> str:
+    path = path.replace("{name}", "decision")
     for name in world.ids:
         path = path.replace("{" + name + "}", GHOST)
     return world.system.url(service) + path

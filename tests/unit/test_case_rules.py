@@ -42,6 +42,7 @@ def filed(**overrides: Any) -> Case:
         command_key="",
         command_fingerprint="",
         cipher=TEST_CIPHER,
+        catalogue=CATALOGUE,
     )
     args.update(overrides)
     return Case.file(**args)
@@ -78,7 +79,20 @@ def test_identifiers_are_checked_by_their_check_characters() -> None:
 
 def test_filing_sets_the_ninety_day_decision_deadline() -> None:
     case = filed()
-    assert case.status == "filed" and case.decision_due == "2027-01-31"
+    # Filed Monday 2026-11-02: day 1 is 11-03; 28 days to 11-30 (day 28), 31 to 12-31 (day 59),
+    # 31 to 2027-01-31 (day 90), a Sunday: the next working day, Monday 2027-02-01. 2027 has
+    # no official calendar yet (Monday to Friday): provisional.
+    assert case.status == "filed" and case.decision_due == "2027-02-01"
+    assert case.open_deadlines() == [
+        {
+            "name": "decision",
+            "rule_id": "case.decision_due",
+            "rule_version": 1,
+            "due_on": "2027-02-01",
+            "provisional": True,
+            "region_override": None,
+        }
+    ]
     assert case.allowed_actions == ("record_legal_review",)
 
 

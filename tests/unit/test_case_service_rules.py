@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from services.case.application import CaseApplication
+from services.case.application import CaseApplication, CaseSettings
 from services.case.main import create_app
 from services.common.rules import DEFAULT_RULES_DIR, CatalogueError, RulesSettings, load_catalogue
 from services.infra.errors import InvalidInput, NotFound
 from services.infra.pagination import list_page
-from services.infra.settings import Settings
 from tests.unit.conftest import TEST_CIPHER
 
 OVERLAPPING = """\
@@ -46,8 +45,8 @@ rules:
 """
 
 
-def _settings(tmp_path: Path) -> Settings:
-    return Settings(service_name="case", data_dir=tmp_path / "var")
+def _settings(tmp_path: Path) -> CaseSettings:
+    return CaseSettings(service_name="case", data_dir=tmp_path / "var")
 
 
 def test_the_service_refuses_to_start_on_an_overlapping_catalogue(
