@@ -49,7 +49,7 @@ class CountingLedger(CaseLedgerProjection):
     def __init__(self) -> None:
         super().__init__(TEST_CIPHER)
         self.metadata = MetaData()
-        for table in (case_ledger, applications):
+        for table in (*CaseLedgerProjection.metadata.tables.values(), applications):  # the ledger's own and ours
             table.to_metadata(self.metadata)
 
     async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
