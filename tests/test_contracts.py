@@ -13,6 +13,7 @@ import yaml
 
 from devtools.contracts import CONTROL_MESSAGE, EVENTS, ROOT, generate
 from services.case.domain import Case
+from services.common.rules import load_catalogue
 from services.infra.eventstore import cloud_type, to_cloud_event
 from services.infra.identity import reset_current_actor, set_current_actor
 from services.infra.topic import CAUGHT_UP, CONTROL_HEADER, GENESIS
@@ -67,6 +68,7 @@ def test_a_published_event_validates_against_its_contract(generated: dict[Path, 
         command_key="k",
         command_fingerprint="f",
         cipher=TEST_CIPHER,
+        catalogue=load_catalogue(),
     )
     reset_current_actor(token)
     event = case.collect_events()[0]

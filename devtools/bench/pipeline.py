@@ -15,6 +15,7 @@ from devtools.bench.baselines import read_topic
 from devtools.inprocess import consumed_batch, key_ring
 from services.case.application import CaseApplication
 from services.case.readmodel import CaseLedgerProjection, case_ledger
+from services.common.rules import load_catalogue
 from services.infra.broker import ensure_topic
 from services.infra.projection import ProjectionRunner
 from services.infra.relay import OutboxRelay, make_producer
@@ -29,7 +30,7 @@ def relay_rate(settings: Settings) -> dict[str, Any]:
     (read the position, select up to 500 notifications, map each to a CloudEvent, send,
     flush, check every ack, record the position); only the leader lock and the idle sleep
     of its thread loop are left out, since neither runs while there is a backlog."""
-    app = CaseApplication(env=event_store_env(settings), cipher=key_ring(settings))
+    app = CaseApplication(env=event_store_env(settings), cipher=key_ring(settings), catalogue=load_catalogue())
     relay = OutboxRelay(app, settings)
     producer = make_producer(settings)
     try:

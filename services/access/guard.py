@@ -24,6 +24,7 @@ WRITE_PERMISSIONS = frozenset(
         Permission.FILE_CASE,
         Permission.REVIEW_CASE,
         Permission.DECIDE_PENALTY,
+        Permission.EXTEND_DEADLINE,
         Permission.REFER_CASE,
         Permission.MANAGE_SUBSCRIPTIONS,
     }

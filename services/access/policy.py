@@ -31,6 +31,8 @@ class Permission(StrEnum):
     DECIDE_PENALTY = "case:decide"
     READ_CASES = "case:read"
     READ_CASE_HISTORY = "case:read-history"
+    EXTEND_DEADLINE = "case:extend-deadline"
+    READ_RULES = "rules:read"
     REFER_CASE = "referral:refer"
     READ_REFERRALS = "referral:read"
     MANAGE_SUBSCRIPTIONS = "subscription:manage"
@@ -47,6 +49,10 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.DECIDE_PENALTY: frozenset({R.AGENCY_HEAD}),
     Permission.READ_CASES: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
     Permission.READ_CASE_HISTORY: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
+    # An extension or suspension of a deadline is approved by the agency head.
+    Permission.EXTEND_DEADLINE: frozenset({R.AGENCY_HEAD}),
+    # The rules catalogue is public law: every authenticated role reads it.
+    Permission.READ_RULES: frozenset(Role),
     Permission.REFER_CASE: frozenset({R.OFFICER, R.AGENCY_HEAD}),
     Permission.READ_REFERRALS: frozenset(
         {R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR, R.PUBLIC_SECURITY, R.PROCURATORATE}

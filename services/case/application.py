@@ -10,24 +10,58 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from cloudevents.core.formats.json import JSONFormat
+from eventsourcing.persistence import IntegrityError
 
 from services.access.policy import acts_for_agency, reads_personal_data, sees_agency
-from services.case.domain import Case
-from services.case.schemas import FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
+from services.case.domain import DEFAULT_LEAD_WORKING_DAYS, Case
+from services.case.schemas import DeadlineExtensionRequest, FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
 from services.common.personal_data import party_as_shown
+from services.common.rules import AppliedRule, Catalogue, Rule, RuleVersion, UnknownRule
 from services.infra.clock import today_in_china
 from services.infra.crypto import FieldCipher
 from services.infra.errors import Forbidden, NotFound
 from services.infra.eventstore import ServiceApplication, to_cloud_event
 from services.infra.idempotency import Idempotency, keyed_id
 from services.infra.identity import Principal
+from services.infra.settings import Settings
 
 # With an Idempotency-Key a filing's case id is derived from (agency, key).
 CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
+
+
+def _version_view(version: RuleVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "statute": version.statute,
+        "article": version.article,
+        "value": version.value.model_dump(mode="json") if version.value is not None else None,
+        "counting": version.counting.value if version.counting else None,
+        "effective_from": version.effective_from,
+        "effective_to": version.effective_to,
+        "to_confirm": version.to_confirm,
+        "notes": version.notes,
+        "override": None,
+    }
+
+
+def _applied_view(applied: AppliedRule) -> dict[str, Any]:
+    return {
+        "version": applied.rule_version,
+        "statute": applied.statute,
+        "article": applied.article,
+        "value": applied.value.model_dump(mode="json") if applied.value is not None else None,
+        "counting": applied.counting.value if applied.counting else None,
+        "effective_from": applied.effective_from,
+        "effective_to": applied.effective_to,
+        "to_confirm": applied.to_confirm,
+        "notes": None,
+        "override": applied.override.model_dump(include={"region", "source"}) if applied.override else None,
+    }
 
 
 def _permit(caller: Principal, *, acting: bool) -> Callable[[Case], None]:
@@ -43,13 +77,121 @@ def _permit(caller: Principal, *, acting: bool) -> Callable[[Case], None]:
     return permit
 
 
+class CaseSettings(Settings):
+    """The shared settings plus the case service's deadline configuration."""
+
+    # How many working days before a due date `deadline approaching` is recorded.
+    deadline_lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS
+
+
 class CaseApplication(ServiceApplication):
     name = "cases"
     source = "/caseledger/case"
 
-    def __init__(self, env: dict[str, str] | None = None, *, cipher: FieldCipher) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        cipher: FieldCipher,
+        catalogue: Catalogue,
+        lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS,
+    ) -> None:
         super().__init__(env=env)
         self.cipher = cipher
+        self.catalogue = catalogue
+        self.lead_working_days = lead_working_days
+
+    # -- deadlines (the scheduler's check, services/infra/scheduler.py) ----------------------
+
+    def record_deadline_events(self, case_id: UUID, today: date) -> date | None:
+        """Record what ``today`` says about the case's open deadlines (approaching,
+        missed), once: a second scheduler (another replica) that appends the same event
+        collides on the aggregate version and leaves it to the first. Returns the next day
+        to look at the case again, or None when it has no open deadline left."""
+        case = self.find(case_id)
+        if not isinstance(case, Case):
+            return None
+        calendar = self.catalogue.calendar
+        case.record_deadline_events(today, calendar, self.lead_working_days)
+        if case.pending_events:
+            try:
+                self.append(case, {"case.id": str(case_id)})
+            except IntegrityError:
+                case = self.get_case(case_id)  # recorded by another scheduler, or a command won
+                return today if case.next_deadline_check(calendar, self.lead_working_days) else None
+        return case.next_deadline_check(calendar, self.lead_working_days)
+
+    def extend_deadline(
+        self,
+        caller: Principal,
+        case_id: UUID,
+        name: str,
+        request: DeadlineExtensionRequest,
+        idempotency_key: str | None,
+        expected_version: int | None,
+    ) -> tuple[Case, bool]:
+        """延期 / 中止 of a deadline, approved by the agency head. Returns (case, replayed)."""
+        return self._act(
+            caller,
+            case_id,
+            Idempotency.of(idempotency_key, {"name": name, **request.model_dump(mode="json")}),
+            expected_version,
+            lambda case, recorded: case.extend_deadline(
+                name=name,
+                change=request.change,
+                due_on=request.due_on,
+                reason=request.reason,
+                approver=request.approver,
+                **recorded,
+            ),
+        )
+
+    # -- the rules catalogue (GET /v1/rules) ------------------------------------------------
+
+    def rules(self, on: date | None, region: str | None) -> list[dict[str, Any]]:
+        """Every rule with all its versions, or with ``on`` the version in force that day
+        (with the caller's region's override folded in); rules not in force then are left out."""
+        if on is None:
+            return [self._rule_view(rule, [_version_view(v) for v in rule.versions]) for rule in self.catalogue.rules()]
+        return [
+            self._rule_view(self.catalogue.rule(applied.rule_id), [_applied_view(applied)])
+            for applied in self.catalogue.in_force_on(on, region)
+        ]
+
+    def rule(self, rule_id: str, on: date | None, region: str | None) -> dict[str, Any]:
+        """One rule, all versions or (``on``) the one in force that day; NotFound if none."""
+        try:
+            rule = self.catalogue.rule(rule_id)
+        except UnknownRule:
+            raise NotFound(f"no rule {rule_id} in the catalogue") from None
+        if on is None:
+            return self._rule_view(rule, [_version_view(v) for v in rule.versions])
+        applied = next((a for a in self.catalogue.in_force_on(on, region) if a.rule_id == rule_id), None)
+        if applied is None:
+            raise NotFound(f"no version of rule {rule_id} is in force on {on}")
+        return self._rule_view(rule, [_applied_view(applied)])
+
+    def _rule_view(self, rule: Rule, versions: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "id": rule.id,
+            "name": rule.name,
+            "kind": rule.kind.value,
+            "trigger": rule.trigger,
+            "direction": rule.direction.value,
+            "lighter": rule.lighter.value if rule.lighter else None,
+            "file": f"rules/{self.catalogue.source_file(rule.id).name}",
+            "versions": versions,
+        }
+
+    def provisional_year_warnings(self, years_ahead: int = 2) -> list[str]:
+        """A warning for /readyz per year from now to ``years_ahead`` on whose working days
+        deadlines are guessed (Monday to Friday) until its holiday list is added."""
+        this_year = today_in_china().year
+        return [
+            f"calendar {year}: no official holiday list (chinesecalendar or rules/calendar/{year}.yaml); "
+            "deadlines falling in it are counted Monday to Friday and marked provisional"
+            for year in self.catalogue.calendar.provisional_years(this_year, this_year + years_ahead)
+        ]
 
     def get_case(self, case_id: UUID) -> Case:
         case: Case = self.load(case_id, "case")
@@ -90,6 +232,7 @@ class CaseApplication(ServiceApplication):
                 officers=request.officers,
                 filed_on=request.filed_on or today_in_china(),
                 cipher=self.cipher,
+                catalogue=self.catalogue,
                 **idempotency.recorded(),
             ),
             answer_existing,

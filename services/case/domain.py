@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from pydantic import Field, StringConstraints
 from typing_extensions import TypedDict
 
 from services.case.personal_data import seal_party
 from services.common import event_types
+from services.common.calendar import OfficialCalendar
 from services.common.identifiers import (
     USCC,
     USCC_PATTERN,
@@ -26,10 +27,12 @@ from services.common.identifiers import (
 )
 from services.common.officers import Officer, require_two_officers
 from services.common.personal_data import SealedText
+from services.common.rules import Catalogue
 from services.infra.crypto import FieldCipher, is_sealed
 from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import TracedAggregate
 from services.infra.idempotency import RemembersCommands
+from services.infra.identity import system_actor
 
 CaseStatus = Literal["filed", "review_returned", "review_passed", "decided"]
 PartyKind = Literal["enterprise", "natural_person"]
@@ -58,7 +61,15 @@ ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
     "decided": (),
 }
 
-DECISION_DUE_DAYS = 90  # 行政处罚法 Art. 60: decide within 90 days of filing.
+# 行政处罚法 Art. 60: decide within 90 days of filing; the value, its counting (from the day
+# after filing, a last day on a rest day moved to the next working day) and its source are
+# the catalogue's rule DECISION_DUE_RULE (rules/procedure.yaml), chosen by the filing date.
+DECISION_DUE_RULE = "case.decision_due"
+DECISION_DEADLINE = "decision"  # the name of the decision deadline among a case's deadlines
+# The deadline events are recorded this many working days before a due date by default
+# (the case service's DEADLINE_LEAD_WORKING_DAYS).
+DEFAULT_LEAD_WORKING_DAYS = 3
+DeadlineChange = Literal["extension", "suspension"]
 LIMITATION_YEARS = 2  # Art. 36: not discovered within 2 years: no penalty ...
 LIMITATION_YEARS_WITH_HARM = 5  # ... 5 years where life, health or property was harmed.
 DECISION_NUMBER = re.compile(r"^[(（][^()（）]{1,20}[)）]应急罚〔(\d{4})〕(\d{1,6})号$")
@@ -104,6 +115,42 @@ class Penalty(TypedDict):
 class Reviewer(TypedDict):
     name: Name
     certificate_no: NotRequired[Annotated[str, StringConstraints(min_length=4, max_length=40)]]
+
+
+class RecordedDeadline(TypedDict):
+    """A deadline as the events record it: which rule (id and version) produced the due
+    date, whether it was counted on a guessed calendar year, and the region whose override
+    set the value (null: the national rule)."""
+
+    name: str
+    rule_id: str
+    rule_version: int
+    due_on: str
+    provisional: bool
+    region_override: str | None
+
+
+class Approver(TypedDict):
+    """Who approved an extension or suspension (负责人批准)."""
+
+    name: Name
+    title: NotRequired[Name]
+
+
+class DeadlineState(TypedDict):
+    """A deadline as the case keeps it: open until the step happens (met) or closed."""
+
+    deadline: RecordedDeadline
+    open: bool
+    approaching_for: str | None  # the due date an approaching event was recorded for
+    missed_for: str | None  # the due date a missed event was recorded for
+
+
+class DeadlineNotOpen(IllegalInCurrentState):
+    """An extension of a deadline the case does not have open."""
+
+    def __init__(self, name: str, open_names: list[str]) -> None:
+        super().__init__(f"the case has no open deadline '{name}'", open_deadlines=open_names)
 
 
 class IllegalTransition(IllegalInCurrentState):
@@ -161,8 +208,65 @@ class Case(TracedAggregate, RemembersCommands):
         officers: list[Officer]
         filed_on: str
         decision_due: str
+        # Since class version 2: the rule that set decision_due (older events: upcast).
+        decision_deadline: RecordedDeadline
         command_key: str
         command_fingerprint: str
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A case filed before the catalogue: its date was 90 calendar days, unrolled,
+            under the only version of case.decision_due."""
+            state["decision_deadline"] = RecordedDeadline(
+                name=DECISION_DEADLINE,
+                rule_id=DECISION_DUE_RULE,
+                rule_version=1,
+                due_on=state["decision_due"],
+                provisional=False,
+                region_override=None,
+            )
+
+    class DeadlineApproaching(TracedAggregate.Event):
+        """A deadline's due date is within the lead (recorded once per due date)."""
+
+        cloud_type = event_types.CASE_DEADLINE_APPROACHING
+        deadline: RecordedDeadline
+        lead_working_days: int
+        recorded_on: str
+
+        def apply(self, case: Case) -> None:
+            case.deadlines[self.deadline["name"]]["approaching_for"] = self.deadline["due_on"]
+
+    class DeadlineMissed(TracedAggregate.Event):
+        """A deadline's due date passed with its step not taken (recorded once per due date)."""
+
+        cloud_type = event_types.CASE_DEADLINE_MISSED
+        deadline: RecordedDeadline
+        recorded_on: str
+
+        def apply(self, case: Case) -> None:
+            case.deadlines[self.deadline["name"]]["missed_for"] = self.deadline["due_on"]
+
+    class DeadlineExtended(TracedAggregate.Event):
+        """An approved extension or suspension moves a deadline's due date (the earlier
+        events stay as they were)."""
+
+        cloud_type = event_types.CASE_DEADLINE_EXTENDED
+        deadline: RecordedDeadline
+        previous_due_on: str
+        change: DeadlineChange
+        reason: str
+        approver: Approver
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.deadlines[self.deadline["name"]]["deadline"] = self.deadline
+            if self.deadline["name"] == DECISION_DEADLINE:
+                case.decision_due = self.deadline["due_on"]
+            case.remember(self.command_key, self.command_fingerprint)
 
     class LegalReviewRecorded(TracedAggregate.Event):
         cloud_type = event_types.CASE_LEGAL_REVIEW_RECORDED
@@ -198,6 +302,7 @@ class Case(TracedAggregate, RemembersCommands):
         def apply(self, case: Case) -> None:
             case.status = "decided"
             case.decision_number = self.decision_number
+            case.deadlines[DECISION_DEADLINE]["open"] = False  # the step is taken: closed
             case.remember(self.command_key, self.command_fingerprint)
 
     def __init__(
@@ -210,6 +315,7 @@ class Case(TracedAggregate, RemembersCommands):
         officers: list[Officer],
         filed_on: str,
         decision_due: str,
+        decision_deadline: RecordedDeadline,
         command_key: str,
         command_fingerprint: str,
     ) -> None:
@@ -221,6 +327,11 @@ class Case(TracedAggregate, RemembersCommands):
         self.officers = officers
         self.filed_on = filed_on
         self.decision_due = decision_due
+        self.deadlines: dict[str, DeadlineState] = {
+            DECISION_DEADLINE: DeadlineState(
+                deadline=decision_deadline, open=True, approaching_for=None, missed_for=None
+            )
+        }
         self.status: str = "filed"
         self.decision_number: str | None = None
         self.remember(command_key, command_fingerprint)
@@ -250,6 +361,7 @@ class Case(TracedAggregate, RemembersCommands):
         command_key: str,
         command_fingerprint: str,
         cipher: FieldCipher,
+        catalogue: Catalogue,
     ) -> Case:
         """立案. At least two officers with distinct certificates (行政处罚法 Art. 42);
         within the limitation period (Art. 36). A natural person's ID number, phone and
@@ -269,6 +381,15 @@ class Case(TracedAggregate, RemembersCommands):
                 "limitation-period",
                 f"violation older than {years} years cannot be penalised (行政处罚法 Art. 36)",
             )
+        due = catalogue.procedural_deadline(DECISION_DUE_RULE, filed_on, region=agency["region_code"])
+        decision_deadline = RecordedDeadline(
+            name=DECISION_DEADLINE,
+            rule_id=due.rule_id,
+            rule_version=due.rule_version,
+            due_on=due.due_on.isoformat(),
+            provisional=due.provisional,
+            region_override=due.region_override,
+        )
         case: Case = cls._create(
             cls.Filed,
             id=case_id,
@@ -280,7 +401,8 @@ class Case(TracedAggregate, RemembersCommands):
             legal_basis=legal_basis,
             officers=officers,
             filed_on=filed_on.isoformat(),
-            decision_due=(filed_on + timedelta(days=DECISION_DUE_DAYS)).isoformat(),
+            decision_due=decision_deadline["due_on"],
+            decision_deadline=decision_deadline,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
@@ -366,6 +488,98 @@ class Case(TracedAggregate, RemembersCommands):
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
+
+    # -- deadlines -----------------------------------------------------------------------
+
+    def open_deadlines(self) -> list[RecordedDeadline]:
+        return [state["deadline"] for state in self.deadlines.values() if state["open"]]
+
+    def record_deadline_events(self, today: date, calendar: OfficialCalendar, lead_working_days: int) -> None:
+        """What the clock says about each open deadline, recorded once per due date: missed
+        once ``today`` is past the due date; approaching from ``lead_working_days`` working
+        days before it (not when it is already missed). A met deadline is closed: nothing."""
+        for state in self.deadlines.values():
+            if not state["open"]:
+                continue
+            deadline = state["deadline"]
+            due = date.fromisoformat(deadline["due_on"])
+            actor = self._scheduler_actor(deadline["name"])
+            if today > due:
+                if state["missed_for"] != deadline["due_on"]:
+                    self.trigger_event(
+                        self.DeadlineMissed, deadline=deadline, recorded_on=today.isoformat(), actor=actor
+                    )
+            elif state["approaching_for"] != deadline["due_on"] and today >= _approaching_from(
+                due, calendar, lead_working_days
+            ):
+                self.trigger_event(
+                    self.DeadlineApproaching,
+                    deadline=deadline,
+                    lead_working_days=lead_working_days,
+                    recorded_on=today.isoformat(),
+                    actor=actor,
+                )
+
+    def next_deadline_check(self, calendar: OfficialCalendar, lead_working_days: int) -> date | None:
+        """The first day on which :meth:`record_deadline_events` would record something."""
+        days = []
+        for state in self.deadlines.values():
+            if not state["open"]:
+                continue
+            due_on = state["deadline"]["due_on"]
+            due = date.fromisoformat(due_on)
+            if state["missed_for"] == due_on:
+                continue
+            if state["approaching_for"] == due_on:
+                days.append(due + timedelta(days=1))
+            else:
+                days.append(_approaching_from(due, calendar, lead_working_days))
+        return min(days, default=None)
+
+    def extend_deadline(
+        self,
+        *,
+        name: str,
+        change: DeadlineChange,
+        due_on: date,
+        reason: str,
+        approver: Approver,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """延期 or 中止 approved by the agency head: a new due date, with the reason; the
+        earlier due date and its events stay in the history."""
+        state = self.deadlines.get(name)
+        if state is None or not state["open"]:
+            raise DeadlineNotOpen(name, [d["name"] for d in self.open_deadlines()])
+        current = state["deadline"]
+        if due_on <= date.fromisoformat(current["due_on"]):
+            raise RuleViolation(
+                "/due_on", "later-due-date", f"an {change} must move the due date past {current['due_on']}"
+            )
+        if not reason.strip():
+            raise RuleViolation("/reason", "reason-required", f"an {change} must give its reason")
+        refuse_personal_data_in_text("/reason", reason)
+        self.trigger_event(
+            self.DeadlineExtended,
+            deadline=RecordedDeadline(**{**current, "due_on": due_on.isoformat()}),
+            previous_due_on=current["due_on"],
+            change=change,
+            reason=reason,
+            approver=approver,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def _scheduler_actor(self, name: str) -> dict[str, Any]:
+        return system_actor(
+            "case", self.agency["code"], self.agency["region_code"], f"deadline scheduler: the {name} deadline"
+        )
+
+
+def _approaching_from(due: date, calendar: OfficialCalendar, lead_working_days: int) -> date:
+    """The first day of the lead: ``lead_working_days`` working days before ``due``."""
+    return calendar.working_days_before(due, lead_working_days).day
 
 
 def _party_is_minor(party: RecordedParty, day: date, cipher: FieldCipher) -> bool:

@@ -8,12 +8,13 @@ referral and disclosure services' events on the same topic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     select,
     update,
 )
@@ -30,6 +32,7 @@ from services.access.policy import jurisdiction_clause, reads_personal_data
 from services.case.personal_data import lookup_code
 from services.common import event_types as types
 from services.common.personal_data import party_as_shown
+from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
 from services.infra.identity import Principal
@@ -74,6 +77,44 @@ case_ledger = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# A case's deadlines (the decision deadline, ...): open until the step is taken.
+case_deadlines = Table(
+    "case_deadlines",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("name", String(40), primary_key=True),
+    Column("due_on", String(10), nullable=False, index=True),
+    Column("rule_id", String(120), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("provisional", Boolean, nullable=False),
+    Column("open", Boolean, nullable=False, index=True),
+    Column("approaching_recorded", Boolean, nullable=False),
+    Column("missed_recorded", Boolean, nullable=False),
+    Column("extended", Boolean, nullable=False),
+)
+
+
+def _decision_deadline(data: dict[str, Any]) -> dict[str, Any]:
+    """The filed event's decision deadline (events before it was recorded: the date alone)."""
+    recorded = data.get("decision_deadline")
+    if recorded:
+        return dict(recorded)
+    return {"name": "decision", "rule_id": "case.decision_due", "rule_version": 1, "due_on": data["decision_due"]} | {
+        "provisional": False
+    }
+
+
+# How each deadline event changes the deadline's row.
+_DEADLINE_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    types.CASE_DEADLINE_APPROACHING: lambda _data: {"approaching_recorded": True},
+    types.CASE_DEADLINE_MISSED: lambda _data: {"missed_recorded": True},
+    types.CASE_DEADLINE_EXTENDED: lambda data: {
+        "due_on": data["deadline"]["due_on"],
+        "extended": True,
+        "approaching_recorded": False,
+        "missed_recorded": False,
+    },
+}
 
 # What each event the ledger shows changes in a case's row (case.filed inserts it).
 _CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -88,6 +129,11 @@ _CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "penalties": data["penalties"],
         "fine_total_yuan": data["fine_total_yuan"],
     },
+    types.CASE_DEADLINE_APPROACHING: lambda _data: {},
+    types.CASE_DEADLINE_MISSED: lambda _data: {},
+    types.CASE_DEADLINE_EXTENDED: lambda data: (
+        {"decision_due": data["deadline"]["due_on"]} if data["deadline"]["name"] == "decision" else {}
+    ),
     types.REFERRAL_REFERRED: lambda data: {"referral_status": "referred", "referral_organ": data["receiving_organ"]},
     types.DISCLOSURE_PUBLICATION_PREPARED: lambda _data: {"publication_status": "pending"},
     types.DISCLOSURE_PUBLISHED: lambda data: {"publication_status": "published", "published_on": data["published_on"]},
@@ -135,22 +181,68 @@ class CaseLedgerProjection:
                     **common,
                 )
             )
+            deadline = _decision_deadline(data)
+            await conn.execute(
+                case_deadlines.insert().values(
+                    case_id=case_id,
+                    name=deadline["name"],
+                    due_on=deadline["due_on"],
+                    rule_id=deadline["rule_id"],
+                    rule_version=deadline["rule_version"],
+                    provisional=deadline["provisional"],
+                    open=True,
+                    approaching_recorded=False,
+                    missed_recorded=False,
+                    extended=False,
+                )
+            )
             return
         change = _CHANGES.get(event.type)
         if change is None:
             return  # an event type the ledger does not show
         changes = change(data)
+        await _deadline_change(conn, event)
         if event.aggregate_id == case_id:  # the case's own events move its version
             changes["version"] = event.sequence
         await conn.execute(update(case_ledger).where(case_ledger.c.case_id == case_id).values(**changes, **common))
 
 
+async def _deadline_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
+    where = case_deadlines.c.case_id == event.subject
+    if event.type == types.CASE_PENALTY_DECIDED:  # the decision closes the decision deadline
+        await conn.execute(update(case_deadlines).where(where, case_deadlines.c.name == "decision").values(open=False))
+        return
+    deadline_change = _DEADLINE_CHANGES.get(event.type)
+    if deadline_change is not None:
+        name = event.data["deadline"]["name"]
+        await conn.execute(
+            update(case_deadlines).where(where, case_deadlines.c.name == name).values(**deadline_change(event.data))
+        )
+
+
 # -- queries ------------------------------------------------------------------------------
 
 
-def _entry(row: Any, cipher: FieldCipher, full_personal_data: bool) -> dict[str, Any]:
-    """A ledger row as the API shows it: personal data opened or masked by role."""
+def _entry(row: Any, cipher: FieldCipher, full_personal_data: bool, deadlines: list[Any]) -> dict[str, Any]:
+    """A ledger row as the API shows it: personal data opened or masked by role, with
+    its open deadlines (overdue: the due date has passed, China time)."""
     entry = dict(row._mapping)
+    today = today_in_china().isoformat()
+    entry["deadlines"] = [
+        {
+            "name": d.name,
+            "due_on": d.due_on,
+            "rule_id": d.rule_id,
+            "rule_version": d.rule_version,
+            "provisional": d.provisional,
+            "overdue": d.due_on < today,
+            "approaching_recorded": d.approaching_recorded,
+            "missed_recorded": d.missed_recorded,
+            "extended": d.extended,
+        }
+        for d in deadlines
+        if d.case_id == entry["case_id"]
+    ]
     entry["party"] = party_as_shown(entry["party"], cipher, full_personal_data)
     entry["party_code"] = entry["party"]["code"]
     entry["recorded_at"] = entry["recorded_at"].isoformat() if entry["recorded_at"] else None
@@ -168,7 +260,19 @@ async def ledger_entry(db: AsyncEngine, cipher: FieldCipher, caller: Principal, 
         ),
         f"case {case_id} in the ledger (yet)",
     )
-    return _entry(row, cipher, reads_personal_data(caller))
+    return _entry(row, cipher, reads_personal_data(caller), await _open_deadlines(db, [str(case_id)]))
+
+
+async def _open_deadlines(db: AsyncEngine, case_ids: list[str]) -> list[Any]:
+    if not case_ids:
+        return []
+    query = (
+        select(case_deadlines)
+        .where(case_deadlines.c.case_id.in_(case_ids), case_deadlines.c.open.is_(True))
+        .order_by(case_deadlines.c.case_id, case_deadlines.c.due_on, case_deadlines.c.name)
+    )
+    async with db.connect() as conn:
+        return list((await conn.execute(query)).all())
 
 
 async def ledger_page(
@@ -179,6 +283,8 @@ async def ledger_page(
     status: str | None,
     agency_code: str | None,
     party_code: str | None,
+    overdue: bool | None = None,
+    due_before: date | None = None,
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
@@ -192,6 +298,19 @@ async def ledger_page(
         # A person is found by the keyed digest of their ID number, an enterprise by its code.
         wanted = party_code.strip().upper()
         query = query.where(case_ledger.c.party_code.in_([wanted, cipher.digest(wanted)]))
+    if overdue is not None:
+        late = _with_open_deadline(case_deadlines.c.due_on < today_in_china().isoformat())
+        query = query.where(late if overdue else ~late)
+    if due_before is not None:
+        query = query.where(_with_open_deadline(case_deadlines.c.due_on < due_before.isoformat()))
     rows, next_cursor = await keyset_page(db, query, case_ledger.c.recorded_at, case_ledger.c.case_id, limit, cursor)
     full = reads_personal_data(caller)
-    return {"items": [_entry(r, cipher, full) for r in rows], "next_cursor": next_cursor}
+    deadlines = await _open_deadlines(db, [r.case_id for r in rows])
+    return {"items": [_entry(r, cipher, full, deadlines) for r in rows], "next_cursor": next_cursor}
+
+
+def _with_open_deadline(condition: Any) -> Any:
+    """Cases with an open deadline meeting ``condition``."""
+    return case_ledger.c.case_id.in_(
+        select(case_deadlines.c.case_id).where(and_(case_deadlines.c.open.is_(True), condition))
+    )

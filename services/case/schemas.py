@@ -8,7 +8,18 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.case.domain import Agency, Case, CaseStatus, Party, Penalty, Reviewer, ReviewOutcome
+from services.case.domain import (
+    Agency,
+    Approver,
+    Case,
+    CaseStatus,
+    DeadlineChange,
+    Party,
+    Penalty,
+    RecordedDeadline,
+    Reviewer,
+    ReviewOutcome,
+)
 from services.common.officers import Officer
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -47,6 +58,16 @@ class PenaltyDecisionRequest(BaseModel):
     decided_on: date | None = None
 
 
+class DeadlineExtensionRequest(BaseModel):
+    """延期 or 中止 of a deadline, approved by the agency head: the new due date and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    change: DeadlineChange
+    due_on: date = Field(description="The new due date (after the current one)")
+    reason: Text
+    approver: Approver
+
+
 class ShownParty(BaseModel):
     """当事人 as shown to the caller: a natural person's ID number, phone and address in
     full for roles that need them, masked (430281********1234) for the rest."""
@@ -71,6 +92,7 @@ class CaseState(BaseModel):
     filed_on: date
     decision_due: date
     decision_number: str | None
+    deadlines: list[RecordedDeadline] = Field(description="The case's open deadlines and the rules that set them")
 
     @classmethod
     def of(cls, case: Case, party: dict[str, Any]) -> CaseState:
@@ -85,7 +107,22 @@ class CaseState(BaseModel):
             filed_on=date.fromisoformat(case.filed_on),
             decision_due=date.fromisoformat(case.decision_due),
             decision_number=case.decision_number,
+            deadlines=case.open_deadlines(),
         )
+
+
+class OpenDeadline(BaseModel):
+    """An open deadline of a case as the ledger shows it."""
+
+    name: str
+    due_on: str
+    rule_id: str
+    rule_version: int
+    provisional: bool
+    overdue: bool = Field(description="The due date has passed (China time) with the step not taken")
+    approaching_recorded: bool
+    missed_recorded: bool
+    extended: bool
 
 
 class LedgerEntry(BaseModel):
@@ -103,6 +140,7 @@ class LedgerEntry(BaseModel):
     version: int
     filed_on: str
     decision_due: str
+    deadlines: list[OpenDeadline]
     review_outcome: str | None
     decision_number: str | None
     decided_on: str | None
@@ -121,4 +159,37 @@ class LedgerEntry(BaseModel):
 
 class LedgerPage(BaseModel):
     items: list[LedgerEntry]
+    next_cursor: str | None
+
+
+class RuleVersionView(BaseModel):
+    """One version of a rule: its source, its value, how it counts, when it is in force."""
+
+    version: int
+    statute: str
+    article: str | None
+    value: dict[str, Any] | None = Field(description="e.g. {days: 90}; null: no national value (to_confirm)")
+    counting: str | None
+    effective_from: date | None = Field(description="inclusive; null: open")
+    effective_to: date | None = Field(description="exclusive (the successor's effective_from); null: open")
+    to_confirm: bool
+    notes: str | None
+    override: dict[str, str] | None = Field(description="the caller's region's override in force (with ?on=)")
+
+
+class RuleView(BaseModel):
+    """A rule of the catalogue (rules/*.yaml), with every version, or with ?on= the one in force."""
+
+    id: str
+    name: str
+    kind: str
+    trigger: str | None
+    direction: str
+    lighter: str | None
+    file: str
+    versions: list[RuleVersionView]
+
+
+class RulePage(BaseModel):
+    items: list[RuleView]
     next_cursor: str | None

@@ -14,6 +14,11 @@ PREFIX = "cn.caseledger."
 CASE_FILED = PREFIX + "case.filed.v1"
 CASE_LEGAL_REVIEW_RECORDED = PREFIX + "case.legal_review_recorded.v1"
 CASE_PENALTY_DECIDED = PREFIX + "case.penalty_decided.v1"
+# A statutory deadline of a case: approaching (within the lead), missed, moved by an
+# approved extension or suspension.
+CASE_DEADLINE_APPROACHING = PREFIX + "case.deadline_approaching.v1"
+CASE_DEADLINE_MISSED = PREFIX + "case.deadline_missed.v1"
+CASE_DEADLINE_EXTENDED = PREFIX + "case.deadline_extended.v1"
 REFERRAL_REFERRED = PREFIX + "referral.referred.v1"
 DISCLOSURE_PUBLICATION_PREPARED = PREFIX + "disclosure.publication_prepared.v1"
 DISCLOSURE_PUBLISHED = PREFIX + "disclosure.published.v1"
@@ -23,6 +28,9 @@ ALL = frozenset(
         CASE_FILED,
         CASE_LEGAL_REVIEW_RECORDED,
         CASE_PENALTY_DECIDED,
+        CASE_DEADLINE_APPROACHING,
+        CASE_DEADLINE_MISSED,
+        CASE_DEADLINE_EXTENDED,
         REFERRAL_REFERRED,
         DISCLOSURE_PUBLICATION_PREPARED,
         DISCLOSURE_PUBLISHED,

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.errors import InvalidInput
+
+T = TypeVar("T")
 
 
 def encode_cursor(values: dict[str, Any]) -> str:
@@ -57,3 +60,20 @@ async def keyset_page(
         last = rows[limit - 1]._mapping
         next_cursor = encode_cursor({"at": last[recorded_at.name].isoformat(), "id": str(last[key.name])})
     return rows[:limit], next_cursor
+
+
+def list_page(
+    items: Sequence[T], key: Callable[[T], str], limit: int, cursor: str | None
+) -> tuple[list[T], str | None]:
+    """One page of an in-memory list ordered by ``key`` (unique), with the same cursors as
+    :func:`keyset_page` (e.g. the rules catalogue, loaded at start-up)."""
+    ordered = sorted(items, key=key)
+    if cursor:
+        after = decode_cursor(cursor)
+        last_key = after.get("id")
+        if not isinstance(last_key, str) or set(after) != {"id"}:
+            raise _foreign_cursor()
+        ordered = [item for item in ordered if key(item) > last_key]
+    page = ordered[:limit]
+    next_cursor = encode_cursor({"id": key(page[-1])}) if len(ordered) > limit else None
+    return page, next_cursor

@@ -36,8 +36,11 @@ class ServiceRuntime(Generic[AppT]):
         *,
         personal_data: bool = False,
         relay_after: Sequence[str] = (),
+        warnings: Callable[[], Sequence[str]] = lambda: (),
     ) -> None:
         self.settings = settings
+        # What /readyz reports without turning unready (e.g. a calendar year still guessed).
+        self._warnings = warnings
         # The sources whose events this service's events follow from (causal order on a
         # new topic, see services/infra/topic.py).
         self.relay_after = tuple(relay_after)
@@ -138,6 +141,9 @@ class ServiceRuntime(Generic[AppT]):
         if halted:
             checks["reason"] = "; ".join(f"{name}: {why}" for name, why in halted.items())
         ready = ready and not halted and all(c.is_alive() and c.assigned for c in self.consumers)
+        warnings = list(self._warnings())
+        if warnings:
+            checks["warnings"] = warnings
         checks["ready"] = ready
         return checks
 

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     consumer_batch_size: int = 500
     relay_idle_sleep_s: float = 0.05
+    # How often a service's deadline scheduler looks at the business day (services/infra/scheduler.py).
+    scheduler_interval_s: float = 30.0
     # Backoff for anything that talks to an outside party (broker, Credit China, webhooks).
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0

@@ -20,6 +20,7 @@ from devtools.launcher import LocalSystem
 from services.case.application import CaseApplication
 from services.case.readmodel import CaseLedgerProjection, case_ledger
 from services.case.schemas import FileCaseRequest, LegalReviewRequest
+from services.common.rules import load_catalogue
 from services.infra.consumer import ConsumedEvent, ConsumerLoop
 from services.infra.eventstore import to_kafka_message
 from services.infra.identity import set_current_actor
@@ -48,7 +49,7 @@ class CountingLedger(CaseLedgerProjection):
     def __init__(self) -> None:
         super().__init__(TEST_CIPHER)
         self.metadata = MetaData()
-        for table in (case_ledger, applications):
+        for table in (*CaseLedgerProjection.metadata.tables.values(), applications):  # the ledger's own and ours
             table.to_metadata(self.metadata)
 
     async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
@@ -96,7 +97,7 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
     database_url = request.getfixturevalue("postgres_database") if storage == "postgresql" else None
     settings = settings_for("case", broker.bootstrap, database_url)
     settings.consumer_batch_size = 10
-    app = CaseApplication(env=event_store_env(settings), cipher=TEST_CIPHER)
+    app = CaseApplication(env=event_store_env(settings), cipher=TEST_CIPHER, catalogue=load_catalogue())
     case_ids = file_cases(app, 60)  # 120 events
     relay = OutboxRelay(app, settings)
     relay.start()

@@ -15,9 +15,11 @@ from services.case.domain import Agency, Case, IllegalTransition, Party
 from services.case.schemas import FileCaseRequest, LegalReviewRequest
 from services.common.identifiers import is_valid_resident_id, is_valid_uscc
 from services.common.officers import Officer
+from services.common.rules import load_catalogue
 from services.infra.errors import IdempotencyConflict, RuleViolation, StaleVersion
 from tests.unit.conftest import OFFICER, TEST_CIPHER
 
+CATALOGUE = load_catalogue()  # the shipped rules/
 AGENCY: Agency = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 ENTERPRISE: Party = {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"}
 OFFICERS: list[Officer] = [
@@ -40,6 +42,7 @@ def filed(**overrides: Any) -> Case:
         command_key="",
         command_fingerprint="",
         cipher=TEST_CIPHER,
+        catalogue=CATALOGUE,
     )
     args.update(overrides)
     return Case.file(**args)
@@ -76,7 +79,20 @@ def test_identifiers_are_checked_by_their_check_characters() -> None:
 
 def test_filing_sets_the_ninety_day_decision_deadline() -> None:
     case = filed()
-    assert case.status == "filed" and case.decision_due == "2027-01-31"
+    # Filed Monday 2026-11-02: day 1 is 11-03; 28 days to 11-30 (day 28), 31 to 12-31 (day 59),
+    # 31 to 2027-01-31 (day 90), a Sunday: the next working day, Monday 2027-02-01. 2027 has
+    # no official calendar yet (Monday to Friday): provisional.
+    assert case.status == "filed" and case.decision_due == "2027-02-01"
+    assert case.open_deadlines() == [
+        {
+            "name": "decision",
+            "rule_id": "case.decision_due",
+            "rule_version": 1,
+            "due_on": "2027-02-01",
+            "provisional": True,
+            "region_override": None,
+        }
+    ]
     assert case.allowed_actions == ("record_legal_review",)
 
 
@@ -174,6 +190,7 @@ def cases(tmp_path: Path) -> Iterator[CaseApplication]:
     app = CaseApplication(
         env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
         cipher=TEST_CIPHER,
+        catalogue=CATALOGUE,
     )
     yield app
     app.close()

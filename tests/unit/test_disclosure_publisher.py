@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from devtools.credit_china import running
 from services.case.domain import Case
+from services.common.rules import load_catalogue
 from services.disclosure.application import DisclosureApplication, DisclosureSettings, publication_actor
 from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.publisher import CreditChinaPublisher
@@ -66,6 +67,7 @@ def decided_case(party: dict[str, Any]) -> Any:
         command_key="",
         command_fingerprint="",
         cipher=TEST_CIPHER,
+        catalogue=load_catalogue(),
     )
     case.record_legal_review(
         outcome="passed",

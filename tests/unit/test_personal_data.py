@@ -12,6 +12,7 @@ import pytest
 from services.case.domain import Agency, Case, Party
 from services.common.officers import Officer
 from services.common.personal_data import mask, party_as_shown
+from services.common.rules import load_catalogue
 from services.infra.crypto import FieldCipher, SealError, masked_copy
 from services.infra.errors import RuleViolation
 from services.infra.eventstore import TracedAggregate, event_data
@@ -47,6 +48,7 @@ def file(party: Party = PERSON, summary: str = "未按规定开展安全生产�
         command_key="",
         command_fingerprint="",
         cipher=TEST_CIPHER,
+        catalogue=load_catalogue(),
     )
 
 

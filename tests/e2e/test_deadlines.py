@@ -1,0 +1,163 @@
+"""Statutory clocks end to end (issue 10), over real HTTP against the whole system as
+processes: the rules catalogue as GET /v1/rules shows it; the decision deadline in the
+ledger with its rule; with the case service's clock moved forward (CLOCK_TODAY),
+`deadline approaching` and `deadline missed` recorded once each in the case's history,
+still once after the case service is killed and restarted, none for a case decided in time.
+
+One system for the module, started with business "today" fixed at 2026-05-01.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually
+from devtools.launcher import LocalSystem
+from services.common.rules import load_catalogue
+
+pytestmark = pytest.mark.e2e
+APPROACHING, MISSED = "cn.caseledger.case.deadline_approaching.v1", "cn.caseledger.case.deadline_missed.v1"
+# Filed Monday 2026-03-02: day 1 is 03-03; 29 days to 03-31 (day 29), 30 to 04-30 (day 59),
+# 31 to 05-31 (day 90), a Sunday: due Monday 2026-06-01.
+FILED_ON, DUE_ON = "2026-03-02", "2026-06-01"
+# 3 working days before Monday 06-01: Fri 05-29 (1), Thu 05-28 (2), Wed 05-27 (3).
+IN_THE_LEAD = "2026-05-27"
+AFTER_THE_DUE_DATE = "2026-06-02"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    running = LocalSystem.on_free_ports(
+        tmp_path_factory.mktemp("deadlines") / "var",
+        extra_env={"CLOCK_TODAY": "2026-05-01", "SCHEDULER_INTERVAL_S": "0.5"},
+    )
+    try:
+        running.start(timeout=120)
+        yield running
+    finally:
+        running.stop()
+
+
+def _file(client: httpx.Client, system: LocalSystem, summary: str) -> str:
+    body = {
+        "agency": AGENCY,
+        "party": ENTERPRISE,
+        "violation_summary": summary,
+        "violation_date": "2026-02-20",
+        "legal_basis": "《安全生产法》第九十七条",
+        "officers": OFFICERS,
+        "filed_on": FILED_ON,
+    }
+    response = client.post("/v1/cases", json=body, headers=system.auth("officer", AGENCY))
+    assert response.status_code == 201, response.text
+    case_id: str = response.json()["id"]
+    return case_id
+
+
+def _deadline_events(client: httpx.Client, system: LocalSystem, case_id: str) -> list[str]:
+    history = client.get(f"/v1/cases/{case_id}/history", headers=system.auth("auditor", AGENCY)).json()
+    return [e["type"] for e in history if e["type"] in (APPROACHING, MISSED)]
+
+
+def _ledger(client: httpx.Client, system: LocalSystem, **params: Any) -> set[str]:
+    page = client.get("/v1/cases", params={"limit": 200, **params}, headers=system.auth("auditor", AGENCY)).json()
+    return {item["case_id"] for item in page["items"]}
+
+
+def test_the_rules_catalogue_is_served_to_every_role(system: LocalSystem) -> None:
+    client = httpx.Client(base_url=system.url("case"), timeout=30)
+    integration = system.auth("integration", AGENCY)
+    rules, cursor = [], None
+    while True:
+        page = client.get(
+            "/v1/rules", params={"limit": 10, **({"cursor": cursor} if cursor else {})}, headers=integration
+        )
+        assert page.status_code == 200, page.text
+        rules += page.json()["items"]
+        if not (cursor := page.json()["next_cursor"]):
+            break
+    assert [r["id"] for r in rules] == [r.id for r in load_catalogue().rules()]
+    for rule in rules:
+        assert rule["file"].startswith("rules/") and rule["versions"]
+        for version in rule["versions"]:
+            assert version["statute"] and {"article", "effective_from", "effective_to", "value"} <= set(version)
+    tiers = client.get("/v1/rules/publication.tiers", params={"on": "2026-03-31"}, headers=integration).json()
+    assert [(v["version"], v["effective_to"]) for v in tiers["versions"]] == [(2, "2026-04-01")]
+    bad_date = client.get("/v1/rules", params={"on": "2026-02-30"}, headers=integration)
+    assert bad_date.status_code == 422 and bad_date.headers["content-type"] == "application/problem+json"
+    assert bad_date.json()["errors"][0]["pointer"] == "on"
+    unknown = client.get("/v1/rules/no.such_rule", headers=integration)
+    assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/not-found"
+    assert client.get("/v1/rules").status_code == 401
+    ready = client.get("/readyz").json()
+    assert ready["ready"] and any(w.startswith("calendar 2027") for w in ready["warnings"])
+
+
+def test_deadlines_are_recorded_once_also_after_restarts_and_none_when_met(system: LocalSystem) -> None:
+    client = httpx.Client(base_url=system.url("case"), timeout=30)
+    late = _file(client, system, "未按规定开展安全生产教育培训（逾期）")
+    in_time = _file(client, system, "未按规定开展安全生产教育培训（按期）")
+    review = {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": "2026-05-10"}
+    decision = {
+        "decision_number": "(醴)应急罚〔2026〕31号",
+        "penalties": [{"kind": "warning"}],
+        "decided_on": "2026-05-20",
+    }
+    assert client.post(
+        f"/v1/cases/{in_time}/legal-reviews", json=review, headers=system.auth("legal_reviewer", AGENCY)
+    ).is_success
+    assert client.post(
+        f"/v1/cases/{in_time}/penalty-decision", json=decision, headers=system.auth("agency_head", AGENCY)
+    ).is_success
+
+    # The ledger entry of the filed case shows its decision deadline and the rule behind it.
+    officer = system.auth("officer", AGENCY)
+    entry = eventually(
+        lambda: (r := client.get(f"/v1/cases/{late}", headers=officer)).is_success and r.json(), 60, "ledger"
+    )
+    assert entry["decision_due"] == DUE_ON
+    assert [
+        {k: d[k] for k in ("name", "due_on", "rule_id", "rule_version", "provisional", "overdue")}
+        for d in entry["deadlines"]
+    ] == [
+        {
+            "name": "decision",
+            "due_on": DUE_ON,
+            "rule_id": "case.decision_due",
+            "rule_version": 1,
+            "provisional": False,
+            "overdue": False,
+        }
+    ]
+    eventually(lambda: _ledger(client, system, status="decided") >= {in_time}, 60, "the decision in the ledger")
+    assert late in _ledger(client, system, due_before="2026-06-02") and in_time not in _ledger(
+        client, system, due_before="2026-06-02"
+    )
+    assert late not in _ledger(client, system, due_before=DUE_ON) and late not in _ledger(
+        client, system, overdue="true"
+    )
+
+    system.extra_env["CLOCK_TODAY"] = IN_THE_LEAD
+    system.restart("case")
+    eventually(lambda: _deadline_events(client, system, late) == [APPROACHING], 60, "deadline approaching")
+
+    system.extra_env["CLOCK_TODAY"] = AFTER_THE_DUE_DATE
+    system.restart("case")
+    eventually(lambda: _deadline_events(client, system, late) == [APPROACHING, MISSED], 60, "deadline missed")
+    eventually(lambda: late in _ledger(client, system, overdue="true"), 60, "the overdue case in the ledger")
+    overdue = client.get(f"/v1/cases/{late}", headers=officer).json()["deadlines"][0]
+    assert overdue["overdue"] and overdue["approaching_recorded"] and overdue["missed_recorded"]
+
+    # Killed and started again on the same day: its scheduler reads the history, records nothing new.
+    system.restart("case")
+    scheduled = eventually(
+        lambda: client.get("/readyz").json().get("ready") and _deadline_events(client, system, late), 60, "restarted"
+    )
+    time.sleep(3)  # several scheduler rounds (every 0.5 s)
+    assert scheduled == _deadline_events(client, system, late) == [APPROACHING, MISSED]
+    assert _deadline_events(client, system, in_time) == []
