@@ -184,6 +184,9 @@ def test_dockerfile() -> None:
     instructions = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     assert "pip install ." in instructions
     assert "[dev]" not in instructions, "no dev dependencies in the image"
+    # The case service refuses to start without its rules catalogue (RULES_DIR, default
+    # rules/ beside services/ in /app).
+    assert re.search(r"^COPY rules \./rules$", instructions, re.MULTILINE), "the image needs the rules catalogue"
 
 
 # -- Kubernetes -------------------------------------------------------------------------------
