@@ -34,34 +34,31 @@ from services.infra.settings import Settings
 CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
 
 
-def _version_view(version: RuleVersion) -> dict[str, Any]:
+def _rule_view(
+    source: RuleVersion | AppliedRule, *, version: int, notes: str | None, override: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A rule version as GET /v1/rules shows it, catalogued or applied to a region."""
     return {
-        "version": version.version,
-        "statute": version.statute,
-        "article": version.article,
-        "value": version.value.model_dump(mode="json") if version.value is not None else None,
-        "counting": version.counting.value if version.counting else None,
-        "effective_from": version.effective_from,
-        "effective_to": version.effective_to,
-        "to_confirm": version.to_confirm,
-        "notes": version.notes,
-        "override": None,
+        "version": version,
+        "statute": source.statute,
+        "article": source.article,
+        "value": source.value.model_dump(mode="json") if source.value is not None else None,
+        "counting": source.counting.value if source.counting else None,
+        "effective_from": source.effective_from,
+        "effective_to": source.effective_to,
+        "to_confirm": source.to_confirm,
+        "notes": notes,
+        "override": override,
     }
+
+
+def _version_view(version: RuleVersion) -> dict[str, Any]:
+    return _rule_view(version, version=version.version, notes=version.notes, override=None)
 
 
 def _applied_view(applied: AppliedRule) -> dict[str, Any]:
-    return {
-        "version": applied.rule_version,
-        "statute": applied.statute,
-        "article": applied.article,
-        "value": applied.value.model_dump(mode="json") if applied.value is not None else None,
-        "counting": applied.counting.value if applied.counting else None,
-        "effective_from": applied.effective_from,
-        "effective_to": applied.effective_to,
-        "to_confirm": applied.to_confirm,
-        "notes": None,
-        "override": applied.override.model_dump(include={"region", "source"}) if applied.override else None,
-    }
+    override = applied.override.model_dump(include={"region", "source"}) if applied.override else None
+    return _rule_view(applied, version=applied.rule_version, notes=None, override=override)
 
 
 def _permit(caller: Principal, *, acting: bool) -> Callable[[Case], None]:
