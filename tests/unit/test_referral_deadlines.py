@@ -5,18 +5,24 @@ moved to the next working day, recorded in the referred event with its rule."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import TopicPartition
 
 from services.common.rules import load_catalogue
-from services.infra.eventstore import event_data
+from services.infra.consumer import parse_record
+from services.infra.eventstore import event_data, to_kafka_message
+from services.infra.projection import ProjectionRunner
+from services.infra.settings import Settings
 from services.referral.application import ReferralApplication
-from services.referral.domain import KnownCase, Referral
+from services.referral.domain import KnownCase, ReceivingOrgan, Referral
+from services.referral.readmodel import ReferralViewsProjection, referral_page
 from services.referral.schemas import ReferRequest
-from tests.unit.conftest import OFFICER
+from tests.unit.conftest import OFFICER, TEST_CIPHER
 
 CATALOGUE = load_catalogue()
 CASE_ID = "5b0e8f1e-8d1a-4c55-9d0e-3a1f6f7d2c11"
@@ -33,10 +39,10 @@ OFFICERS: list[Any] = [
 ]
 
 
-def _refer(referred_on: date) -> Referral:
+def _refer(referred_on: date, receiving_organ: ReceivingOrgan = "public_security") -> Referral:
     return Referral.refer(
         case=CASE,
-        receiving_organ="public_security",
+        receiving_organ=receiving_organ,
         organ_name="醴陵市公安局",
         addressee={"organ_code": "11430281006234567E", "copy_to_code": None},
         suspected_offence="刑法第一百三十四条 重大责任事故罪",
@@ -129,3 +135,75 @@ def test_the_application_refers_with_the_catalogue_and_replays_the_deadline(refe
     assert not replayed and referral.filing_decision_due == "2026-03-09"  # Sat 03-07 rolled to Mon
     again: Referral = referrals.load(referral.id, "referral")
     assert again.deadlines == referral.deadlines
+
+
+@dataclass
+class Record:
+    """A Kafka record as kafka-python hands it to the consumer loop."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+TOPIC = "caseledger.case-events.v1"
+
+
+def test_the_tracker_shows_open_deadlines_and_filters_on_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Referred Mon 03-02: due Thu 03-05; referred Thu 04-30: due Wed 05-06 (see above).
+    # (A second referral of the case: to the procuratorate, one referral per case and organ.)
+    early, late = _refer(date(2026, 3, 2)), _refer(date(2026, 4, 30), "procuratorate")
+    events = []
+    for offset, referral in enumerate((early, late)):
+        (domain_event,) = referral.collect_events()
+        message = to_kafka_message(domain_event, "/caseledger/referral")
+        event = parse_record(Record(TOPIC, 0, offset, message.value))
+        assert event is not None
+        events.append(event)
+    settings = Settings(service_name="referral", database_url=None, data_dir=tmp_path)
+    runner = ProjectionRunner(settings, ReferralViewsProjection())
+    monkeypatch.setenv("CLOCK_TODAY", "2026-03-10")  # the first is overdue, the second not
+    try:
+        runner.apply(TopicPartition(TOPIC, 0), [*events, events[0]], 1, "topic-a")  # a redelivery too
+
+        def page(**filters: Any) -> list[dict[str, Any]]:
+            found = runner.loop.run_until_complete(
+                referral_page(
+                    runner.engine,
+                    TEST_CIPHER,
+                    OFFICER,
+                    status=None,
+                    receiving_organ=None,
+                    case_id=None,
+                    limit=50,
+                    cursor=None,
+                    **filters,
+                )
+            )
+            items: list[dict[str, Any]] = found["items"]
+            return items
+
+        everything = page()
+        assert len(everything) == 2
+        deadlines = {row["referral_id"]: row["deadlines"] for row in everything}
+        assert deadlines[str(early.id)] == [
+            {
+                "name": "police_filing_decision",
+                "due_on": "2026-03-05",
+                "rule_id": "referral.police_filing_decision",
+                "rule_version": 1,
+                "provisional": False,
+                "overdue": True,
+            }
+        ]
+        assert deadlines[str(late.id)][0]["due_on"] == "2026-05-06"
+        assert deadlines[str(late.id)][0]["overdue"] is False
+        assert [r["referral_id"] for r in page(overdue=True)] == [str(early.id)]
+        assert [r["referral_id"] for r in page(overdue=False)] == [str(late.id)]
+        assert [r["referral_id"] for r in page(due_before=date(2026, 5, 1))] == [str(early.id)]
+        assert {r["referral_id"] for r in page(due_before=date(2026, 5, 7))} == {str(early.id), str(late.id)}
+    finally:
+        runner.close()
