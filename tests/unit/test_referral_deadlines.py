@@ -150,9 +150,7 @@ class Record:
 TOPIC = "caseledger.case-events.v1"
 
 
-def test_the_tracker_shows_open_deadlines_and_filters_on_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_tracker_shows_open_deadlines_and_filters_on_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Referred Mon 03-02: due Thu 03-05; referred Thu 04-30: due Wed 05-06 (see above).
     # (A second referral of the case: to the procuratorate, one referral per case and organ.)
     early, late = _refer(date(2026, 3, 2)), _refer(date(2026, 4, 30), "procuratorate")
