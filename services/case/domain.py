@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 from services.case.personal_data import seal_party
 from services.common import event_types
 from services.common.calendar import OfficialCalendar
+from services.common.deadlines import RecordedDeadline, recorded_deadline
 from services.common.identifiers import (
     USCC,
     USCC_PATTERN,
@@ -115,19 +116,6 @@ class Penalty(TypedDict):
 class Reviewer(TypedDict):
     name: Name
     certificate_no: NotRequired[Annotated[str, StringConstraints(min_length=4, max_length=40)]]
-
-
-class RecordedDeadline(TypedDict):
-    """A deadline as the events record it: which rule (id and version) produced the due
-    date, whether it was counted on a guessed calendar year, and the region whose override
-    set the value (null: the national rule)."""
-
-    name: str
-    rule_id: str
-    rule_version: int
-    due_on: str
-    provisional: bool
-    region_override: str | None
 
 
 class Approver(TypedDict):
@@ -382,14 +370,7 @@ class Case(TracedAggregate, RemembersCommands):
                 f"violation older than {years} years cannot be penalised (行政处罚法 Art. 36)",
             )
         due = catalogue.procedural_deadline(DECISION_DUE_RULE, filed_on, region=agency["region_code"])
-        decision_deadline = RecordedDeadline(
-            name=DECISION_DEADLINE,
-            rule_id=due.rule_id,
-            rule_version=due.rule_version,
-            due_on=due.due_on.isoformat(),
-            provisional=due.provisional,
-            region_override=due.region_override,
-        )
+        decision_deadline = recorded_deadline(DECISION_DEADLINE, due)
         case: Case = cls._create(
             cls.Filed,
             id=case_id,

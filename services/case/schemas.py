@@ -16,10 +16,10 @@ from services.case.domain import (
     DeadlineChange,
     Party,
     Penalty,
-    RecordedDeadline,
     Reviewer,
     ReviewOutcome,
 )
+from services.common.deadlines import RecordedDeadline
 from services.common.officers import Officer
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from services.common import event_types
+from services.common.rules import Catalogue
 from services.disclosure.domain import Publication, withheld_reason
 from services.infra.consumer import ConsumedEvent
 from services.infra.eventstore import ServiceApplication
@@ -35,8 +36,11 @@ class DisclosureApplication(ServiceApplication):
     name = "disclosures"
     source = "/caseledger/disclosure"
 
-    def __init__(self, env: dict[str, str] | None = None, *, publication_months: int = 12) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, *, catalogue: Catalogue, publication_months: int = 12
+    ) -> None:
         super().__init__(env=env)
+        self.catalogue = catalogue  # the publication deadline is computed from it
         self.publication_months = publication_months
 
     def get_publication(self, publication_id: UUID) -> Publication:
@@ -61,6 +65,7 @@ class DisclosureApplication(ServiceApplication):
                 case_id=event.data.get("case_id") or event.subject,
                 decision=event.data,
                 publication_months=self.publication_months,
+                catalogue=self.catalogue,
                 actor=publication_actor(event.data["agency"], "prepared from the penalty decision (行政处罚信息公示)"),
             )
         ]

@@ -12,23 +12,28 @@ from __future__ import annotations
 import calendar
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-import chinese_calendar
 from typing_extensions import TypedDict
 
 from services.common import event_types
+from services.common.deadlines import RecordedDeadline, recorded_deadline
 from services.common.identifiers import MOBILE_LIKE, RESIDENT_ID_LIKE, is_valid_resident_id
 from services.common.personal_data import mask_person_name
+from services.common.rules import Catalogue
 from services.infra.eventstore import TracedAggregate
 
 PartyCategory = Literal["legal_person", "other_organisation", "individual_business", "natural_person"]
 Tier = Literal["minor", "general", "serious"]
 
-# 三项制度 / 双公示: penalty decisions are published within 7 working days of the decision.
-PUBLISH_WITHIN_WORKING_DAYS = 7
+# 三项制度 / 双公示: penalty decisions are published within 7 working days of the decision:
+# the value, its counting (working days on the official calendar, from the day after the
+# decision) and its source are the catalogue's rule (rules/publication.yaml), chosen by the
+# decision date.
+PUBLISH_WITHIN_RULE = "publication.penalty_publish_within"
+PUBLISH_DEADLINE = "publication"  # the name of the publication deadline
 # 双公示 data standard: a penalty validity (处罚有效期) of 2099-12-31 means "long-term".
 LONG_TERM_VALIDITY = "2099-12-31"
 PUBLICATION_ID_NAMESPACE = uuid.UUID("b1f4c9de-2a57-5d3e-8f60-4e1d7a9c0b52")
@@ -81,26 +86,6 @@ class AlreadyPublished(Exception):
 def publication_id_for(case_id: str, decision_number: str) -> uuid.UUID:
     """One publication per decision: a duplicate delivery finds the same id."""
     return uuid.uuid5(PUBLICATION_ID_NAMESPACE, f"{case_id}:{decision_number}")
-
-
-def is_working_day(day: date) -> bool:
-    """Official calendar with its make-up working weekends (调休); Mon–Fri for years
-    the chinese_calendar package has no data for yet."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return day.weekday() < 5
-
-
-def add_working_days(start: date, days: int) -> date:
-    """The period starts the day after ``start`` and counts working days only."""
-    day = start
-    counted = 0
-    while counted < days:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            counted += 1
-    return day
 
 
 def add_months(start: date, months: int) -> date:
@@ -211,7 +196,24 @@ class Publication(TracedAggregate):
         item: DisclosedPenalty
         tier: Tier
         publish_by: str
+        # Since class version 2: the rule that set publish_by (older events: upcast).
+        publish_deadline: RecordedDeadline
         publication_end: str
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A publication prepared before the catalogue: its date was 7 working days
+            after the decision, under the only version of the rule."""
+            state["publish_deadline"] = RecordedDeadline(
+                name=PUBLISH_DEADLINE,
+                rule_id=PUBLISH_WITHIN_RULE,
+                rule_version=1,
+                due_on=state["publish_by"],
+                provisional=False,
+                region_override=None,
+            )
 
     class Published(TracedAggregate.Event):
         """Accepted by Credit China; carries the item so the public feed needs only this."""
@@ -235,6 +237,7 @@ class Publication(TracedAggregate):
         item: DisclosedPenalty,
         tier: Tier,
         publish_by: str,
+        publish_deadline: RecordedDeadline,
         publication_end: str,
         actor: dict[str, Any],
     ) -> None:
@@ -247,6 +250,7 @@ class Publication(TracedAggregate):
         self.item = item
         self.tier = tier
         self.publish_by = publish_by
+        self.publish_deadline = publish_deadline
         self.publication_end = publication_end
         self.published_on: str | None = None
         self.receipt_id: str | None = None
@@ -257,11 +261,21 @@ class Publication(TracedAggregate):
 
     @classmethod
     def prepare(
-        cls, *, case_id: str, decision: dict[str, Any], publication_months: int, actor: dict[str, Any]
+        cls,
+        *,
+        case_id: str,
+        decision: dict[str, Any],
+        publication_months: int,
+        catalogue: Catalogue,
+        actor: dict[str, Any],
     ) -> Publication:
         """Prepare the publication of a penalty decision: general tier, due 7 working days
-        after the decision, ending ``publication_months`` after it."""
+        after the decision (the catalogue's rule), ending ``publication_months`` after it."""
         decided_on = date.fromisoformat(decision["decided_on"])
+        publish_deadline = recorded_deadline(
+            PUBLISH_DEADLINE,
+            catalogue.procedural_deadline(PUBLISH_WITHIN_RULE, decided_on, region=actor["region_code"]),
+        )
         publication_id = publication_id_for(case_id, decision["decision_number"])
         publication_end = add_months(decided_on, publication_months)
         publication: Publication = cls._create(
@@ -272,7 +286,8 @@ class Publication(TracedAggregate):
             decision_number=decision["decision_number"],
             item=disclosed_penalty(decision, publication_end),
             tier="general",
-            publish_by=add_working_days(decided_on, PUBLISH_WITHIN_WORKING_DAYS).isoformat(),
+            publish_by=publish_deadline["due_on"],
+            publish_deadline=publish_deadline,
             publication_end=publication_end.isoformat(),
             actor=actor,
         )

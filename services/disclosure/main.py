@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.common.rules import RulesSettings, load_configured_catalogue
 from services.disclosure.application import DisclosureApplication, DisclosureSettings
 from services.disclosure.publisher import CreditChinaPublisher
 from services.disclosure.readmodel import DisclosureFeedProjection, metadata
@@ -15,13 +16,15 @@ from services.infra.runtime import ServiceRuntime
 from services.infra.storage import event_store_env
 
 
-def create_app(settings: DisclosureSettings | None = None) -> FastAPI:
+def create_app(settings: DisclosureSettings | None = None, rules: RulesSettings | None = None) -> FastAPI:
     config = settings or DisclosureSettings(service_name="disclosure")
+    # Loaded and validated before anything starts, like the case service's (one loader).
+    catalogue = load_configured_catalogue(rules)
     runtime: ServiceRuntime[DisclosureApplication] = ServiceRuntime(
         config,
         metadata,
         application=lambda: DisclosureApplication(
-            env=event_store_env(config), publication_months=config.publication_period_months
+            env=event_store_env(config), catalogue=catalogue, publication_months=config.publication_period_months
         ),
         handlers=lambda rt: [
             PolicyRunner(

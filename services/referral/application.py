@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.access.policy import acts_for_agency, sees_agency
+from services.common.rules import Catalogue
 from services.infra.clock import today_in_china
 from services.infra.errors import Forbidden
 from services.infra.eventstore import ServiceApplication
@@ -15,6 +16,10 @@ from services.referral.schemas import ReferRequest
 class ReferralApplication(ServiceApplication):
     name = "referrals"
     source = "/caseledger/referral"
+
+    def __init__(self, env: dict[str, str] | None = None, *, catalogue: Catalogue) -> None:
+        super().__init__(env=env)
+        self.catalogue = catalogue  # every deadline of a referral is computed from it
 
     def refer(
         self, caller: Principal, request: ReferRequest, case: KnownCase | None, idempotency_key: str | None
@@ -47,6 +52,7 @@ class ReferralApplication(ServiceApplication):
                 officers=request.officers,
                 materials=request.materials,
                 referred_on=request.referred_on or today_in_china(),
+                catalogue=self.catalogue,
                 **idempotency.recorded(),
             ),
             answer_existing,

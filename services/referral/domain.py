@@ -9,21 +9,30 @@ answer, reconsideration and hand-over of seized items extend it later.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
-from typing import Any, Literal
+from datetime import date
+from typing import Any, ClassVar, Literal
 
 from typing_extensions import TypedDict
 
 from services.common import event_types
 from services.common import officers as common_officers
+from services.common.deadlines import RecordedDeadline, recorded_deadline
 from services.common.identifiers import is_valid_uscc
 from services.common.officers import require_two_officers
+from services.common.rules import Catalogue
 from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import TracedAggregate
 from services.infra.idempotency import RemembersCommands
 
 ReceivingOrgan = Literal["public_security", "procuratorate"]
-POLICE_FILING_DECISION_DAYS = 3  # 公安机关 decide to file or not within 3 days of receipt.
+# 公安机关 decide to file or not within 3 days of receipt of the referral: the value, its
+# counting (from the day after, a last day on a rest day moved to the next working day) and
+# its source are the catalogue's rule (rules/referral.yaml), chosen by the referral date.
+# The referral date stands for the receipt, as it always has here. The head's approval
+# (referral.head_decision) and the 24-hour dispatch (referral.dispatch) come before the
+# referral is recorded, so no deadline of a recorded referral starts from them.
+POLICE_FILING_DECISION_RULE = "referral.police_filing_decision"
+FILING_DECISION_DEADLINE = "police_filing_decision"  # its name among a referral's deadlines
 REFERRAL_ID_NAMESPACE = uuid.UUID("a1c7e2f0-5b9d-5c3e-8f41-7d2b6e9a0c33")
 
 
@@ -110,8 +119,28 @@ class Referral(TracedAggregate, RemembersCommands):
         materials: list[str]
         referred_on: str
         filing_decision_due: str
+        # Since class version 2: the deadlines starting from the referral, each with the
+        # rule that set it (older events: upcast).
+        deadlines: list[RecordedDeadline]
         command_key: str
         command_fingerprint: str
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A referral recorded before the catalogue: its filing decision date was 3
+            calendar days after the referral, unrolled, under the only version of the rule."""
+            state["deadlines"] = [
+                RecordedDeadline(
+                    name=FILING_DECISION_DEADLINE,
+                    rule_id=POLICE_FILING_DECISION_RULE,
+                    rule_version=1,
+                    due_on=state["filing_decision_due"],
+                    provisional=False,
+                    region_override=None,
+                )
+            ]
 
     def __init__(
         self,
@@ -122,6 +151,7 @@ class Referral(TracedAggregate, RemembersCommands):
         referred_on: str,
         filing_decision_due: str,
         command_fingerprint: str,
+        deadlines: list[RecordedDeadline],
         command_key: str = "",  # referrals recorded before keys were honoured have none
     ) -> None:
         self.case_id = case_id
@@ -130,6 +160,7 @@ class Referral(TracedAggregate, RemembersCommands):
         self.organ_name = organ_name
         self.referred_on = referred_on
         self.filing_decision_due = filing_decision_due
+        self.deadlines = {deadline["name"]: deadline for deadline in deadlines}
         self.status = "referred"
         self.command_fingerprint = command_fingerprint
         self.remember(command_key, command_fingerprint)
@@ -153,11 +184,16 @@ class Referral(TracedAggregate, RemembersCommands):
         officers: list[Officer],
         materials: list[str],
         referred_on: date,
+        catalogue: Catalogue,
         command_key: str,
         command_fingerprint: str,
     ) -> Referral:
         require_two_officers(officers, "prepare a referral")
         validate_addressee(addressee)
+        filing_decision = recorded_deadline(
+            FILING_DECISION_DEADLINE,
+            catalogue.procedural_deadline(POLICE_FILING_DECISION_RULE, referred_on, region=case["region_code"]),
+        )
         referral: Referral = cls._create(
             cls.Referred,
             id=referral_id_for(case["case_id"], receiving_organ),
@@ -175,7 +211,8 @@ class Referral(TracedAggregate, RemembersCommands):
             officers=officers,
             materials=materials,
             referred_on=referred_on.isoformat(),
-            filing_decision_due=(referred_on + timedelta(days=POLICE_FILING_DECISION_DAYS)).isoformat(),
+            filing_decision_due=filing_decision["due_on"],
+            deadlines=[filing_decision],
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.common.rules import RulesSettings, load_configured_catalogue
 from services.infra.app import create_service_app
 from services.infra.projection import ProjectionRunner
 from services.infra.runtime import ServiceRuntime
@@ -14,12 +15,14 @@ from services.referral.readmodel import ReferralViewsProjection, metadata
 from services.referral.routes import router
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, rules: RulesSettings | None = None) -> FastAPI:
     settings = settings or Settings(service_name="referral")
+    # Loaded and validated before anything starts, like the case service's (one loader).
+    catalogue = load_configured_catalogue(rules)
     runtime: ServiceRuntime[ReferralApplication] = ServiceRuntime(
         settings,
         metadata,
-        application=lambda: ReferralApplication(env=event_store_env(settings)),
+        application=lambda: ReferralApplication(env=event_store_env(settings), catalogue=catalogue),
         handlers=lambda rt: [ProjectionRunner(rt.settings, ReferralViewsProjection())],
         personal_data=True,
         relay_after=("/caseledger/case",),  # a referral follows from its case's events

@@ -4,23 +4,38 @@ service's tables) and the referral tracker (移送台账); and the queries on th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, Text, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.access.policy import is_receiving_organ, jurisdiction_clause, reads_personal_data
 from services.common import event_types as types
 from services.common.personal_data import party_as_shown
+from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
 from services.infra.identity import Principal
 from services.infra.pagination import keyset_page
 from services.infra.sql import one_or_not_found, upsert
 from services.infra.telemetry import trace_id_of
-from services.referral.domain import KnownCase, ReceivingOrgan
+from services.referral.domain import FILING_DECISION_DEADLINE, POLICE_FILING_DECISION_RULE, KnownCase, ReceivingOrgan
 
 metadata = MetaData()
 known_cases = Table(
@@ -58,6 +73,37 @@ referral_tracker = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# A referral's deadlines (the police's filing decision, ...): open until the step is taken
+# (the police's answer is not recorded yet, so they stay open).
+referral_deadlines = Table(
+    "referral_deadlines",
+    metadata,
+    Column("referral_id", String(36), primary_key=True),
+    Column("name", String(40), primary_key=True),
+    Column("due_on", String(10), nullable=False, index=True),
+    Column("rule_id", String(120), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("provisional", Boolean, nullable=False),
+    Column("open", Boolean, nullable=False, index=True),
+)
+
+
+def _recorded_deadlines(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The referred event's deadlines (events before they were recorded: the date alone,
+    under the only version of the rule, as the domain's upcast says)."""
+    recorded = data.get("deadlines")
+    if recorded is not None:
+        return list(recorded)
+    return [
+        {
+            "name": FILING_DECISION_DEADLINE,
+            "rule_id": POLICE_FILING_DECISION_RULE,
+            "rule_version": 1,
+            "due_on": data["filing_decision_due"],
+            "provisional": False,
+        }
+    ]
 
 
 async def _known(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -> None:
@@ -111,6 +157,17 @@ async def _tracked(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -
         "updated_at": now,
     }
     await conn.execute(upsert(referral_tracker, row, ("referral_id",), conn.dialect.name))
+    for deadline in _recorded_deadlines(data):
+        deadline_row = {
+            "referral_id": event.aggregate_id,
+            "name": deadline["name"],
+            "due_on": deadline["due_on"],
+            "rule_id": deadline["rule_id"],
+            "rule_version": deadline["rule_version"],
+            "provisional": deadline["provisional"],
+            "open": True,
+        }
+        await conn.execute(upsert(referral_deadlines, deadline_row, ("referral_id", "name"), conn.dialect.name))
 
 
 _APPLY: dict[str, Callable[[AsyncConnection, ConsumedEvent, datetime], Awaitable[None]]] = {
@@ -159,8 +216,23 @@ def _visible(caller: Principal) -> Any:
     return jurisdiction_clause(caller, referral_tracker.c.agency_code, referral_tracker.c.region_code)
 
 
-def _tracker_row(row: Any, cipher: FieldCipher, full_personal_data: bool) -> dict[str, Any]:
+def _tracker_row(row: Any, cipher: FieldCipher, full_personal_data: bool, deadlines: list[Any]) -> dict[str, Any]:
+    """A tracker row as the API shows it, with its open deadlines (overdue: the due date
+    has passed, China time)."""
     entry = dict(row._mapping)
+    today = today_in_china().isoformat()
+    entry["deadlines"] = [
+        {
+            "name": d.name,
+            "due_on": d.due_on,
+            "rule_id": d.rule_id,
+            "rule_version": d.rule_version,
+            "provisional": d.provisional,
+            "overdue": d.due_on < today,
+        }
+        for d in deadlines
+        if d.referral_id == entry["referral_id"]
+    ]
     entry["party"] = party_as_shown(entry["party"], cipher, full_personal_data)
     entry["recorded_at"] = entry["recorded_at"].isoformat()
     entry["updated_at"] = entry["updated_at"].isoformat()
@@ -173,7 +245,26 @@ async def referral(db: AsyncEngine, cipher: FieldCipher, caller: Principal, refe
         select(referral_tracker).where(referral_tracker.c.referral_id == str(referral_id), _visible(caller)),
         f"referral {referral_id} in the tracker (yet)",
     )
-    return _tracker_row(row, cipher, reads_personal_data(caller))
+    return _tracker_row(row, cipher, reads_personal_data(caller), await _open_deadlines(db, [str(referral_id)]))
+
+
+async def _open_deadlines(db: AsyncEngine, referral_ids: list[str]) -> list[Any]:
+    if not referral_ids:
+        return []
+    query = (
+        select(referral_deadlines)
+        .where(referral_deadlines.c.referral_id.in_(referral_ids), referral_deadlines.c.open.is_(True))
+        .order_by(referral_deadlines.c.referral_id, referral_deadlines.c.due_on, referral_deadlines.c.name)
+    )
+    async with db.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+def _with_open_deadline(condition: Any) -> Any:
+    """Referrals with an open deadline meeting ``condition``."""
+    return referral_tracker.c.referral_id.in_(
+        select(referral_deadlines.c.referral_id).where(and_(referral_deadlines.c.open.is_(True), condition))
+    )
 
 
 async def referral_page(
@@ -184,6 +275,8 @@ async def referral_page(
     status: str | None,
     receiving_organ: ReceivingOrgan | None,
     case_id: UUID | None,
+    overdue: bool | None = None,
+    due_before: date | None = None,
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
@@ -194,8 +287,14 @@ async def referral_page(
         query = query.where(referral_tracker.c.receiving_organ == receiving_organ)
     if case_id:
         query = query.where(referral_tracker.c.case_id == str(case_id))
+    if overdue is not None:
+        late = _with_open_deadline(referral_deadlines.c.due_on < today_in_china().isoformat())
+        query = query.where(late if overdue else ~late)
+    if due_before is not None:
+        query = query.where(_with_open_deadline(referral_deadlines.c.due_on < due_before.isoformat()))
     rows, next_cursor = await keyset_page(
         db, query, referral_tracker.c.recorded_at, referral_tracker.c.referral_id, limit, cursor
     )
     full = reads_personal_data(caller)
-    return {"items": [_tracker_row(r, cipher, full) for r in rows], "next_cursor": next_cursor}
+    deadlines = await _open_deadlines(db, [r.referral_id for r in rows])
+    return {"items": [_tracker_row(r, cipher, full, deadlines) for r in rows], "next_cursor": next_cursor}

@@ -4,6 +4,7 @@ procuratorate; the referral tracker."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -67,9 +68,22 @@ async def list_referrals(
     status: Annotated[str | None, Query(max_length=30)] = None,
     receiving_organ: Annotated[ReceivingOrgan | None, Query()] = None,
     case_id: Annotated[UUID | None, Query()] = None,
+    overdue: Annotated[
+        bool | None, Query(description="Referrals with (true) or without (false) an overdue deadline")
+    ] = None,
+    due_before: Annotated[date | None, Query(description="Referrals with an open deadline due before this day")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     return await readmodel.referral_page(
-        db, cipher, caller, status=status, receiving_organ=receiving_organ, case_id=case_id, limit=limit, cursor=cursor
+        db,
+        cipher,
+        caller,
+        status=status,
+        receiving_organ=receiving_organ,
+        case_id=case_id,
+        overdue=overdue,
+        due_before=due_before,
+        limit=limit,
+        cursor=cursor,
     )

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.deadlines import RecordedDeadline
 from services.common.identifiers import USCC
 from services.referral.domain import Officer, ReceivingOrgan, Referral
 
@@ -43,6 +44,7 @@ class ReferralState(BaseModel):
     organ_name: str
     referred_on: date
     filing_decision_due: date
+    deadlines: list[RecordedDeadline] = Field(description="The deadlines starting from the referral, with their rules")
 
     @classmethod
     def of(cls, referral: Referral) -> ReferralState:
@@ -54,7 +56,19 @@ class ReferralState(BaseModel):
             organ_name=referral.organ_name,
             referred_on=date.fromisoformat(referral.referred_on),
             filing_decision_due=date.fromisoformat(referral.filing_decision_due),
+            deadlines=list(referral.deadlines.values()),
         )
+
+
+class OpenDeadline(BaseModel):
+    """An open deadline of a referral as the tracker shows it."""
+
+    name: str
+    due_on: str
+    rule_id: str
+    rule_version: int
+    provisional: bool = Field(description="Counted on a calendar year whose holidays are guessed (Monday to Friday)")
+    overdue: bool = Field(description="The due date has passed (China time) with the step not taken")
 
 
 class TrackerRow(BaseModel):
@@ -75,6 +89,7 @@ class TrackerRow(BaseModel):
     status: str
     referred_on: str
     filing_decision_due: str
+    deadlines: list[OpenDeadline] = Field(description="The open deadlines, each with the rule that set it")
     trace_id: str | None
     recorded_at: str
     updated_at: str

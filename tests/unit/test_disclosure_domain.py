@@ -10,18 +10,19 @@ import chinese_calendar
 import pytest
 
 from services.common.personal_data import mask_person_name
+from services.common.rules import load_catalogue
 from services.disclosure.application import publication_actor
 from services.disclosure.domain import (
     AlreadyPublished,
     Publication,
     add_months,
-    add_working_days,
     publication_id_for,
     to_wan_yuan,
     withheld_reason,
 )
 from services.infra.eventstore import cloud_type, event_data
 
+CATALOGUE = load_catalogue()
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 RESIDENT_ID = "430281198001011234"
 PERSON = {
@@ -61,7 +62,9 @@ def decision(party: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 def prepared(party: dict[str, Any], **overrides: Any) -> Publication:
     data = decision(party, **overrides)
-    return Publication.prepare(case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR)
+    return Publication.prepare(
+        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
+    )
 
 
 def stored_json(publication: Publication) -> str:
@@ -138,27 +141,49 @@ def test_chinese_calendar_data_for_2026_as_assumed() -> None:
 def test_publish_by_is_seven_working_days_across_national_day() -> None:
     # 09-29 decided; counted: 09-30 (1), holiday 10-01..07, 10-08 (2), 10-09 (3),
     # Saturday 10-10 make-up day (4), Sunday 10-11 off, 10-12 (5), 10-13 (6), 10-14 (7).
-    assert prepared(PERSON).publish_by == "2026-10-14"
-    assert add_working_days(date(2026, 9, 29), 7) == date(2026, 10, 14)
+    publication = prepared(PERSON)
+    assert publication.publish_by == "2026-10-14"
+    # The date is the catalogue's rule's, and the event records which rule and version.
+    assert publication.publish_deadline == {
+        "name": "publication",
+        "rule_id": "publication.penalty_publish_within",
+        "rule_version": 1,
+        "due_on": "2026-10-14",
+        "provisional": False,
+        "region_override": None,
+    }
+    (event,) = publication.collect_events()
+    assert event_data(event)["publish_deadline"]["rule_id"] == "publication.penalty_publish_within"
 
 
 def test_working_days_start_the_day_after() -> None:
-    assert add_working_days(date(2026, 3, 2), 1) == date(2026, 3, 3)  # Monday -> Tuesday
-    assert add_working_days(date(2026, 3, 6), 1) == date(2026, 3, 9)  # Friday -> Monday
+    # Monday 03-02 decided: Tue 03-03 (1) ... Wed 03-11 (7): 03-07/08 a weekend.
+    assert prepared(PERSON, decided_on="2026-03-02").publish_by == "2026-03-11"
+    # Friday 03-06 decided: Mon 03-09 (1) ... Tue 03-17 (7).
+    assert prepared(PERSON, decided_on="2026-03-06").publish_by == "2026-03-17"
 
 
 def test_working_days_fall_back_to_monday_to_friday_outside_the_calendar() -> None:
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(date(2040, 1, 2))
-    # 2040-01-06 is a Friday; 7 weekdays later is Tuesday 2040-01-17.
-    assert add_working_days(date(2040, 1, 6), 7) == date(2040, 1, 17)
+    # 2040-01-06 is a Friday; 7 weekdays later is Tuesday 2040-01-17, marked provisional
+    # (no official holiday list for 2040).
+    publication = prepared(PERSON, decided_on="2040-01-06")
+    assert publication.publish_by == "2040-01-17" and publication.publish_deadline["provisional"] is True
+
+
+def test_prepared_v1_event_is_upcast_with_its_date() -> None:
+    state: dict[str, Any] = {"publish_by": "2026-10-14"}
+    Publication.Prepared.upcast_v1_v2(state)
+    assert state["publish_deadline"]["due_on"] == "2026-10-14"
+    assert state["publish_deadline"]["rule_id"] == "publication.penalty_publish_within"
 
 
 def test_publication_end_is_decision_date_plus_period() -> None:
     assert prepared(PERSON).publication_end == "2027-09-29"
     data = decision(PERSON)
     six_months = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=6, actor=DISCLOSURE_ACTOR
+        case_id=data["case_id"], decision=data, publication_months=6, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
     )
     assert six_months.publication_end == "2027-03-29" == six_months.item["publication_end_date"]
     assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)

@@ -29,6 +29,7 @@ from services.infra.projection import ProjectionRunner
 from services.infra.storage import event_store_env
 from tests.unit.conftest import TEST_CIPHER
 
+CATALOGUE = load_catalogue()
 TOPIC = "caseledger.case-events.v1"
 DECISION_NUMBER = "(醴)应急罚〔2026〕7号"
 
@@ -120,7 +121,7 @@ def settings(tmp_path: Path, credit_china: str) -> DisclosureSettings:
 
 @pytest.fixture()
 def app(settings: DisclosureSettings) -> Iterator[DisclosureApplication]:
-    application = DisclosureApplication(env=event_store_env(settings))
+    application = DisclosureApplication(env=event_store_env(settings), catalogue=CATALOGUE)
     yield application
     application.close()
 
@@ -209,7 +210,7 @@ def test_feed_shows_published_decision_without_personal_data(tmp_path: Path, set
     decided = decided_case(PERSON)
     data = on_the_wire(decided, "/caseledger/case", 0).data
     publication = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR
+        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
     )
     publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1", actor=DISCLOSURE_ACTOR)
     published = publication.collect_events()[-1]
@@ -238,7 +239,7 @@ def test_rejected_payload_is_retried_slowly_and_never_skipped(
     data = on_the_wire(decided_case(PERSON), "/caseledger/case", 0).data
     data["decision_number"] = "醴应急罚2026-1"  # not a decision document number: the schema refuses it
     rejected = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=12, actor=DISCLOSURE_ACTOR
+        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
     )
     app.save(rejected)
     slow = settings.model_copy(update={"publisher_rejected_retry_s": 0.3})
