@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     select,
     update,
 )
@@ -32,9 +31,9 @@ from services.access.policy import jurisdiction_clause, reads_personal_data
 from services.case.personal_data import lookup_code
 from services.common import event_types as types
 from services.common.personal_data import party_as_shown
-from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
+from services.infra.deadline_rows import SHOWN, DeadlineRows
 from services.infra.identity import Principal
 from services.infra.pagination import keyset_page
 from services.infra.sql import one_or_not_found
@@ -92,6 +91,7 @@ case_deadlines = Table(
     Column("missed_recorded", Boolean, nullable=False),
     Column("extended", Boolean, nullable=False),
 )
+DEADLINES = DeadlineRows(case_deadlines, "case_id", (*SHOWN, "approaching_recorded", "missed_recorded", "extended"))
 
 
 def _decision_deadline(data: dict[str, Any]) -> dict[str, Any]:
@@ -227,22 +227,7 @@ def _entry(row: Any, cipher: FieldCipher, full_personal_data: bool, deadlines: l
     """A ledger row as the API shows it: personal data opened or masked by role, with
     its open deadlines (overdue: the due date has passed, China time)."""
     entry = dict(row._mapping)
-    today = today_in_china().isoformat()
-    entry["deadlines"] = [
-        {
-            "name": d.name,
-            "due_on": d.due_on,
-            "rule_id": d.rule_id,
-            "rule_version": d.rule_version,
-            "provisional": d.provisional,
-            "overdue": d.due_on < today,
-            "approaching_recorded": d.approaching_recorded,
-            "missed_recorded": d.missed_recorded,
-            "extended": d.extended,
-        }
-        for d in deadlines
-        if d.case_id == entry["case_id"]
-    ]
+    entry["deadlines"] = DEADLINES.shown_for(entry["case_id"], deadlines)
     entry["party"] = party_as_shown(entry["party"], cipher, full_personal_data)
     entry["party_code"] = entry["party"]["code"]
     entry["recorded_at"] = entry["recorded_at"].isoformat() if entry["recorded_at"] else None
@@ -260,19 +245,7 @@ async def ledger_entry(db: AsyncEngine, cipher: FieldCipher, caller: Principal, 
         ),
         f"case {case_id} in the ledger (yet)",
     )
-    return _entry(row, cipher, reads_personal_data(caller), await _open_deadlines(db, [str(case_id)]))
-
-
-async def _open_deadlines(db: AsyncEngine, case_ids: list[str]) -> list[Any]:
-    if not case_ids:
-        return []
-    query = (
-        select(case_deadlines)
-        .where(case_deadlines.c.case_id.in_(case_ids), case_deadlines.c.open.is_(True))
-        .order_by(case_deadlines.c.case_id, case_deadlines.c.due_on, case_deadlines.c.name)
-    )
-    async with db.connect() as conn:
-        return list((await conn.execute(query)).all())
+    return _entry(row, cipher, reads_personal_data(caller), await DEADLINES.open_for(db, [str(case_id)]))
 
 
 async def ledger_page(
@@ -298,19 +271,8 @@ async def ledger_page(
         # A person is found by the keyed digest of their ID number, an enterprise by its code.
         wanted = party_code.strip().upper()
         query = query.where(case_ledger.c.party_code.in_([wanted, cipher.digest(wanted)]))
-    if overdue is not None:
-        late = _with_open_deadline(case_deadlines.c.due_on < today_in_china().isoformat())
-        query = query.where(late if overdue else ~late)
-    if due_before is not None:
-        query = query.where(_with_open_deadline(case_deadlines.c.due_on < due_before.isoformat()))
+    query = DEADLINES.filtered(query, case_ledger.c.case_id, overdue=overdue, due_before=due_before)
     rows, next_cursor = await keyset_page(db, query, case_ledger.c.recorded_at, case_ledger.c.case_id, limit, cursor)
     full = reads_personal_data(caller)
-    deadlines = await _open_deadlines(db, [r.case_id for r in rows])
+    deadlines = await DEADLINES.open_for(db, [r.case_id for r in rows])
     return {"items": [_entry(r, cipher, full, deadlines) for r in rows], "next_cursor": next_cursor}
-
-
-def _with_open_deadline(condition: Any) -> Any:
-    """Cases with an open deadline meeting ``condition``."""
-    return case_ledger.c.case_id.in_(
-        select(case_deadlines.c.case_id).where(and_(case_deadlines.c.open.is_(True), condition))
-    )

@@ -18,7 +18,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     or_,
     select,
     update,
@@ -28,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.access.policy import is_receiving_organ, jurisdiction_clause, reads_personal_data
 from services.common import event_types as types
 from services.common.personal_data import party_as_shown
-from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
+from services.infra.deadline_rows import DeadlineRows
 from services.infra.identity import Principal
 from services.infra.pagination import keyset_page
 from services.infra.sql import one_or_not_found, upsert
@@ -87,6 +86,7 @@ referral_deadlines = Table(
     Column("provisional", Boolean, nullable=False),
     Column("open", Boolean, nullable=False, index=True),
 )
+DEADLINES = DeadlineRows(referral_deadlines, "referral_id")
 
 
 def _recorded_deadlines(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -220,19 +220,7 @@ def _tracker_row(row: Any, cipher: FieldCipher, full_personal_data: bool, deadli
     """A tracker row as the API shows it, with its open deadlines (overdue: the due date
     has passed, China time)."""
     entry = dict(row._mapping)
-    today = today_in_china().isoformat()
-    entry["deadlines"] = [
-        {
-            "name": d.name,
-            "due_on": d.due_on,
-            "rule_id": d.rule_id,
-            "rule_version": d.rule_version,
-            "provisional": d.provisional,
-            "overdue": d.due_on < today,
-        }
-        for d in deadlines
-        if d.referral_id == entry["referral_id"]
-    ]
+    entry["deadlines"] = DEADLINES.shown_for(entry["referral_id"], deadlines)
     entry["party"] = party_as_shown(entry["party"], cipher, full_personal_data)
     entry["recorded_at"] = entry["recorded_at"].isoformat()
     entry["updated_at"] = entry["updated_at"].isoformat()
@@ -245,26 +233,7 @@ async def referral(db: AsyncEngine, cipher: FieldCipher, caller: Principal, refe
         select(referral_tracker).where(referral_tracker.c.referral_id == str(referral_id), _visible(caller)),
         f"referral {referral_id} in the tracker (yet)",
     )
-    return _tracker_row(row, cipher, reads_personal_data(caller), await _open_deadlines(db, [str(referral_id)]))
-
-
-async def _open_deadlines(db: AsyncEngine, referral_ids: list[str]) -> list[Any]:
-    if not referral_ids:
-        return []
-    query = (
-        select(referral_deadlines)
-        .where(referral_deadlines.c.referral_id.in_(referral_ids), referral_deadlines.c.open.is_(True))
-        .order_by(referral_deadlines.c.referral_id, referral_deadlines.c.due_on, referral_deadlines.c.name)
-    )
-    async with db.connect() as conn:
-        return list((await conn.execute(query)).all())
-
-
-def _with_open_deadline(condition: Any) -> Any:
-    """Referrals with an open deadline meeting ``condition``."""
-    return referral_tracker.c.referral_id.in_(
-        select(referral_deadlines.c.referral_id).where(and_(referral_deadlines.c.open.is_(True), condition))
-    )
+    return _tracker_row(row, cipher, reads_personal_data(caller), await DEADLINES.open_for(db, [str(referral_id)]))
 
 
 async def referral_page(
@@ -287,14 +256,10 @@ async def referral_page(
         query = query.where(referral_tracker.c.receiving_organ == receiving_organ)
     if case_id:
         query = query.where(referral_tracker.c.case_id == str(case_id))
-    if overdue is not None:
-        late = _with_open_deadline(referral_deadlines.c.due_on < today_in_china().isoformat())
-        query = query.where(late if overdue else ~late)
-    if due_before is not None:
-        query = query.where(_with_open_deadline(referral_deadlines.c.due_on < due_before.isoformat()))
+    query = DEADLINES.filtered(query, referral_tracker.c.referral_id, overdue=overdue, due_before=due_before)
     rows, next_cursor = await keyset_page(
         db, query, referral_tracker.c.recorded_at, referral_tracker.c.referral_id, limit, cursor
     )
     full = reads_personal_data(caller)
-    deadlines = await _open_deadlines(db, [r.referral_id for r in rows])
+    deadlines = await DEADLINES.open_for(db, [r.referral_id for r in rows])
     return {"items": [_tracker_row(r, cipher, full, deadlines) for r in rows], "next_cursor": next_cursor}
