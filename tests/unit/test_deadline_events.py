@@ -21,8 +21,8 @@ from services.infra.eventstore import ServiceApplication, cloud_type, event_data
 from services.infra.scheduler import DeadlineScheduler
 from services.infra.settings import Settings
 from services.referral.application import ReferralApplication
-from services.referral.domain import Referral
-from tests.unit.test_referral_deadlines import CASE, OFFICERS
+from tests.unit.test_referral_deadlines import CASE
+from tests.unit.test_referral_deadlines import _refer as refer
 
 CATALOGUE = load_catalogue()
 REFERRAL_APPROACHING = "cn.caseledger.referral.deadline_approaching.v1"
@@ -73,20 +73,7 @@ def _types(app: ServiceApplication, aggregate_id: UUID) -> list[str]:
 
 
 def _refer(app: ReferralApplication) -> UUID:
-    referral = Referral.refer(
-        case=CASE,
-        receiving_organ="public_security",
-        organ_name="醴陵市公安局",
-        addressee={"organ_code": "11430281006234567E", "copy_to_code": None},
-        suspected_offence="刑法第一百三十四条 重大责任事故罪",
-        reason="涉嫌重大责任事故",
-        officers=OFFICERS,
-        materials=["移送书"],
-        referred_on=REFERRED_ON,
-        catalogue=CATALOGUE,
-        command_key="",
-        command_fingerprint="f",
-    )
+    referral = refer(REFERRED_ON)
     app.save(referral)
     return referral.id
 
@@ -168,7 +155,8 @@ def test_publish_by_is_recorded_once_each_when_not_published(disclosures: Disclo
     assert disclosures.record_deadline_events(publication.id, date(2026, 6, 30)) is None
     assert _types(disclosures, publication.id) == [PUBLICATION_APPROACHING, PUBLICATION_MISSED]
     missed = event_data(_events(disclosures, publication.id)[-1])
-    assert missed["case_id"] == CASE["case_id"] and missed["deadline"]["rule_id"] == "publication.penalty_publish_within"
+    assert missed["case_id"] == CASE["case_id"]
+    assert missed["deadline"]["rule_id"] == "publication.penalty_publish_within"
 
 
 def test_a_publication_pushed_closes_publish_by(disclosures: DisclosureApplication) -> None:
