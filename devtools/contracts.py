@@ -34,9 +34,24 @@ EVENTS: list[tuple[str, type[Any]]] = [
     ("case", Case.DeadlineMissed),
     ("case", Case.DeadlineExtended),
     ("referral", Referral.Referred),
+    ("referral", Referral.DeadlineApproaching),
+    ("referral", Referral.DeadlineMissed),
     ("disclosure", Publication.Prepared),
     ("disclosure", Publication.Published),
+    ("disclosure", Publication.DeadlineApproaching),
+    ("disclosure", Publication.DeadlineMissed),
 ]
+
+
+def event_doc(event_class: type[Any]) -> str:
+    """The event class's docstring as written: the eventsourcing library redefines a nested
+    event class as a dataclass whose generated docstring is its signature, so the first class
+    up our hierarchy (not the library's) with a written one."""
+    for cls in event_class.__mro__:
+        doc = cls.__dict__.get("__doc__") if cls.__module__.startswith("services.") else None
+        if doc and not doc.startswith(f"{cls.__name__}("):
+            return " ".join(doc.split())
+    return ""
 
 
 def event_data_schema(event_class: type[Any]) -> dict[str, Any]:
@@ -47,7 +62,7 @@ def event_data_schema(event_class: type[Any]) -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"urn:caseledger:contracts:events:{cloud_type(event_class)}",
         "title": cloud_type(event_class),
-        "description": " ".join((event_class.__doc__ or "").split()) or f"data of {cloud_type(event_class)}",
+        "description": event_doc(event_class) or f"data of {cloud_type(event_class)}",
         **schema,
     }
 
@@ -92,7 +107,7 @@ def asyncapi() -> dict[str, Any]:
         message_name(c): {
             "name": cloud_type(c),
             "title": cloud_type(c),
-            "summary": " ".join((c.__doc__ or "").split()) or cloud_type(c),
+            "summary": event_doc(c) or cloud_type(c),
             "contentType": "application/cloudevents+json",
             "headers": {
                 "type": "object",

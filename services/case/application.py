@@ -15,20 +15,19 @@ from typing import Any
 from uuid import UUID
 
 from cloudevents.core.formats.json import JSONFormat
-from eventsourcing.persistence import IntegrityError
 
 from services.access.policy import acts_for_agency, reads_personal_data, sees_agency
-from services.case.domain import DEFAULT_LEAD_WORKING_DAYS, Case
+from services.case.domain import Case
 from services.case.schemas import DeadlineExtensionRequest, FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
+from services.common.deadlines import DEFAULT_LEAD_WORKING_DAYS, DeadlineApplication, DeadlineSettings
 from services.common.personal_data import party_as_shown
 from services.common.rules import AppliedRule, Catalogue, Rule, RuleVersion, UnknownRule
 from services.infra.clock import today_in_china
 from services.infra.crypto import FieldCipher
 from services.infra.errors import Forbidden, NotFound
-from services.infra.eventstore import ServiceApplication, to_cloud_event
+from services.infra.eventstore import to_cloud_event
 from services.infra.idempotency import Idempotency, keyed_id
 from services.infra.identity import Principal
-from services.infra.settings import Settings
 
 # With an Idempotency-Key a filing's case id is derived from (agency, key).
 CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
@@ -74,16 +73,16 @@ def _permit(caller: Principal, *, acting: bool) -> Callable[[Case], None]:
     return permit
 
 
-class CaseSettings(Settings):
-    """The shared settings plus the case service's deadline configuration."""
-
-    # How many working days before a due date `deadline approaching` is recorded.
-    deadline_lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS
+class CaseSettings(DeadlineSettings):
+    """The shared settings and the deadline lead (DEADLINE_LEAD_WORKING_DAYS)."""
 
 
-class CaseApplication(ServiceApplication):
+class CaseApplication(DeadlineApplication):
+    """Its ``record_deadline_events`` (DeadlineApplication's) is the scheduler's check."""
+
     name = "cases"
     source = "/caseledger/case"
+    aggregate_name = "case"
 
     def __init__(
         self,
@@ -93,30 +92,8 @@ class CaseApplication(ServiceApplication):
         catalogue: Catalogue,
         lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS,
     ) -> None:
-        super().__init__(env=env)
+        super().__init__(env=env, catalogue=catalogue, lead_working_days=lead_working_days)
         self.cipher = cipher
-        self.catalogue = catalogue
-        self.lead_working_days = lead_working_days
-
-    # -- deadlines (the scheduler's check, services/infra/scheduler.py) ----------------------
-
-    def record_deadline_events(self, case_id: UUID, today: date) -> date | None:
-        """Record what ``today`` says about the case's open deadlines (approaching,
-        missed), once: a second scheduler (another replica) that appends the same event
-        collides on the aggregate version and leaves it to the first. Returns the next day
-        to look at the case again, or None when it has no open deadline left."""
-        case = self.find(case_id)
-        if not isinstance(case, Case):
-            return None
-        calendar = self.catalogue.calendar
-        case.record_deadline_events(today, calendar, self.lead_working_days)
-        if case.pending_events:
-            try:
-                self.append(case, {"case.id": str(case_id)})
-            except IntegrityError:
-                case = self.get_case(case_id)  # recorded by another scheduler, or a command won
-                return today if case.next_deadline_check(calendar, self.lead_working_days) else None
-        return case.next_deadline_check(calendar, self.lead_working_days)
 
     def extend_deadline(
         self,

@@ -8,7 +8,7 @@ States (a case handler's view, shared/DOMAIN.md §3): filed (立案, investigati
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from pydantic import Field, StringConstraints
@@ -16,8 +16,15 @@ from typing_extensions import TypedDict
 
 from services.case.personal_data import seal_party
 from services.common import event_types
-from services.common.calendar import OfficialCalendar
-from services.common.deadlines import RecordedDeadline, recorded_deadline
+from services.common.deadlines import (
+    DEFAULT_LEAD_WORKING_DAYS,
+    DeadlineApproachingEvent,
+    DeadlineMissedEvent,
+    KeepsDeadlines,
+    RecordedDeadline,
+    open_deadline,
+    recorded_deadline,
+)
 from services.common.identifiers import (
     USCC,
     USCC_PATTERN,
@@ -33,7 +40,6 @@ from services.infra.crypto import FieldCipher, is_sealed
 from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import TracedAggregate
 from services.infra.idempotency import RemembersCommands
-from services.infra.identity import system_actor
 
 CaseStatus = Literal["filed", "review_returned", "review_passed", "decided"]
 PartyKind = Literal["enterprise", "natural_person"]
@@ -67,9 +73,7 @@ ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
 # the catalogue's rule DECISION_DUE_RULE (rules/procedure.yaml), chosen by the filing date.
 DECISION_DUE_RULE = "case.decision_due"
 DECISION_DEADLINE = "decision"  # the name of the decision deadline among a case's deadlines
-# The deadline events are recorded this many working days before a due date by default
-# (the case service's DEADLINE_LEAD_WORKING_DAYS).
-DEFAULT_LEAD_WORKING_DAYS = 3
+__all__ = ["DEFAULT_LEAD_WORKING_DAYS"]  # re-exported: the lead's default is every service's
 DeadlineChange = Literal["extension", "suspension"]
 LIMITATION_YEARS = 2  # Art. 36: not discovered within 2 years: no penalty ...
 LIMITATION_YEARS_WITH_HARM = 5  # ... 5 years where life, health or property was harmed.
@@ -125,15 +129,6 @@ class Approver(TypedDict):
     title: NotRequired[Name]
 
 
-class DeadlineState(TypedDict):
-    """A deadline as the case keeps it: open until the step happens (met) or closed."""
-
-    deadline: RecordedDeadline
-    open: bool
-    approaching_for: str | None  # the due date an approaching event was recorded for
-    missed_for: str | None  # the due date a missed event was recorded for
-
-
 class DeadlineNotOpen(IllegalInCurrentState):
     """An extension of a deadline the case does not have open."""
 
@@ -181,7 +176,7 @@ def refuse_personal_data_in_text(pointer: str, text: str, party: Party | None = 
 # -- the aggregate ----------------------------------------------------------------------
 
 
-class Case(TracedAggregate, RemembersCommands):
+class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
     """行政处罚案件. Created by filing (立案). Remembers each command's Idempotency-Key, so
     a retry is answered from its events."""
 
@@ -216,26 +211,11 @@ class Case(TracedAggregate, RemembersCommands):
                 region_override=None,
             )
 
-    class DeadlineApproaching(TracedAggregate.Event):
-        """A deadline's due date is within the lead (recorded once per due date)."""
-
+    class DeadlineApproaching(DeadlineApproachingEvent):
         cloud_type = event_types.CASE_DEADLINE_APPROACHING
-        deadline: RecordedDeadline
-        lead_working_days: int
-        recorded_on: str
 
-        def apply(self, case: Case) -> None:
-            case.deadlines[self.deadline["name"]]["approaching_for"] = self.deadline["due_on"]
-
-    class DeadlineMissed(TracedAggregate.Event):
-        """A deadline's due date passed with its step not taken (recorded once per due date)."""
-
+    class DeadlineMissed(DeadlineMissedEvent):
         cloud_type = event_types.CASE_DEADLINE_MISSED
-        deadline: RecordedDeadline
-        recorded_on: str
-
-        def apply(self, case: Case) -> None:
-            case.deadlines[self.deadline["name"]]["missed_for"] = self.deadline["due_on"]
 
     class DeadlineExtended(TracedAggregate.Event):
         """An approved extension or suspension moves a deadline's due date (the earlier
@@ -290,7 +270,7 @@ class Case(TracedAggregate, RemembersCommands):
         def apply(self, case: Case) -> None:
             case.status = "decided"
             case.decision_number = self.decision_number
-            case.deadlines[DECISION_DEADLINE]["open"] = False  # the step is taken: closed
+            case.close_deadline(DECISION_DEADLINE)  # the step is taken
             case.remember(self.command_key, self.command_fingerprint)
 
     def __init__(
@@ -315,11 +295,7 @@ class Case(TracedAggregate, RemembersCommands):
         self.officers = officers
         self.filed_on = filed_on
         self.decision_due = decision_due
-        self.deadlines: dict[str, DeadlineState] = {
-            DECISION_DEADLINE: DeadlineState(
-                deadline=decision_deadline, open=True, approaching_for=None, missed_for=None
-            )
-        }
+        self.deadlines = {DECISION_DEADLINE: open_deadline(decision_deadline)}
         self.status: str = "filed"
         self.decision_number: str | None = None
         self.remember(command_key, command_fingerprint)
@@ -472,51 +448,6 @@ class Case(TracedAggregate, RemembersCommands):
 
     # -- deadlines -----------------------------------------------------------------------
 
-    def open_deadlines(self) -> list[RecordedDeadline]:
-        return [state["deadline"] for state in self.deadlines.values() if state["open"]]
-
-    def record_deadline_events(self, today: date, calendar: OfficialCalendar, lead_working_days: int) -> None:
-        """What the clock says about each open deadline, recorded once per due date: missed
-        once ``today`` is past the due date; approaching from ``lead_working_days`` working
-        days before it (not when it is already missed). A met deadline is closed: nothing."""
-        for state in self.deadlines.values():
-            if not state["open"]:
-                continue
-            deadline = state["deadline"]
-            due = date.fromisoformat(deadline["due_on"])
-            actor = self._scheduler_actor(deadline["name"])
-            if today > due:
-                if state["missed_for"] != deadline["due_on"]:
-                    self.trigger_event(
-                        self.DeadlineMissed, deadline=deadline, recorded_on=today.isoformat(), actor=actor
-                    )
-            elif state["approaching_for"] != deadline["due_on"] and today >= _approaching_from(
-                due, calendar, lead_working_days
-            ):
-                self.trigger_event(
-                    self.DeadlineApproaching,
-                    deadline=deadline,
-                    lead_working_days=lead_working_days,
-                    recorded_on=today.isoformat(),
-                    actor=actor,
-                )
-
-    def next_deadline_check(self, calendar: OfficialCalendar, lead_working_days: int) -> date | None:
-        """The first day on which :meth:`record_deadline_events` would record something."""
-        days = []
-        for state in self.deadlines.values():
-            if not state["open"]:
-                continue
-            due_on = state["deadline"]["due_on"]
-            due = date.fromisoformat(due_on)
-            if state["missed_for"] == due_on:
-                continue
-            if state["approaching_for"] == due_on:
-                days.append(due + timedelta(days=1))
-            else:
-                days.append(_approaching_from(due, calendar, lead_working_days))
-        return min(days, default=None)
-
     def extend_deadline(
         self,
         *,
@@ -552,15 +483,10 @@ class Case(TracedAggregate, RemembersCommands):
             command_fingerprint=command_fingerprint,
         )
 
-    def _scheduler_actor(self, name: str) -> dict[str, Any]:
-        return system_actor(
-            "case", self.agency["code"], self.agency["region_code"], f"deadline scheduler: the {name} deadline"
-        )
+    deadline_service = "case"
 
-
-def _approaching_from(due: date, calendar: OfficialCalendar, lead_working_days: int) -> date:
-    """The first day of the lead: ``lead_working_days`` working days before ``due``."""
-    return calendar.working_days_before(due, lead_working_days).day
+    def deadline_owner(self) -> tuple[str, str]:
+        return self.agency["code"], self.agency["region_code"]
 
 
 def _party_is_minor(party: RecordedParty, day: date, cipher: FieldCipher) -> bool:

@@ -20,8 +20,14 @@ CASE_DEADLINE_APPROACHING = PREFIX + "case.deadline_approaching.v1"
 CASE_DEADLINE_MISSED = PREFIX + "case.deadline_missed.v1"
 CASE_DEADLINE_EXTENDED = PREFIX + "case.deadline_extended.v1"
 REFERRAL_REFERRED = PREFIX + "referral.referred.v1"
+# A referral's statutory deadline (the police's filing decision, ...): approaching, missed.
+REFERRAL_DEADLINE_APPROACHING = PREFIX + "referral.deadline_approaching.v1"
+REFERRAL_DEADLINE_MISSED = PREFIX + "referral.deadline_missed.v1"
 DISCLOSURE_PUBLICATION_PREPARED = PREFIX + "disclosure.publication_prepared.v1"
 DISCLOSURE_PUBLISHED = PREFIX + "disclosure.published.v1"
+# The publication deadline (7 working days from the decision): approaching, missed.
+DISCLOSURE_DEADLINE_APPROACHING = PREFIX + "disclosure.deadline_approaching.v1"
+DISCLOSURE_DEADLINE_MISSED = PREFIX + "disclosure.deadline_missed.v1"
 
 ALL = frozenset(
     {
@@ -32,7 +38,11 @@ ALL = frozenset(
         CASE_DEADLINE_MISSED,
         CASE_DEADLINE_EXTENDED,
         REFERRAL_REFERRED,
+        REFERRAL_DEADLINE_APPROACHING,
+        REFERRAL_DEADLINE_MISSED,
         DISCLOSURE_PUBLICATION_PREPARED,
         DISCLOSURE_PUBLISHED,
+        DISCLOSURE_DEADLINE_APPROACHING,
+        DISCLOSURE_DEADLINE_MISSED,
     }
 )

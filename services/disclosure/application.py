@@ -11,18 +11,18 @@ from typing import Any
 from uuid import UUID
 
 from services.common import event_types
+from services.common.deadlines import DEFAULT_LEAD_WORKING_DAYS, DeadlineApplication, DeadlineSettings
 from services.common.rules import Catalogue
 from services.disclosure.domain import Publication, withheld_reason
 from services.infra.consumer import ConsumedEvent
-from services.infra.eventstore import ServiceApplication
 from services.infra.identity import system_actor
-from services.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class DisclosureSettings(Settings):
-    """The shared settings plus the disclosure rules that are configuration, not code."""
+class DisclosureSettings(DeadlineSettings):
+    """The shared settings, the deadline lead, and the disclosure rules that are
+    configuration, not code."""
 
     # General tier (一般失信行为): published 3 months to 1 year (DOMAIN.md §5, *to confirm*
     # locally: some provinces require at least 1 year for work-safety penalties).
@@ -32,15 +32,23 @@ class DisclosureSettings(Settings):
     publisher_timeout_s: float = 10.0
 
 
-class DisclosureApplication(ServiceApplication):
+class DisclosureApplication(DeadlineApplication):
+    """The publication deadline is computed from the catalogue; its
+    ``record_deadline_events`` (DeadlineApplication's) is the scheduler's check."""
+
     name = "disclosures"
     source = "/caseledger/disclosure"
+    aggregate_name = "publication"
 
     def __init__(
-        self, env: dict[str, str] | None = None, *, catalogue: Catalogue, publication_months: int = 12
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        catalogue: Catalogue,
+        publication_months: int = 12,
+        lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS,
     ) -> None:
-        super().__init__(env=env)
-        self.catalogue = catalogue  # the publication deadline is computed from it
+        super().__init__(env=env, catalogue=catalogue, lead_working_days=lead_working_days)
         self.publication_months = publication_months
 
     def get_publication(self, publication_id: UUID) -> Publication:

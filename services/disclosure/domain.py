@@ -19,7 +19,14 @@ from typing import Any, ClassVar, Literal
 from typing_extensions import TypedDict
 
 from services.common import event_types
-from services.common.deadlines import RecordedDeadline, recorded_deadline
+from services.common.deadlines import (
+    DeadlineApproachingEvent,
+    DeadlineMissedEvent,
+    KeepsDeadlines,
+    RecordedDeadline,
+    open_deadline,
+    recorded_deadline,
+)
 from services.common.identifiers import MOBILE_LIKE, RESIDENT_ID_LIKE, is_valid_resident_id
 from services.common.personal_data import mask_person_name
 from services.common.rules import Catalogue
@@ -184,9 +191,11 @@ def disclosed_penalty(decision: dict[str, Any], publication_end: date) -> Disclo
 # -- the aggregate ----------------------------------------------------------------------
 
 
-class Publication(TracedAggregate):
+class Publication(TracedAggregate, KeepsDeadlines):
     """公示 of one penalty decision. Created when the decision is known (prepared),
-    published when Credit China has accepted it."""
+    published when Credit China has accepted it, which closes its publication deadline."""
+
+    deadline_service = "disclosure"
 
     class Prepared(TracedAggregate.Created):
         cloud_type = event_types.DISCLOSURE_PUBLICATION_PREPARED
@@ -228,6 +237,20 @@ class Publication(TracedAggregate):
         def apply(self, publication: Publication) -> None:
             publication.published_on = self.published_on
             publication.receipt_id = self.receipt_id
+            publication.close_deadline(PUBLISH_DEADLINE)  # the step is taken
+
+    class DeadlineApproaching(DeadlineApproachingEvent):
+        """The publication deadline (publish_by, 7 working days from the decision) is within
+        the lead (recorded once per due date)."""
+
+        cloud_type = event_types.DISCLOSURE_DEADLINE_APPROACHING
+        case_id: str
+
+    class DeadlineMissed(DeadlineMissedEvent):
+        """The publication deadline passed unpublished (recorded once per due date)."""
+
+        cloud_type = event_types.DISCLOSURE_DEADLINE_MISSED
+        case_id: str
 
     def __init__(
         self,
@@ -251,9 +274,16 @@ class Publication(TracedAggregate):
         self.tier = tier
         self.publish_by = publish_by
         self.publish_deadline = publish_deadline
+        self.deadlines = {PUBLISH_DEADLINE: open_deadline(publish_deadline)}
         self.publication_end = publication_end
         self.published_on: str | None = None
         self.receipt_id: str | None = None
+
+    def deadline_owner(self) -> tuple[str, str]:
+        return self.agency_code, self.region_code
+
+    def deadline_event_data(self) -> dict[str, Any]:
+        return {"case_id": self.case_id}
 
     @property
     def published(self) -> bool:

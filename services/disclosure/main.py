@@ -13,6 +13,7 @@ from services.infra.app import create_service_app
 from services.infra.policy import PolicyRunner
 from services.infra.projection import ProjectionRunner
 from services.infra.runtime import ServiceRuntime
+from services.infra.scheduler import DeadlineScheduler
 from services.infra.storage import event_store_env
 
 
@@ -24,7 +25,10 @@ def create_app(settings: DisclosureSettings | None = None, rules: RulesSettings 
         config,
         metadata,
         application=lambda: DisclosureApplication(
-            env=event_store_env(config), catalogue=catalogue, publication_months=config.publication_period_months
+            env=event_store_env(config),
+            catalogue=catalogue,
+            publication_months=config.publication_period_months,
+            lead_working_days=config.deadline_lead_working_days,
         ),
         handlers=lambda rt: [
             PolicyRunner(
@@ -35,7 +39,11 @@ def create_app(settings: DisclosureSettings | None = None, rules: RulesSettings 
             ),
             ProjectionRunner(rt.settings, DisclosureFeedProjection()),
         ],
-        workers=lambda rt: [CreditChinaPublisher(rt.application, config)],
+        workers=lambda rt: [
+            CreditChinaPublisher(rt.application, config),
+            # Deadline approaching / missed of publish_by, recorded as the publication's events.
+            DeadlineScheduler(rt.application, config, rt.application.record_deadline_events),
+        ],
         relay_after=("/caseledger/case",),  # a publication follows from its decision
     )
     return create_service_app(

@@ -114,7 +114,10 @@ class CreditChinaPublisher(threading.Thread):
                 try:
                     self.app.save_tracked(tracking, publication)
                 except IntegrityError:
-                    # Another publisher recorded it first; the next round sees it published.
+                    # Another publisher recorded it first (the next round sees it published), or
+                    # the deadline scheduler appended a deadline event meanwhile: the next round
+                    # loads it again and Credit China answers the same Idempotency-Key with the
+                    # same receipt.
                     log.info("publication %s was recorded by another publisher", publication.id)
                     return 0
             self.published += 1

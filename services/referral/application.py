@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from services.access.policy import acts_for_agency, sees_agency
-from services.common.rules import Catalogue
+from services.common.deadlines import DeadlineApplication
 from services.infra.clock import today_in_china
 from services.infra.errors import Forbidden
-from services.infra.eventstore import ServiceApplication
 from services.infra.idempotency import Idempotency
 from services.infra.identity import Principal
 from services.referral.domain import KnownCase, Referral, UnknownCase, referral_id_for
 from services.referral.schemas import ReferRequest
 
 
-class ReferralApplication(ServiceApplication):
+class ReferralApplication(DeadlineApplication):
+    """Every deadline of a referral is computed from the catalogue; its
+    ``record_deadline_events`` (DeadlineApplication's) is the scheduler's check."""
+
     name = "referrals"
     source = "/caseledger/referral"
-
-    def __init__(self, env: dict[str, str] | None = None, *, catalogue: Catalogue) -> None:
-        super().__init__(env=env)
-        self.catalogue = catalogue  # every deadline of a referral is computed from it
+    aggregate_name = "referral"
 
     def refer(
         self, caller: Principal, request: ReferRequest, case: KnownCase | None, idempotency_key: str | None

@@ -16,7 +16,14 @@ from typing_extensions import TypedDict
 
 from services.common import event_types
 from services.common import officers as common_officers
-from services.common.deadlines import RecordedDeadline, recorded_deadline
+from services.common.deadlines import (
+    DeadlineApproachingEvent,
+    DeadlineMissedEvent,
+    KeepsDeadlines,
+    RecordedDeadline,
+    open_deadline,
+    recorded_deadline,
+)
 from services.common.identifiers import is_valid_uscc
 from services.common.officers import require_two_officers
 from services.common.rules import Catalogue
@@ -98,8 +105,10 @@ def validate_addressee(addressee: Addressee) -> None:
             raise RuleViolation(f"/{field}", "uscc", "not a valid unified social credit code (check character)")
 
 
-class Referral(TracedAggregate, RemembersCommands):
+class Referral(TracedAggregate, RemembersCommands, KeepsDeadlines):
     """移送: one referral of one case to one receiving organ."""
+
+    deadline_service = "referral"
 
     class Referred(TracedAggregate.Created):
         cloud_type = event_types.REFERRAL_REFERRED
@@ -142,9 +151,23 @@ class Referral(TracedAggregate, RemembersCommands):
                 )
             ]
 
+    class DeadlineApproaching(DeadlineApproachingEvent):
+        """A referral's deadline (the police's filing decision, ...) is within the lead
+        (recorded once per due date)."""
+
+        cloud_type = event_types.REFERRAL_DEADLINE_APPROACHING
+        case_id: str
+
+    class DeadlineMissed(DeadlineMissedEvent):
+        """A referral's deadline passed with its step not taken (recorded once per due date)."""
+
+        cloud_type = event_types.REFERRAL_DEADLINE_MISSED
+        case_id: str
+
     def __init__(
         self,
         case_id: str,
+        region_code: str,
         agency_code: str,
         receiving_organ: ReceivingOrgan,
         organ_name: str,
@@ -156,14 +179,21 @@ class Referral(TracedAggregate, RemembersCommands):
     ) -> None:
         self.case_id = case_id
         self.agency_code = agency_code
+        self.region_code = region_code
         self.receiving_organ = receiving_organ
         self.organ_name = organ_name
         self.referred_on = referred_on
         self.filing_decision_due = filing_decision_due
-        self.deadlines = {deadline["name"]: deadline for deadline in deadlines}
+        self.deadlines = {deadline["name"]: open_deadline(deadline) for deadline in deadlines}
         self.status = "referred"
         self.command_fingerprint = command_fingerprint
         self.remember(command_key, command_fingerprint)
+
+    def deadline_owner(self) -> tuple[str, str]:
+        return self.agency_code, self.region_code
+
+    def deadline_event_data(self) -> dict[str, Any]:
+        return {"case_id": self.case_id}
 
     def answer_retry(self, fingerprint: str) -> None:
         """The same referral again (same request, with or without a key) is answered by

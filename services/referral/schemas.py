@@ -56,7 +56,7 @@ class ReferralState(BaseModel):
             organ_name=referral.organ_name,
             referred_on=date.fromisoformat(referral.referred_on),
             filing_decision_due=date.fromisoformat(referral.filing_decision_due),
-            deadlines=list(referral.deadlines.values()),
+            deadlines=[state["deadline"] for state in referral.deadlines.values()],
         )
 
 

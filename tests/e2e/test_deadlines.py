@@ -2,7 +2,10 @@
 processes: the rules catalogue as GET /v1/rules shows it; the decision deadline in the
 ledger with its rule; with the case service's clock moved forward (CLOCK_TODAY),
 `deadline approaching` and `deadline missed` recorded once each in the case's history,
-still once after the case service is killed and restarted, none for a case decided in time.
+still once after the case service is killed and restarted, none for a case decided in time;
+the referral's and the publication's deadline events delivered once each, signed, to a
+webhook subscriber by the notification service, across restarts of the services that
+record them.
 
 One system for the module, started with business "today" fixed at 2026-05-01.
 """
@@ -15,9 +18,20 @@ from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually
+from devtools.demo import (
+    AGENCY,
+    ENTERPRISE,
+    OFFICERS,
+    case_unknown_to_referral,
+    eventually,
+    legal_review_request,
+    penalty_decision_request,
+    referral_request,
+)
 from devtools.launcher import LocalSystem
+from devtools.webhooks import WebhookReceiver
 from services.common.rules import load_catalogue
 
 pytestmark = pytest.mark.e2e
@@ -161,3 +175,100 @@ def test_deadlines_are_recorded_once_also_after_restarts_and_none_when_met(syste
     time.sleep(3)  # several scheduler rounds (every 0.5 s)
     assert scheduled == _deadline_events(client, system, late) == [APPROACHING, MISSED]
     assert _deadline_events(client, system, in_time) == []
+
+
+REFERRAL_APPROACHING = "cn.caseledger.referral.deadline_approaching.v1"
+REFERRAL_MISSED = "cn.caseledger.referral.deadline_missed.v1"
+PUBLICATION_APPROACHING = "cn.caseledger.disclosure.deadline_approaching.v1"
+PUBLICATION_MISSED = "cn.caseledger.disclosure.deadline_missed.v1"
+# Referred Monday 2026-05-18: 05-19 (1), 05-20 (2), Thursday 05-21 (3): the police's filing
+# decision is due 05-21; its lead (3 working days before) starts Mon 05-18 (Wed 20, Tue 19, Mon 18).
+REFERRED_ON = "2026-05-18"
+# Decided Wednesday 2026-05-20: Thu 21 (1), Fri 22 (2), Mon 25 (3), Tue 26 (4), Wed 27 (5),
+# Thu 28 (6), Fri 05-29 (7): publish by 05-29; its lead starts Tue 05-26 (Thu 28, Wed 27, Tue 26).
+DECIDED_ON, PUBLISH_BY = "2026-05-20", "2026-05-29"
+
+
+def _move_clock(system: LocalSystem, today: str, *services: str) -> None:
+    system.extra_env["CLOCK_TODAY"] = today
+    for service in services:
+        system.restart(service)
+
+
+def test_referral_and_publication_deadline_events_reach_a_webhook_subscriber(system: LocalSystem) -> None:
+    client = httpx.Client(timeout=30)
+    _move_clock(system, "2026-05-01", "referral", "disclosure")
+    # Credit China refuses every push for now, so the publication stays unpublished.
+    assert client.post(system.url("credit_china") + "/_control/fail-next", json={"count": 10_000}).is_success
+    with WebhookReceiver() as receiver:
+        subscription = client.post(
+            system.url("notification") + "/v1/subscriptions",
+            json={
+                "callback_url": receiver.url,
+                "event_types": ["cn.caseledger.referral.deadline_*", "cn.caseledger.disclosure.deadline_*"],
+                "description": "officers' reminders",
+            },
+            headers=system.auth("integration", AGENCY),
+        )
+        assert subscription.status_code == 201, subscription.text
+        case = httpx.Client(base_url=system.url("case"), timeout=30)
+        case_id = _file(case, system, "拒不执行重大事故隐患整改指令")
+        assert case.post(
+            f"/v1/cases/{case_id}/legal-reviews",
+            json=legal_review_request(reviewed_on="2026-05-10"),
+            headers=system.auth("legal_reviewer", AGENCY),
+        ).is_success
+        assert case.post(
+            f"/v1/cases/{case_id}/penalty-decision",
+            json=penalty_decision_request(2026, 77, 30000, decided_on=DECIDED_ON),
+            headers=system.auth("agency_head", AGENCY),
+        ).is_success
+
+        def _refer() -> httpx.Response | None:
+            response = client.post(
+                system.url("referral") + "/v1/referrals",
+                json={**referral_request(case_id), "referred_on": REFERRED_ON},
+                headers=system.auth("officer", AGENCY),
+            )
+            return None if case_unknown_to_referral(response) else response
+
+        referred = eventually(_refer, 60, "the referral service to learn of the case")
+        assert referred.status_code == 201, referred.text
+
+        def delivered() -> list[tuple[str, str]]:
+            return sorted((e["type"], e["data"]["deadline"]["due_on"]) for e in receiver.events())
+
+        # 05-19: in the referral's lead; the publication's starts 05-26.
+        _move_clock(system, "2026-05-19", "referral", "disclosure")
+        eventually(lambda: delivered() == [(REFERRAL_APPROACHING, "2026-05-21")], 90, "referral approaching")
+        # 05-26: the filing decision is overdue; the publication is in its lead.
+        _move_clock(system, "2026-05-26", "referral", "disclosure")
+        expected = [(PUBLICATION_APPROACHING, PUBLISH_BY), (REFERRAL_APPROACHING, "2026-05-21")]
+        expected.append((REFERRAL_MISSED, "2026-05-21"))
+        eventually(lambda: delivered() == expected, 90, "publication approaching, referral missed")
+        # 06-01: the publication is overdue; killed and started again the same day, nothing twice.
+        _move_clock(system, "2026-06-01", "disclosure")
+        expected = sorted([*expected, (PUBLICATION_MISSED, PUBLISH_BY)])
+        eventually(lambda: delivered() == expected, 90, "publication missed")
+        _move_clock(system, "2026-06-01", "referral", "disclosure", "notification")
+        # Credit China accepts again: pushed late, the publication closes its deadline.
+        assert client.post(system.url("credit_china") + "/_control/fail-next", json={"count": 0}).is_success
+        eventually(
+            lambda: any(
+                i.get("case_id") == case_id
+                for i in client.get(system.url("disclosure") + "/v1/disclosures", params={"limit": 200}).json()["items"]
+            ),
+            90,
+            "the publication pushed",
+        )
+        time.sleep(3)  # several scheduler rounds (every 0.5 s) after the restarts
+        assert delivered() == expected
+        verifier = Webhook(subscription.json()["secret"])
+        for hook in receiver.received:
+            payload = verifier.verify(hook["body"], hook["headers"])  # raises if the signature is wrong
+            assert payload["subject"] == case_id and payload["data"]["case_id"] == case_id
+            assert payload["data"]["actor"]["subject"] in ("service:referral", "service:disclosure")
+            assert payload["data"]["deadline"]["rule_id"] in (
+                "referral.police_filing_decision",
+                "publication.penalty_publish_within",
+            )

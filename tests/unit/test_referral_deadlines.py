@@ -78,8 +78,8 @@ def _refer(referred_on: date, receiving_organ: ReceivingOrgan = "public_security
 def test_filing_decision_deadline_from_the_catalogue(referred_on: date, due_on: str, provisional: bool) -> None:
     referral = _refer(referred_on)
     assert referral.filing_decision_due == due_on
-    assert referral.deadlines == {
-        "police_filing_decision": {
+    assert referral.open_deadlines() == [
+        {
             "name": "police_filing_decision",
             "rule_id": "referral.police_filing_decision",
             "rule_version": 1,
@@ -87,9 +87,9 @@ def test_filing_decision_deadline_from_the_catalogue(referred_on: date, due_on: 
             "provisional": provisional,
             "region_override": None,
         }
-    }
+    ]
     (referred,) = referral.collect_events()
-    assert event_data(referred)["deadlines"] == list(referral.deadlines.values())
+    assert event_data(referred)["deadlines"] == referral.open_deadlines()
     assert event_data(referred)["filing_decision_due"] == due_on
 
 
