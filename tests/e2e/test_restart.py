@@ -42,6 +42,12 @@ def receiver() -> Iterator[WebhookReceiver]:
 def _system(request: pytest.FixtureRequest, factory: pytest.TempPathFactory, storage: str) -> Iterator[LocalSystem]:
     server = request.getfixturevalue("postgres_server") if storage == "postgresql" else None
     with running_system(factory.mktemp(f"restart-{storage}"), server) as running:
+        # The deadline schedulers record a referral's or a publication's approaching event on
+        # their tick (30 s by default): tick every half second, so that what they record falls
+        # inside the one-second quiet window settled() waits for, not after a snapshot.
+        running.extra_env["SCHEDULER_INTERVAL_S"] = "0.5"
+        for service in ("case", "referral", "disclosure"):
+            running.restart(service)
         yield running
 
 
