@@ -11,7 +11,7 @@ help:
 	@echo "make run        start the whole system on its embedded default (SQLite, local broker); keeps var/"
 	@echo "make run FRESH=1  the same, after emptying var/ (and, on PostgreSQL, the caseledger databases)"
 	@echo "make demo       with the system running: drive one case through file, review, penalise, refer, publish"
-	@echo "make token ROLE=officer [AGENCY=<USCC> REGION=<code>]  print a development bearer token"
+	@echo "make token ROLE=officer [AGENCY=<USCC> REGION=<code> AGENCY_NAME=<name>]  print a development bearer token"
 	@echo "make lint       ruff (lint and format check) and mypy; make test runs it first"
 	@echo "make test       install, start what is missing, lint, run every test"
 	@echo "make chaos      10,000 commands on PostgreSQL while the services are SIGKILLed at random; checks nothing is lost"
@@ -40,8 +40,9 @@ demo: install
 ROLE   ?= officer
 AGENCY ?= 11430281MB1234567L
 REGION ?= 430281
+AGENCY_NAME ?= 醴陵市应急管理局
 token: install
-	@$(BIN)/python -m devtools.tokens --role $(ROLE) --agency $(AGENCY) --region $(REGION)
+	@$(BIN)/python -m devtools.tokens --role $(ROLE) --agency $(AGENCY) --region $(REGION) --agency-name "$(AGENCY_NAME)"
 
 # Tests use the machine's PostgreSQL; start it when it is down (a no-op when it is up).
 postgres:

@@ -17,7 +17,10 @@ from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
 from services.case.domain import Case
+from services.case.register import DecisionRegister
+from services.common import event_types
 from services.disclosure.domain import Publication
+from services.infra.envelope import DATASCHEMA_PREFIX, SEQUENCE_DIGITS
 from services.infra.eventstore import cloud_type, data_fields
 from services.infra.settings import CASE_EVENTS_TOPIC, Settings
 from services.infra.topic import CAUGHT_UP, CONTROL_HEADER, GENESIS
@@ -33,7 +36,35 @@ EVENTS: list[tuple[str, type[Any]]] = [
     ("case", Case.DeadlineApproaching),
     ("case", Case.DeadlineMissed),
     ("case", Case.DeadlineExtended),
+    ("case", Case.EvidenceRecorded),
+    ("case", Case.InquiryRecorded),
+    ("case", Case.MeasureTaken),
+    ("case", Case.MeasureExtended),
+    ("case", Case.MeasureConcluded),
+    ("case", Case.CollectiveDiscussionRecorded),
+    ("case", Case.PriorNoticeServed),
+    ("case", Case.StatementRecorded),
+    ("case", Case.HearingRequested),
+    ("case", Case.HearingScheduled),
+    ("case", Case.HearingHeld),
+    ("case", Case.NotPenalised),
+    ("case", Case.Dismissed),
+    ("case", Case.SuspendedForReferral),
+    ("case", Case.ReportedToAgency),
+    ("case", DecisionRegister.NumberAssigned),
     ("referral", Referral.Referred),
+    ("referral", Referral.Reported),
+    ("referral", Referral.HeadDecided),
+    ("referral", Referral.Dispatched),
+    ("referral", Referral.Received),
+    ("referral", Referral.FilingDecided),
+    ("referral", Referral.ReconsiderationRequested),
+    ("referral", Referral.ReconsiderationAnswered),
+    ("referral", Referral.Supervised),
+    ("referral", Referral.HandedOver),
+    ("referral", Referral.OutcomeRecorded),
+    ("referral", Referral.Returned),
+    ("referral", Referral.PaidFineRecorded),
     ("referral", Referral.DeadlineApproaching),
     ("referral", Referral.DeadlineMissed),
     ("disclosure", Publication.Prepared),
@@ -54,15 +85,51 @@ def event_doc(event_class: type[Any]) -> str:
     return ""
 
 
+# What each event's data says, for the other agencies that read contracts/ (the event
+# classes are dataclasses whose generated docstring is a Python signature naming stored
+# fields that are never published, such as command_key).
+EVENT_DESCRIPTIONS = {
+    event_types.CASE_FILED: "立案: a case filed by its agency: the agency, the party (a natural person's ID number, "
+    "phone and address sealed), the violation, the officers acting, the filing date and the decision deadline "
+    "with the rule that set it; actor: who filed, for which agency, and why.",
+    event_types.CASE_LEGAL_REVIEW_RECORDED: "法制审核: the legal review's outcome (passed or returned), the reviewer, "
+    "the opinion and the review date.",
+    event_types.CASE_PENALTY_DECIDED: "行政处罚决定: the decision document's content (number, date, respondent, "
+    "facts, legal basis, penalties, agency), self-contained so the disclosure needs no other view of the case.",
+    event_types.CASE_DEADLINE_APPROACHING: "A deadline of the case is approaching: recorded once per due date, "
+    "a configured number of working days before it.",
+    event_types.CASE_DEADLINE_MISSED: "A deadline of the case passed with its step not taken: recorded once per "
+    "due date, the day after it.",
+    event_types.CASE_DEADLINE_EXTENDED: "延期/中止: a deadline moved to a new due date, with the reason and the "
+    "approver (the agency head).",
+    event_types.REFERRAL_REFERRED: "移送: a case referred to the public security organ or the procuratorate, with the "
+    "suspected offence, the reason, the materials, the officers, the party it shares and the police's filing "
+    "decision deadline.",
+    event_types.DISCLOSURE_PUBLICATION_PREPARED: "双公示: a penalty decision's publication prepared by the "
+    "disclosure policy: "
+    "the published items (natural persons masked), the tier and period, and the publish-by deadline.",
+    event_types.DISCLOSURE_PUBLISHED: "The publication was pushed to Credit China and accepted, with its receipt.",
+}
+
+
+def event_description(event_class: type[Any]) -> str:
+    """The event's description: the table above, else the class's own docstring (not the
+    signature a dataclass generates), else its type."""
+    type_ = cloud_type(event_class)
+    if type_ in EVENT_DESCRIPTIONS:
+        return EVENT_DESCRIPTIONS[type_]
+    return event_doc(event_class) or f"The data of {type_}"
+
+
 def event_data_schema(event_class: type[Any]) -> dict[str, Any]:
     fields = {"case_id": str, **data_fields(event_class)}
     shape = TypedDict(event_class.__qualname__.replace(".", ""), fields)  # type: ignore[misc]  # its name is made at run time
     schema = TypeAdapter(shape).json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"urn:caseledger:contracts:events:{cloud_type(event_class)}",
+        "$id": f"{DATASCHEMA_PREFIX}{cloud_type(event_class)}",
         "title": cloud_type(event_class),
-        "description": event_doc(event_class) or f"data of {cloud_type(event_class)}",
+        "description": event_description(event_class),
         **schema,
     }
 
@@ -75,9 +142,23 @@ def envelope_schema() -> dict[str, Any]:
         "title": "caseledger CloudEvent envelope",
         "description": "CloudEvents 1.0, structured mode (content-type application/cloudevents+json), "
         "one per Kafka message keyed by case id. The id is derived from (aggregate id, version), "
-        "so a re-published event keeps its id: consumers drop duplicates by id.",
+        "so a re-published event keeps its id: consumers drop duplicates by id. Text is UTF-8 (no \\u "
+        "escapes). Webhooks carry the same envelope in the HTTP binding's structured mode.",
         "type": "object",
-        "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data"],
+        "required": [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "subject",
+            "time",
+            "datacontenttype",
+            "dataschema",
+            "partitionkey",
+            "aggregateid",
+            "sequence",
+            "data",
+        ],
         "properties": {
             "specversion": {"const": "1.0"},
             "id": {"type": "string", "format": "uuid"},
@@ -86,10 +167,16 @@ def envelope_schema() -> dict[str, Any]:
             "subject": {"type": "string", "format": "uuid", "description": "the case id"},
             "time": {"type": "string", "format": "date-time", "description": "record time of the event"},
             "datacontenttype": {"const": "application/json"},
-            "dataschema": {"type": "string", "pattern": "^urn:caseledger:contracts:events:"},
+            "dataschema": {"type": "string", "pattern": f"^{DATASCHEMA_PREFIX}"},
             "partitionkey": {"type": "string", "description": "the case id (Kafka message key)"},
             "aggregateid": {"type": "string", "description": "id of the aggregate that emitted the event"},
-            "sequence": {"type": "string", "pattern": "^[0-9]+$", "description": "the aggregate's version"},
+            "sequence": {
+                "type": "string",
+                "pattern": f"^[0-9]{{{SEQUENCE_DIGITS}}}$",
+                "description": f"the aggregate's version, zero-padded to {SEQUENCE_DIGITS} digits so that it "
+                "compares as a string (sequence extension); messages relayed before the padding carry the bare "
+                "number, so a reader of old messages compares int(sequence)",
+            },
             "traceparent": {"type": "string", "description": "W3C trace context of the causing request"},
             "data": {"type": "object"},
         },
@@ -147,6 +234,7 @@ def asyncapi() -> dict[str, Any]:
         "channels": {
             "caseEvents": {
                 "address": CASE_EVENTS_TOPIC,
+                "servers": [{"$ref": "#/servers/production"}, {"$ref": "#/servers/local"}],
                 "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
                 "bindings": {
                     "kafka": {
@@ -176,16 +264,53 @@ def asyncapi() -> dict[str, Any]:
             for service in ("case", "referral", "disclosure")
         }
         | {
-            "consumersReceive": {
+            f"{group_operation(group)}Receives": {
                 "action": "receive",
                 "channel": {"$ref": "#/channels/caseEvents"},
-                "summary": "consumer groups case-ledger, referral-views, disclosure-policy, disclosure-feed, "
-                "notification-deliveries, each suffixed with the topic's identity (.<8 characters>); each "
-                "stores its offsets, under the topic's identity, with its effects, and skips control records",
+                "summary": f"consumer group {group} of the {service} service, suffixed with the topic's identity "
+                "(.<8 characters>); it stores its offsets, under the topic's identity, with its effects, drops "
+                "a CloudEvent id it has applied, and skips control records",
+                "bindings": {
+                    "kafka": {
+                        "groupId": {"type": "string", "pattern": f"^{group}\\.[0-9a-f]{{8}}$"},
+                        "clientId": {"type": "string", "const": f"{service}-{group}"},
+                        "bindingVersion": "0.5.0",
+                    }
+                },
             }
+            for service, group in CONSUMER_GROUPS
+        },
+        "servers": {
+            "production": {
+                "host": "{brokers}",
+                "protocol": "kafka",
+                "description": "The operator's Kafka (KRaft) cluster, as KAFKA_BOOTSTRAP_SERVERS names it; the topic "
+                "created ahead with replication.factor=3, min.insync.replicas=2, retention.ms=-1",
+                "variables": {"brokers": {"description": "host:port of the bootstrap brokers"}},
+            },
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "`make run`'s embedded broker (Tansu): kept in memory, refilled from the event stores",
+            },
         },
         "components": {"messages": messages},
     }
+
+
+# Every consumer group reading the topic: (service, group).
+CONSUMER_GROUPS = (
+    ("case", "case-ledger"),
+    ("referral", "referral-views-v2"),
+    ("disclosure", "disclosure-policy"),
+    ("disclosure", "disclosure-feed"),
+    ("notification", "notification-deliveries"),
+)
+
+
+def group_operation(group: str) -> str:
+    head, *rest = group.split("-")
+    return head + "".join(part.title() for part in rest)
 
 
 CONTROL_MESSAGE = "topic_control"

@@ -1,5 +1,7 @@
-"""Drive one case through file, legal review, penalty decision, referral and publication
-against a running system, and show what each part of the system learnt.
+"""Drive one 一案双罚 case (a company and its principal responsible person) through filing,
+investigation, prior notice, a defence, a hearing for the principal, legal review,
+collective discussion, the two decisions, referral and the two publications against a
+running system, and show what each part of the system learnt.
 
 ``make demo`` runs it against ``make run``; the end-to-end tests run the same flow and
 assert on its result.
@@ -8,11 +10,13 @@ assert on its result.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,9 +25,11 @@ import httpx
 
 from devtools.launcher import DEFAULT_PORTS, LocalSystem
 from devtools.webhooks import WebhookReceiver
+from services.infra.clock import today_in_china
 
 # Valid codes (check characters computed per GB 32100 / GB 11643).
 AGENCY = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
+AGENCY_SHORT_NAME = "醴"  # 机关代字: its decision numbers read (醴)应急罚〔2026〕n号
 ENTERPRISE = {
     "kind": "enterprise",
     "name": "醴陵市某某花炮厂",
@@ -39,6 +45,9 @@ PERSON = {
     "phone": PERSON_PHONE,
     "address": "醴陵市某路1号",
 }
+# 一案双罚: the unit, and its principal responsible person (a natural person).
+UNIT = {**ENTERPRISE, "role": "unit"}
+PRINCIPAL = {**PERSON, "role": "principal_responsible_person"}
 # Other agencies, for scope: the receiving organs of a referral (行刑衔接), the city and
 # province above Liling, and a sibling district under the same city.
 POLICE = {"code": "11430281MB7654321H", "name": "醴陵市公安局", "region_code": "430281"}
@@ -48,12 +57,18 @@ PROVINCE_AGENCY = {"code": "11430000MB3333333W", "name": "湖南省应急管理�
 FOREIGN_AGENCY = {"code": "11430202MB4444444M", "name": "株洲市荷塘区应急管理局", "region_code": "430202"}
 OFFICERS = [{"name": "李四", "certificate_no": "43010001"}, {"name": "王五", "certificate_no": "43010002"}]
 REVIEWER = {"name": "赵六", "certificate_no": "43019999"}
+HEARING_CHAIR = {"name": "钱七", "certificate_no": "43018888"}  # the legal office: did not investigate
+HEADS = ["陈局长", "刘副局长", "孙副局长"]
 
 
 EXPECTED_WEBHOOK_TYPES = {
     "cn.caseledger.case.filed.v1",
+    "cn.caseledger.case.prior_notice_served.v1",
+    "cn.caseledger.case.hearing_held.v1",
     "cn.caseledger.case.penalty_decided.v1",
-    "cn.caseledger.referral.referred.v1",
+    "cn.caseledger.referral.reported.v1",
+    "cn.caseledger.referral.head_decided.v1",
+    "cn.caseledger.referral.dispatched.v1",
     "cn.caseledger.disclosure.published.v1",
 }
 
@@ -67,6 +82,9 @@ class DemoResult:
     tracker_row: dict[str, Any] = field(default_factory=dict)
     feed_entry: dict[str, Any] = field(default_factory=dict)
     simulator_record: dict[str, Any] = field(default_factory=dict)
+    # One publication per respondent: what Credit China accepted, by decision number.
+    simulator_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    feed_entries: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -97,10 +115,10 @@ Auth = Callable[[str, dict[str, str]], dict[str, str]]
 
 # The sample case's commands, as the demo, the chaos run and the bench send them.
 def filing_request(party: dict[str, Any], violation_date: str, **fields: Any) -> dict[str, Any]:
-    """立案: AGENCY's two officers file a case against ``party``."""
+    """立案: AGENCY's two officers file a case against ``party`` (or ``respondents=[...]``)."""
     return {
-        "agency": AGENCY,
-        "party": party,
+        "agency": {**AGENCY, "short_name": AGENCY_SHORT_NAME},
+        **({} if "respondents" in fields else {"party": party}),
         "violation_summary": "未按规定对从业人员进行安全生产教育和培训",
         "violation_date": violation_date,
         "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
@@ -114,12 +132,39 @@ def legal_review_request(**fields: Any) -> dict[str, Any]:
     return {"outcome": "passed", "reviewer": REVIEWER, "opinion": "事实清楚，证据确凿", **fields}
 
 
-def penalty_decision_request(year: int, number: int, fine_yuan: int, **fields: Any) -> dict[str, Any]:
-    """行政处罚决定: a fine and a warning under decision number ``number`` of ``year``."""
+def prior_notice_request(fine_yuan: int, **fields: Any) -> dict[str, Any]:
+    """事先告知: the facts, the basis and the intended fine and warning."""
     return {
-        "decision_number": f"(醴)应急罚〔{year}〕{number}号",
-        "penalties": [{"kind": "fine", "amount_yuan": fine_yuan}, {"kind": "warning"}],
+        "facts": "经查，该单位未按规定对从业人员进行安全生产教育和培训",
+        "legal_basis": "《中华人民共和国安全生产法》第九十七条第三项",
+        "intended_penalties": [{"kind": "fine", "amount_yuan": fine_yuan}, {"kind": "warning"}],
         **fields,
+    }
+
+
+def waiver_request(**fields: Any) -> dict[str, Any]:
+    """The respondent waives statement, defence and hearing in writing."""
+    return {"kind": "waiver", "summary": "当事人书面放弃陈述、申辩和听证", **fields}
+
+
+def penalty_decision_request(fine_yuan: int, **fields: Any) -> dict[str, Any]:
+    """行政处罚决定: a fine and a warning (the number is the system's)."""
+    return {
+        "penalties": [{"kind": "fine", "amount_yuan": fine_yuan}, {"kind": "warning"}],
+        "discretion": {"level": "general", "benchmark": "湖南省安全生产行政处罚自由裁量基准 第97-3项（一般）"},
+        "performance_how": "自收到本决定书之日起十五日内缴至指定银行，不得向执法机关缴纳",
+        "reconsideration_organ": "醴陵市人民政府",
+        "court": "醴陵市人民法院",
+        **fields,
+    }
+
+
+def document(title: str, n: int) -> dict[str, str]:
+    """A record of the agency's records system, by reference and content hash."""
+    return {
+        "title": title,
+        "uri": f"records://liling/demo/{n:04d}",
+        "sha256": hashlib.sha256(title.encode()).hexdigest(),
     }
 
 
@@ -131,6 +176,7 @@ def referral_request(case_id: str) -> dict[str, Any]:
         "organ_name": POLICE["name"],
         "organ_code": POLICE["code"],
         "copy_to_code": PROCURATORATE["code"],
+        "offence": "offence.criminal_law_134a",
         "suspected_offence": "刑法第一百三十四条之一 危险作业罪",
         "reason": "拒不执行重大事故隐患整改指令",
         "officers": OFFICERS,
@@ -138,10 +184,29 @@ def referral_request(case_id: str) -> dict[str, Any]:
     }
 
 
+def head_approval_request(**fields: Any) -> dict[str, Any]:
+    """负责人 approves the referral."""
+    return {"outcome": "approved", "head": {"name": "陈局长", "title": "局长"}, **fields}
+
+
+def dispatch_request(**fields: Any) -> dict[str, Any]:
+    """移送: the file, each document by the SHA-256 of its content."""
+    documents = [
+        ("referral_letter", "涉嫌犯罪案件移送书"),
+        ("investigation_report", "涉嫌犯罪案件调查报告"),
+        ("seized_items_inventory", "涉案物品清单"),
+    ]
+    file = [
+        {"kind": kind, "title": title, "sha256": hashlib.sha256(title.encode()).hexdigest()}
+        for kind, title in documents
+    ]
+    return {"file": file, **fields}
+
+
 def case_unknown_to_referral(response: httpx.Response) -> bool:
-    """The referral service does not know the case yet (422 unknown-case): it learns cases
+    """The referral service does not know the case yet (409 unknown-case): it learns cases
     from the topic, so a referral sent right after the decision can come too early."""
-    if response.status_code != 422:
+    if response.status_code != 409:
         return False
     try:
         return str(response.json().get("type", "")) == "/problems/unknown-case"
@@ -161,7 +226,6 @@ def run_flow(
     and wait until every read model, Credit China and ``receiver`` have it. ``filing_key``
     is the filing's Idempotency-Key (the case id derives from it), random by default."""
     client = httpx.Client(timeout=30)
-    year = time.localtime().tm_year
     subscription = _ok(
         client.post(
             f"{urls['notification']}/v1/subscriptions",
@@ -169,31 +233,113 @@ def run_flow(
             headers={"Idempotency-Key": f"demo-sub-{uuid.uuid4()}", **auth("integration", AGENCY)},
         )
     )
+    today = today_in_china()
+    day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731 - n days ago
     filed = client.post(
         f"{urls['case']}/v1/cases",
-        json=filing_request(party, f"{year}-01-05"),
+        json=filing_request(PRINCIPAL, day(70), respondents=[UNIT, PRINCIPAL], filed_on=day(60)),
         headers={"Idempotency-Key": filing_key or f"demo-file-{uuid.uuid4()}", **auth("officer", AGENCY)},
     )
     case = _ok(filed)
     case_id = case["id"]
     result = DemoResult(case=case, subscription=subscription, responses={"file": filed})
-    reviewed = client.post(
-        f"{urls['case']}/v1/cases/{case_id}/legal-reviews",
-        json=legal_review_request(),
-        headers={"If-Match": filed.headers["etag"], **auth("legal_reviewer", AGENCY)},
+    cases = f"{urls['case']}/v1/cases/{case_id}"
+    officer, hearing, head = auth("officer", AGENCY), auth("legal_reviewer", AGENCY), auth("agency_head", AGENCY)
+
+    def step(name: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        response = client.post(f"{cases}{path}", json=body, headers=headers)
+        _ok(response)
+        result.responses[name] = response
+        return response
+
+    # 调查取证: evidence by hash, an interview by two officers, evidence preserved in advance and its decision.
+    step(
+        "evidence",
+        "/evidence",
+        {"kind": "photo", "document": document("现场照片", 1), "officers": OFFICERS, "collected_on": day(59)},
+        officer,
     )
-    _ok(reviewed)
-    decided = client.post(
-        f"{urls['case']}/v1/cases/{case_id}/penalty-decision",
-        json=penalty_decision_request(year, int(time.time()) % 100000, 30000),
-        headers={
-            "If-Match": reviewed.headers["etag"],
-            "X-Reason": quote("负责人集体讨论决定"),  # recorded with the event; percent-encoded UTF-8
-            **auth("agency_head", AGENCY),
+    step(
+        "interview",
+        "/inquiries",
+        {"kind": "interview", "officers": OFFICERS, "record": document("询问笔录", 2), "held_on": day(58)},
+        officer,
+    )
+    step(
+        "preserve",
+        "/measures",
+        {
+            "kind": "preservation",
+            "items": "安全生产教育培训档案一册",
+            "officers": OFFICERS,
+            "approver": {"name": HEADS[0]},
+            "document": document("先行登记保存通知书", 3),
+            "taken_on": day(57),
         },
+        officer,
     )
-    _ok(decided)
-    result.responses.update(review=reviewed, decide=decided)
+    step(
+        "preserved",
+        "/measures/1/conclusion",
+        {
+            "outcome": "解除先行登记保存，退还档案",
+            "document": document("解除先行登记保存通知书", 4),
+            "concluded_on": day(55),
+        },
+        officer,
+    )
+    # 事先告知 to each: the unit's 60,000 and the principal's 30,000 are major (hearing right).
+    step("notify_unit", "/respondents/1/prior-notice", prior_notice_request(60000, notified_on=day(50)), officer)
+    step("notify_principal", "/respondents/2/prior-notice", prior_notice_request(30000, notified_on=day(50)), officer)
+    step(
+        "defence",
+        "/respondents/1/statements",
+        {"kind": "defence", "summary": "已于检查后组织全员培训，请求从轻", "received_on": day(49)},
+        officer,
+    )
+    # 听证 for the principal: requested, notified 22 days ahead, chaired by the legal office, held.
+    step("request_hearing", "/respondents/2/hearing-request", {"requested_on": day(48)}, officer)
+    step(
+        "schedule_hearing",
+        "/respondents/2/hearing-schedule",
+        {"notified_on": day(47), "hearing_on": day(25), "place": "醴陵市应急管理局听证室", "chair": HEARING_CHAIR},
+        hearing,
+    )
+    record = document("听证笔录", 5)
+    step(
+        "hearing",
+        "/respondents/2/hearing-record",
+        {"held_on": day(25), "chair": HEARING_CHAIR, "record": record},
+        hearing,
+    )
+    # 法制审核 after the hearing, then 负责人集体讨论.
+    step("review", "/legal-reviews", legal_review_request(reviewed_on=day(20)), hearing)
+    step(
+        "discuss",
+        "/collective-discussions",
+        {
+            "participants": HEADS,
+            "conclusion": "同意对单位和主要负责人分别处罚",
+            "minutes": document("集体讨论记录", 6),
+            "discussed_on": day(19),
+        },
+        head,
+    )
+    # Two decisions, two numbers: the unit's lighter after its defence, the principal's on the hearing record.
+    reason = {"X-Reason": quote("负责人集体讨论决定")}  # recorded with the event; percent-encoded UTF-8
+    step(
+        "decide_unit",
+        "/respondents/1/penalty-decision",
+        penalty_decision_request(50000, decided_on=day(18)),
+        {**reason, **head},
+    )
+    decided = step(
+        "decide",
+        "/respondents/2/penalty-decision",
+        penalty_decision_request(30000, decided_on=day(18), hearing_record_sha256=record["sha256"]),
+        {**reason, **head},
+    )
+    numbers = [r["decision_number"] for r in decided.json()["respondents"]]
 
     def _refer() -> httpx.Response | None:
         response = client.post(
@@ -207,12 +353,16 @@ def run_flow(
     _ok(referred)
     result.responses["refer"] = referred
     referral_id = referred.json()["id"]
+    # The head approves the report, and the file goes to the police within 24 hours.
+    steps = f"{urls['referral']}/v1/referrals/{referral_id}"
+    _ok(client.post(f"{steps}/head-decision", json=head_approval_request(), headers=auth("agency_head", AGENCY)))
+    _ok(client.post(f"{steps}/dispatch", json=dispatch_request(), headers=auth("officer", AGENCY)))
 
     def _ledger() -> dict[str, Any] | None:
         response = client.get(f"{urls['case']}/v1/cases/{case_id}", headers=auth("officer", AGENCY))
         entry = response.json() if response.status_code == 200 else {}
-        done = entry.get("referral_status") == "referred" and entry.get("publication_status") == "published"
-        return entry if done else None
+        published = [r.get("publication_status") for r in entry.get("respondents", [])] == ["published"] * 2
+        return entry if entry.get("referral_status") == "referred" and published else None
 
     result.ledger_entry = eventually(_ledger, timeout, "the ledger to show referral and publication")
     result.tracker_row = eventually(
@@ -224,25 +374,29 @@ def run_flow(
                 )
             ).status_code
             == 200
+            and r.json()["status"] == "dispatched"
             and r.json()
         ),
         timeout,
         "the tracker row",
     )
 
-    def _feed() -> dict[str, Any] | None:
+    def _feed() -> list[dict[str, Any]] | None:
         items = client.get(f"{urls['disclosure']}/v1/disclosures", params={"limit": 200}).json()["items"]
-        return next((i for i in items if i.get("case_id") == case_id), None)
+        mine = [i for i in items if i.get("case_id") == case_id]
+        return mine if len(mine) == len(numbers) else None
 
-    result.feed_entry = eventually(_feed, timeout, "the disclosure feed entry")
+    result.feed_entries = eventually(_feed, timeout, "a disclosure feed entry per respondent")
+    result.feed_entry = next(i for i in result.feed_entries if "黄" in json.dumps(i, ensure_ascii=False))
 
-    def _simulator() -> dict[str, Any] | None:
+    def _simulator() -> dict[str, dict[str, Any]] | None:
         records = client.get(f"{urls['credit_china']}/api/v1/penalties").json()
         records = records["items"] if isinstance(records, dict) else records
-        decision = decided.json()["decision_number"]
-        return next((r for r in records if json.dumps(r, ensure_ascii=False).count(decision)), None)
+        found = {n: r for n in numbers for r in records if n in json.dumps(r, ensure_ascii=False)}
+        return found if len(found) == len(numbers) else None
 
-    result.simulator_record = eventually(_simulator, timeout, "Credit China to receive the publication")
+    result.simulator_records = eventually(_simulator, timeout, "Credit China to receive a publication per respondent")
+    result.simulator_record = result.simulator_records[decided.json()["decision_number"]]
 
     def _webhooks() -> list[dict[str, Any]] | None:
         mine = [w for w in receiver.received if json.loads(w["body"]).get("subject") == case_id]
@@ -269,8 +423,8 @@ def main() -> None:
     show("case as filed (write model)", result.case)
     show("case ledger entry (GET /v1/cases/{id})", result.ledger_entry)
     show("referral tracker row, as the police read it (GET /v1/referrals/{id})", result.tracker_row)
-    show("public disclosure feed entry (GET /v1/disclosures)", result.feed_entry)
-    show("what the Credit China simulator accepted", result.simulator_record)
+    show("public disclosure feed entries, one per respondent (GET /v1/disclosures)", result.feed_entries)
+    show("what the Credit China simulator accepted, by decision number", result.simulator_records)
     show(
         "the case's history as an auditor reads it: who acted, for which agency, why",
         [

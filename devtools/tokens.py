@@ -74,6 +74,7 @@ def mint(
     audience: str = DEV_AUDIENCE,
     private_key_pem: bytes | None = None,
     kid: str = KEY_ID,
+    agency_name: str | None = None,
     **extra: Any,
 ) -> str:
     """A signed bearer token for the given roles and agency."""
@@ -84,7 +85,7 @@ def mint(
         "aud": audience,
         "sub": subject or f"{roles[0] if roles else 'nobody'}@{agency_code}",
         "sub_type": subject_type,
-        "agency": {"code": agency_code, "region_code": region_code},
+        "agency": {"code": agency_code, "region_code": region_code, **({"name": agency_name} if agency_name else {})},
         "roles": roles,
         "iat": now,
         "nbf": now,
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument("--role", required=True, help="officer, legal_reviewer, agency_head, public_security, ...")
     parser.add_argument("--agency", default="11430281MB1234567L", help="the agency's unified social credit code")
     parser.add_argument("--region", default="430281", help="the agency's 6-digit region code")
+    parser.add_argument(
+        "--agency-name", default=None, help="the agency's name (the case service files with it, issue 16)"
+    )
     parser.add_argument("--subject", default=None)
     parser.add_argument("--system", action="store_true", help="the caller is a system, not a person")
     parser.add_argument("--on-behalf-of", default=None)
@@ -117,6 +121,7 @@ def main() -> None:
             roles=[r.strip() for r in args.role.split(",") if r.strip()],
             agency_code=args.agency,
             region_code=args.region,
+            agency_name=args.agency_name,
             subject=args.subject,
             subject_type="system" if args.system else "person",
             on_behalf_of=args.on_behalf_of,

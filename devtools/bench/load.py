@@ -34,7 +34,9 @@ from devtools.demo import (
     filing_request,
     legal_review_request,
     penalty_decision_request,
+    prior_notice_request,
     referral_request,
+    waiver_request,
 )
 from services.infra.clock import today_in_china
 
@@ -61,7 +63,6 @@ class LoadSpec:
     poll_s: float = 0.05
     tail_s: float = 20.0
     run_tag: str = "bench"
-    decision_base: int = 1
     seed: int = 1
     # Processes whose CPU time is measured over the window (name -> pid).
     pids: dict[str, int] = field(default_factory=dict)
@@ -84,7 +85,7 @@ class _WatchedCase:
 
 
 class _Retry(Exception):
-    """The referral service does not know the case yet (422 unknown-case)."""
+    """The referral service does not know the case yet (409 unknown-case)."""
 
 
 class Load:
@@ -266,34 +267,52 @@ class Load:
             watched = _WatchedCase(case_id, [(1, time.monotonic(), time.time())])
             self._spawn(self._watch_ledger(watched))
         try:
+            # Notified and waived, so that it may be decided at once (fines below the major
+            # thresholds: no discussion or hearing period).
+            fine = 1_000 + 500 * (n % 38)
+            etag = filed.headers["etag"]
+            for name, path, body in (
+                ("notify", "prior-notice", prior_notice_request(fine)),
+                ("waive", "statements", waiver_request()),
+            ):
+                answer = await self._send(
+                    name,
+                    "POST",
+                    f"{self.case_url}/v1/cases/{case_id}/respondents/1/{path}",
+                    counted,
+                    json=body,
+                    headers={**spec.auth["officer"], "If-Match": etag},
+                )
+                if answer is None:
+                    return
+                etag = answer.headers["etag"]
             reviewed = await self._send(
                 "review",
                 "POST",
                 f"{self.case_url}/v1/cases/{case_id}/legal-reviews",
                 counted,
                 json=legal_review_request(),
-                headers={**spec.auth["legal_reviewer"], "If-Match": filed.headers["etag"]},
+                headers={**spec.auth["legal_reviewer"], "If-Match": etag},
             )
             if reviewed is None:
                 return
             if watched:
-                watched.pending.append((2, time.monotonic(), time.time()))
-            number = 1 + (spec.decision_base + n) % 999_999
+                watched.pending.append((4, time.monotonic(), time.time()))
             decided = await self._send(
                 "penalise",
                 "POST",
-                f"{self.case_url}/v1/cases/{case_id}/penalty-decision",
+                f"{self.case_url}/v1/cases/{case_id}/respondents/1/penalty-decision",
                 counted,
-                json=penalty_decision_request(self.today.year, number, 10_000 + 1_000 * (n % 40)),
+                json=penalty_decision_request(fine),
                 headers={**spec.auth["agency_head"], "If-Match": reviewed.headers["etag"]},
             )
             if decided is None:
                 return
             answered = time.monotonic()
             if watched:
-                watched.pending.append((3, answered, time.time()))
+                watched.pending.append((5, answered, time.time()))
                 self.awaiting_feed[case_id] = answered
-            self.last_cases.append((case_id, 3))
+            self.last_cases.append((case_id, 5))
         finally:
             if watched:
                 watched.finished = True

@@ -107,7 +107,6 @@ class Bench:
             refer_share=self.args.refer_share,
             run_tag=f"{self.run_id}-{target}-{mode}",
             pids=self.measured_pids(),
-            decision_base=int(self.run_id, 16) % 900_000,
             **kwargs,
         )
 

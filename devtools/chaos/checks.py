@@ -86,7 +86,10 @@ def check_commands(
     # Duplicates whoever asked: a key or a (case, organ) stored more than once.
     twice = [k for k, v in by_key.items() if len(v) > 1] + [k for k, v in referred.items() if len(v) > 1]
     asked = {cmd.key for cmd in commands}
-    strangers = [e for e in case_events if e.state.get("command_key") not in asked]
+    # The decision-number register's events are taken by the decisions they number.
+    strangers = [
+        e for e in case_events if e.state.get("command_key") not in asked and "DecisionRegister." not in e.topic
+    ]
     c.update(
         sent=len(commands),
         ok=sum(cmd.ok for cmd in commands),

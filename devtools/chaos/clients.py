@@ -27,7 +27,7 @@ class Command:
     refused: int = 0  # connection refused: the request never reached a service
     no_answer: int = 0  # sent, then reset, closed or timed out: it may or may not have happened
     server_errors: int = 0  # 5xx answers, retried
-    not_yet_known: int = 0  # referral: 422 unknown-case until the referral service learns the case
+    not_yet_known: int = 0  # referral: 409 unknown-case until the referral service learns the case
     stale: int = 0  # 412 answers (If-Match behind), retried with the current version
     status: int | None = None  # the final answer's status, None when none came
     replayed: bool = False
@@ -71,7 +71,7 @@ class Clients:
         if_match: str | None = None,
         retry_unknown_case: bool = False,
     ) -> httpx.Response | None:
-        """POST until answered (not 5xx, not a transient 412/422), or the deadline passes."""
+        """POST until answered (not 5xx, not a transient 412 or 409 unknown-case), or the deadline passes."""
         with self.lock:
             self.commands.append(command)
         deadline = time.monotonic() + self.options.command_deadline_s

@@ -39,7 +39,8 @@ RELAY_POSITION = f"relay:{TOPIC}@%"
 DECIDED_TOPIC = get_topic(Case.PenaltyDecided)
 PREPARED_TOPIC = get_topic(Publication.Prepared)
 PUBLISHED_TOPIC = get_topic(Publication.Published)
-REFERRED_TOPIC = get_topic(Referral.Referred)
+# A referral starts with its report (移送报告): one per case and organ.
+REFERRED_TOPIC = get_topic(Referral.Reported)
 RECEIVING_ORGAN = "public_security"
 
 
@@ -69,7 +70,7 @@ PROJECTIONS = (
     ProjectionCheck(
         "referral",
         lambda _: ReferralViewsProjection(),
-        {"known_cases": ("updated_at",), "referral_tracker": ("recorded_at", "updated_at")},
+        {"known_cases": ("updated_at",), "referrals": ("recorded_at", "updated_at")},
     ),
     ProjectionCheck("disclosure", lambda _: DisclosureFeedProjection(), {"disclosure_feed": ("recorded_at",)}),
     ProjectionCheck(
@@ -84,6 +85,7 @@ PROJECTIONS = (
                 "last_error",
                 "created_at",
                 "delivered_at",
+                "redeliveries",
             )
         },
         copied=("subscriptions",),

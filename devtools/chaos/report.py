@@ -61,7 +61,7 @@ class ChaosReport:
             f" reset/timeout after sending {c.get('attempts_in_flight', 0)})",
             f"  5xx answers retried           {c.get('attempts_5xx', 0):>8}",
             f"  412 stale If-Match retried    {c.get('attempts_412', 0):>8}",
-            f"  422 unknown-case retried      {c.get('attempts_unknown_case', 0):>8}",
+            f"  409 unknown-case retried      {c.get('attempts_unknown_case', 0):>8}",
             f"  by kind                       {c.get('by_kind', {})}",
             f"  LOST (2xx, not stored)        {c.get('lost', 0):>8}",
             f"  DUPLICATED (stored twice)     {c.get('duplicated', 0):>8}",

@@ -23,11 +23,32 @@ from devtools.demo import (
     filing_request,
     legal_review_request,
     penalty_decision_request,
+    prior_notice_request,
     referral_request,
+    waiver_request,
 )
 from services.infra.clock import today_in_china
 
 REFERRAL_DELAY_S = 2.0  # a referral is sent this long after its case's decision
+
+
+# A case's commands after its filing: (name, path, role).
+STEPS = (
+    ("notify", "/respondents/1/prior-notice", "officer"),
+    ("waive", "/respondents/1/statements", "officer"),
+    ("review", "/legal-reviews", "legal_reviewer"),
+    ("decide", "/respondents/1/penalty-decision", "agency_head"),
+)
+
+
+def _step_body(name: str, fine: int, day: str) -> dict[str, Any]:
+    if name == "notify":
+        return prior_notice_request(fine, notified_on=day)
+    if name == "waive":
+        return waiver_request(received_on=day)
+    if name == "review":
+        return legal_review_request(opinion="事实清楚，证据确凿，程序合法", reviewed_on=day)
+    return penalty_decision_request(fine, decided_on=day)
 
 
 @dataclass(frozen=True)
@@ -37,7 +58,7 @@ class CasePlan:
 
     @property
     def size(self) -> int:
-        return 4 if self.refer else 3
+        return len(STEPS) + 1 + (1 if self.refer else 0)
 
 
 class Workload:
@@ -54,7 +75,6 @@ class Workload:
         self.done = 0
         self.next_case = 0
         self.day = today_in_china()
-        self.decision_base = rng.randrange(1, 800_000)
         self.errors: list[str] = []
         self.referrals: queue.Queue[tuple[float, Command, dict[str, Any]]] = queue.Queue()
         self.cases_done = threading.Event()
@@ -110,7 +130,7 @@ class Workload:
 
     def _referrer(self) -> None:
         """Referrals go a little after their case's decision: the referral service learns
-        cases from the topic, so a referral sent at once mostly waits out 422 unknown-case."""
+        cases from the topic, so a referral sent at once mostly waits out 409 unknown-case."""
         try:
             while True:
                 try:
@@ -147,35 +167,26 @@ class Workload:
             self._unsend(plan.size - 1)
             return
         case_id = filing.case_id = str(filed.json()["id"])
-        review = Command("review", f"{key}-review", case_id)
-        reviewed = c.send(
-            review,
-            "case",
-            f"/v1/cases/{case_id}/legal-reviews",
-            legal_review_request(opinion="事实清楚，证据确凿，程序合法", reviewed_on=day.isoformat()),
-            "legal_reviewer",
-            if_match=filed.headers.get("etag"),
-        )
-        self._count()
-        if reviewed is None or not review.ok:
-            self._unsend(plan.size - 2)
-            return
-        decision = Command("decide", f"{key}-decide", case_id)
-        decided = c.send(
-            decision,
-            "case",
-            f"/v1/cases/{case_id}/penalty-decision",
-            penalty_decision_request(
-                day.year, self.decision_base + n, 10_000 + 500 * (n % 40), decided_on=day.isoformat()
-            ),
-            "agency_head",
-            if_match=reviewed.headers.get("etag"),
-        )
-        self._count()
+        etag = filed.headers.get("etag")
+        # Notified, waived (so it may be decided at once), reviewed, decided: fines below the
+        # thresholds of a major decision, so no discussion or hearing period applies.
+        fine = 1_000 + 500 * (n % 38)
+        for sent, (name, path, role) in enumerate(STEPS, start=2):
+            command = Command(name, f"{key}-{name}", case_id)
+            answer = c.send(
+                command,
+                "case",
+                f"/v1/cases/{case_id}{path}",
+                _step_body(name, fine, day.isoformat()),
+                role,
+                if_match=etag,
+            )
+            self._count()
+            if answer is None or not command.ok:
+                self._unsend(plan.size - sent)
+                return
+            etag = answer.headers.get("etag")
         if not plan.refer:
             return
-        if decided is None or not decision.ok:
-            self._unsend(1)
-            return
-        body = {**referral_request(case_id), "referred_on": day.isoformat()}
+        body = {**referral_request(case_id), "reported_on": day.isoformat()}
         self.referrals.put((time.monotonic() + REFERRAL_DELAY_S, Command("refer", f"{key}-refer", case_id), body))

@@ -7,16 +7,19 @@ Each route declares exactly one rule, ``Depends(authorize(Permission.X))`` or
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.access.policy import PERMISSIONS, Permission, Role, may
+from services.common.identifiers import refuse_personal_identifiers
 from services.infra.auth import TokenVerifier, unauthorized
-from services.infra.errors import Forbidden
+from services.infra.errors import Forbidden, InvalidInput
 from services.infra.identity import Principal, set_current_actor
+from services.infra.log_routes import add_log_routes
 from services.infra.telemetry import current_trace_id
 
 WRITE_PERMISSIONS = frozenset(
@@ -25,21 +28,63 @@ WRITE_PERMISSIONS = frozenset(
         Permission.REVIEW_CASE,
         Permission.DECIDE_PENALTY,
         Permission.EXTEND_DEADLINE,
+        Permission.INVESTIGATE,
+        Permission.NOTIFY,
+        Permission.HEAR,
+        Permission.DISCUSS,
+        Permission.DECIDE_ON_THE_SPOT,
         Permission.REFER_CASE,
+        Permission.APPROVE_REFERRAL,
+        Permission.ANSWER_REFERRAL,
+        Permission.SUPERVISE_REFERRAL,
+        Permission.RECORD_CRIMINAL_OUTCOME,
         Permission.MANAGE_SUBSCRIPTIONS,
     }
 )
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer (see README: Security)")
+REASON_MAX_CHARS = 500  # decoded characters
+# Visible ASCII and spaces only; every "%" starts a %XX escape.
+_PERCENT_ENCODED = re.compile(r"^(?:[\x20-\x24\x26-\x7e]|%[0-9A-Fa-f]{2})+$")
 Reason = Annotated[
     str | None,
     Header(
         alias="X-Reason",
         min_length=1,
-        max_length=500,
-        description="Why this step is taken, recorded with the event (e.g. the approval it rests on); "
-        "percent-encoded UTF-8, since HTTP header values are ASCII (e.g. %E8%B4%9F%E8%B4%A3...)",
+        max_length=REASON_MAX_CHARS * 9,  # 500 characters of up to 3 UTF-8 bytes, each %XX
+        pattern=_PERCENT_ENCODED.pattern,
+        description="Why this step is taken, recorded with the event (e.g. the approval it rests on): "
+        f"percent-encoded UTF-8 (HTTP header values are ASCII), at most {REASON_MAX_CHARS} characters once "
+        "decoded, e.g. %E8%B4%9F%E8%B4%A3%E4%BA%BA%E6%89%B9%E5%87%86 (负责人批准). Raw non-ASCII bytes, a bare "
+        "or broken %-escape, escapes that are not UTF-8 and control characters are refused (422 "
+        "percent-encoded-utf8); so is a resident ID or mobile number (422 no-personal-data-in-text): the "
+        "reason is recorded in clear in the case's events, so personal identifiers belong in the party's fields",
     ),
 ]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def reason_of(header: str | None) -> str | None:
+    """The narrative an X-Reason header carries: strictly percent-decoded UTF-8, at most
+    ``REASON_MAX_CHARS`` characters, and, like every narrative text, without personal
+    identifiers (it is recorded in clear in the events, on the topic and in webhooks)."""
+    if header is None:
+        return None
+
+    def refuse(detail: str) -> InvalidInput:
+        return InvalidInput("X-Reason", "percent-encoded-utf8", detail, where="header")
+
+    if not _PERCENT_ENCODED.match(header):
+        raise refuse("send the reason percent-encoded (visible ASCII, each % followed by two hex digits)")
+    try:
+        reason = unquote_to_bytes(header).decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse("the percent-decoded bytes are not UTF-8") from None
+    if _CONTROL.search(reason) or not reason.strip():
+        raise refuse("the reason must be text: no control characters, not blank")
+    if len(reason) > REASON_MAX_CHARS:
+        raise refuse(f"at most {REASON_MAX_CHARS} characters once decoded")
+    refuse_personal_identifiers([("X-Reason", reason)], where="header")
+    return reason
 
 
 def actor_of(principal: Principal, permission: Permission, reason: str | None) -> dict[str, Any]:
@@ -56,6 +101,13 @@ def actor_of(principal: Principal, permission: Permission, reason: str | None) -
         "reason": reason,
         "trace_id": current_trace_id() or None,
     }
+
+
+def refuse_personal_identifier_in_key(key: str | None) -> None:
+    """An Idempotency-Key is stored with the command it keys (in clear): no personal
+    identifier in it either."""
+    if key:
+        refuse_personal_identifiers([("Idempotency-Key", key)], where="header")
 
 
 def _verifier(request: Request) -> TokenVerifier:
@@ -90,7 +142,8 @@ def authorize(permission: Permission) -> Any:
         ) -> Principal:
             principal = _authenticate(request, credentials)
             _check(principal, permission)
-            set_current_actor(actor_of(principal, permission, unquote(reason) if reason else None))
+            set_current_actor(actor_of(principal, permission, reason_of(reason)))
+            refuse_personal_identifier_in_key(request.headers.get("idempotency-key"))
             return principal
 
     else:
@@ -126,4 +179,10 @@ def access_rule_of(route: Any) -> Any:
     return None
 
 
-__all__ = ["Permission", "Role", "access_rule_of", "actor_of", "authorize", "public"]
+def add_tamper_evidence_routes(router: Any) -> None:
+    """The service's /v1/logs routes: heads and proofs for every caller, verification for
+    auditors and administrators."""
+    add_log_routes(router, authorize(Permission.READ_LOG), authorize(Permission.VERIFY_LOG))
+
+
+__all__ = ["Permission", "Role", "access_rule_of", "actor_of", "add_tamper_evidence_routes", "authorize", "public"]

@@ -29,15 +29,30 @@ class Permission(StrEnum):
     FILE_CASE = "case:file"
     REVIEW_CASE = "case:review"
     DECIDE_PENALTY = "case:decide"
+    INVESTIGATE = "case:investigate"
+    NOTIFY = "case:notify"
+    HEAR = "case:hear"
+    DISCUSS = "case:discuss"
+    DECIDE_ON_THE_SPOT = "case:decide-on-the-spot"
     READ_CASES = "case:read"
     READ_CASE_HISTORY = "case:read-history"
     EXTEND_DEADLINE = "case:extend-deadline"
     READ_RULES = "rules:read"
     REFER_CASE = "referral:refer"
+    APPROVE_REFERRAL = "referral:approve"
+    ANSWER_REFERRAL = "referral:answer"
+    SUPERVISE_REFERRAL = "referral:supervise"
+    RECORD_CRIMINAL_OUTCOME = "referral:record-outcome"
     READ_REFERRALS = "referral:read"
+    READ_REFERRAL_STATISTICS = "referral:read-statistics"
     MANAGE_SUBSCRIPTIONS = "subscription:manage"
     READ_SUBSCRIPTIONS = "subscription:read"
     READ_DELIVERIES = "delivery:read"
+    # Tamper evidence: signed tree heads and proofs (hashes only), and running a verification.
+    READ_LOG = "log:read"
+    VERIFY_LOG = "log:verify"
+    # The audit of reads: who saw a person's data in full, a history, an export.
+    READ_READ_AUDIT = "audit:read"
     # Not a route: who gets natural persons' ID numbers, phones and addresses in full.
     READ_PERSONAL_DATA = "personal-data:read"
 
@@ -46,20 +61,48 @@ R = Role
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.FILE_CASE: frozenset({R.OFFICER}),
     Permission.REVIEW_CASE: frozenset({R.LEGAL_REVIEWER}),
+    # The decision, a no-penalty decision, a dismissal, a suspension: the agency head.
     Permission.DECIDE_PENALTY: frozenset({R.AGENCY_HEAD}),
+    # Evidence, inspections and interviews, measures (approved by the head, who is named).
+    Permission.INVESTIGATE: frozenset({R.OFFICER}),
+    # The prior notice served, statements and hearing requests received: by the officers.
+    Permission.NOTIFY: frozenset({R.OFFICER}),
+    # A hearing is scheduled and chaired by the legal office or the head, never an
+    # investigator (the case checks the chair did not investigate it).
+    Permission.HEAR: frozenset({R.LEGAL_REVIEWER, R.AGENCY_HEAD}),
+    Permission.DISCUSS: frozenset({R.AGENCY_HEAD}),
+    # 简易程序: the officers on the spot decide, and report to the agency afterwards.
+    Permission.DECIDE_ON_THE_SPOT: frozenset({R.OFFICER}),
     Permission.READ_CASES: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
     Permission.READ_CASE_HISTORY: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
     # An extension or suspension of a deadline is approved by the agency head.
     Permission.EXTEND_DEADLINE: frozenset({R.AGENCY_HEAD}),
     # The rules catalogue is public law: every authenticated role reads it.
     Permission.READ_RULES: frozenset(Role),
+    # The referring agency's steps: the report, the dispatch, reconsideration requests, the
+    # hand-over, taking a case back, a fine already paid.
     Permission.REFER_CASE: frozenset({R.OFFICER, R.AGENCY_HEAD}),
+    # 负责人 approves or refuses a referral.
+    Permission.APPROVE_REFERRAL: frozenset({R.AGENCY_HEAD}),
+    # The police's steps on the referrals addressed to them: receipt, filing decision,
+    # the answer to a reconsideration.
+    Permission.ANSWER_REFERRAL: frozenset({R.PUBLIC_SECURITY}),
+    # 立案监督, by the procuratorate with the copy.
+    Permission.SUPERVISE_REFERRAL: frozenset({R.PROCURATORATE}),
+    # Criminal outcomes (detained, arrested, prosecuted, judged, ...), as either organ learns them.
+    Permission.RECORD_CRIMINAL_OUTCOME: frozenset({R.PUBLIC_SECURITY, R.PROCURATORATE}),
     Permission.READ_REFERRALS: frozenset(
         {R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR, R.PUBLIC_SECURITY, R.PROCURATORATE}
     ),
+    # The yearly joint figures, for the agency and its supervisors (whole jurisdiction).
+    Permission.READ_REFERRAL_STATISTICS: frozenset({R.OFFICER, R.AGENCY_HEAD, R.AUDITOR}),
     Permission.MANAGE_SUBSCRIPTIONS: frozenset({R.INTEGRATION, R.ADMIN}),
     Permission.READ_SUBSCRIPTIONS: frozenset({R.INTEGRATION, R.ADMIN, R.AUDITOR}),
     Permission.READ_DELIVERIES: frozenset({R.INTEGRATION, R.ADMIN, R.AUDITOR}),
+    # Heads and proofs are hashes: every authenticated caller may check the log with them.
+    Permission.READ_LOG: frozenset(Role),
+    Permission.VERIFY_LOG: frozenset({R.AUDITOR, R.ADMIN}),
+    Permission.READ_READ_AUDIT: frozenset({R.AUDITOR}),
     Permission.READ_PERSONAL_DATA: frozenset(
         {R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.PUBLIC_SECURITY, R.PROCURATORATE}
     ),

@@ -7,30 +7,49 @@ handlers, which FastAPI runs in its thread pool.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
+import random
+import time
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from cloudevents.core.formats.json import JSONFormat
+from eventsourcing.persistence import IntegrityError
 
 from services.access.policy import acts_for_agency, reads_personal_data, sees_agency
-from services.case.domain import Case
-from services.case.schemas import DeadlineExtensionRequest, FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
+from services.case.domain import Agency, Case
+from services.case.personal_data import lookup_code
+from services.case.register import DecisionRegister, register_id
+from services.case.schemas import CommandRequest, FileCaseRequest, OnTheSpotRequest, PenaltyDecisionRequest
+from services.common.agencies import AgencyRegistry, require_own_agency
 from services.common.deadlines import DEFAULT_LEAD_WORKING_DAYS, DeadlineApplication, DeadlineSettings
 from services.common.personal_data import party_as_shown
 from services.common.rules import AppliedRule, Catalogue, Rule, RuleVersion, UnknownRule
-from services.infra.clock import today_in_china
+from services.infra.casefile import build_archive
+from services.infra.chain import TamperEvidentLog
+from services.infra.clock import now_in_china, today_in_china
 from services.infra.crypto import FieldCipher
-from services.infra.errors import Forbidden, NotFound
-from services.infra.eventstore import to_cloud_event
+from services.infra.errors import Forbidden, IllegalInCurrentState, NotFound, RuleViolation, StaleVersion
+from services.infra.eventstore import event_data, to_cloud_event
 from services.infra.idempotency import Idempotency, keyed_id
 from services.infra.identity import Principal
+from services.infra.telemetry import tracer
+from services.infra.tree_heads import HeadSigner
 
 # With an Idempotency-Key a filing's case id is derived from (agency, key).
 CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
+# How often a decision is tried again when another decision took the register's next
+# number between its read and its write (20 at once take at most 20 tries).
+NUMBERING_ATTEMPTS = 100
+# A business date may be this far ahead of the service's clock (clocks of the callers'
+# systems differ a little): CASE_CLOCK_TOLERANCE_MINUTES.
+DEFAULT_CLOCK_TOLERANCE_MINUTES = 10
 
 
 def _rule_view(
@@ -74,7 +93,13 @@ def _permit(caller: Principal, *, acting: bool) -> Callable[[Case], None]:
 
 
 class CaseSettings(DeadlineSettings):
-    """The shared settings and the deadline lead (DEADLINE_LEAD_WORKING_DAYS)."""
+    """The shared settings, the deadline lead (DEADLINE_LEAD_WORKING_DAYS) and the clock
+    tolerance of business dates."""
+
+    # How far ahead of today (China time) a step's business date may be, in minutes.
+    case_clock_tolerance_minutes: int = DEFAULT_CLOCK_TOLERANCE_MINUTES
+    # The operator's agency registry (services/common/agencies.py); unset: the token's claims.
+    agency_registry_file: Path | None = None
 
 
 class CaseApplication(DeadlineApplication):
@@ -91,34 +116,13 @@ class CaseApplication(DeadlineApplication):
         cipher: FieldCipher,
         catalogue: Catalogue,
         lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS,
+        clock_tolerance_minutes: int = DEFAULT_CLOCK_TOLERANCE_MINUTES,
+        agencies: AgencyRegistry | None = None,
     ) -> None:
         super().__init__(env=env, catalogue=catalogue, lead_working_days=lead_working_days)
         self.cipher = cipher
-
-    def extend_deadline(
-        self,
-        caller: Principal,
-        case_id: UUID,
-        name: str,
-        request: DeadlineExtensionRequest,
-        idempotency_key: str | None,
-        expected_version: int | None,
-    ) -> tuple[Case, bool]:
-        """延期 / 中止 of a deadline, approved by the agency head. Returns (case, replayed)."""
-        return self._act(
-            caller,
-            case_id,
-            Idempotency.of(idempotency_key, {"name": name, **request.model_dump(mode="json")}),
-            expected_version,
-            lambda case, recorded: case.extend_deadline(
-                name=name,
-                change=request.change,
-                due_on=request.due_on,
-                reason=request.reason,
-                approver=request.approver,
-                **recorded,
-            ),
-        )
+        self.clock_tolerance_minutes = clock_tolerance_minutes
+        self.agencies = agencies
 
     # -- the rules catalogue (GET /v1/rules) ------------------------------------------------
 
@@ -171,20 +175,72 @@ class CaseApplication(DeadlineApplication):
         case: Case = self.load(case_id, "case")
         return case
 
-    def party_seen_by(self, caller: Principal, case: Case) -> dict[str, Any]:
-        """The case's party as the caller may see it (personal data opened or masked)."""
-        return party_as_shown(dict(case.party), self.cipher, reads_personal_data(caller))
+    def parties_seen_by(self, caller: Principal, case: Case) -> list[dict[str, Any]]:
+        """The case's respondents as the caller may see them (personal data opened or masked)."""
+        full = reads_personal_data(caller)
+        return [party_as_shown(dict(track.party), self.cipher, full) for track in case.tracks]
+
+    def latest_business_date(self) -> date:
+        """The latest business date a step may carry: today in China, with the clock tolerance."""
+        return (now_in_china() + timedelta(minutes=self.clock_tolerance_minutes)).date()
 
     def file_case(self, caller: Principal, request: FileCaseRequest, idempotency_key: str | None) -> tuple[Case, bool]:
         """立案, by the caller's own agency. Returns (case, replayed). With an
         Idempotency-Key the case id is derived from the agency and the key, so a retry can
         only ever find the first case."""
+        return self._create_case(
+            caller,
+            request.agency,
+            request,
+            idempotency_key,
+            lambda case_id, recorded: Case.file(
+                case_id=case_id,
+                **{**request.arguments(today_in_china()), **recorded},
+                cipher=self.cipher,
+                catalogue=self.catalogue,
+                latest=self.latest_business_date(),
+            ),
+        )
+
+    def decide_on_the_spot(
+        self, caller: Principal, request: OnTheSpotRequest, idempotency_key: str | None
+    ) -> tuple[Case, bool]:
+        """当场处罚 (简易程序): filed and decided at once, under the agency's next number."""
+        arguments = request.arguments(today_in_china())
         agency = request.agency
-        if agency["code"] != caller.agency_code or agency["region_code"] != caller.region_code:
-            raise Forbidden(
-                "a case is filed by the caller's own agency: /agency must match the token's agency",
-                errors=[{"pointer": "/agency/code", "in": "body", "rule": "own-agency", "detail": "not your agency"}],
+
+        def build(case_id: UUID, recorded: dict[str, str]) -> Case:
+            return self._numbered(
+                agency,
+                arguments["decided_on"].year,
+                str(case_id),
+                1,
+                agency.get("short_name"),
+                lambda number, serial: Case.decide_on_the_spot(
+                    case_id=case_id,
+                    **{**arguments, **recorded},
+                    decision_number=number,
+                    serial=serial,
+                    cipher=self.cipher,
+                    catalogue=self.catalogue,
+                    latest=self.latest_business_date(),
+                ),
             )
+
+        return self._create_case(caller, agency, request, idempotency_key, build, saved_by_build=True)
+
+    def _create_case(
+        self,
+        caller: Principal,
+        agency: Agency,
+        request: CommandRequest,
+        idempotency_key: str | None,
+        build: Callable[[UUID, dict[str, str]], Case],
+        *,
+        saved_by_build: bool = False,
+    ) -> tuple[Case, bool]:
+        # The agency's identity is the token's and the operator's registry's, never the body's.
+        require_own_agency(dict(agency), caller, self.agencies)
         idempotency = Idempotency.of(idempotency_key, request.model_dump(mode="json"))
         case_id = keyed_id(CASE_ID_NAMESPACE, agency["code"], idempotency.key) if idempotency.key else uuid.uuid4()
         permit = _permit(caller, acting=True)
@@ -193,71 +249,145 @@ class CaseApplication(DeadlineApplication):
             permit(existing)
             existing.already_did(idempotency)  # raises on a different request
 
+        if saved_by_build:
+            existing = self.find(case_id)
+            if existing is not None:
+                answer_existing(existing)
+                return existing, True
+            try:
+                return build(case_id, idempotency.recorded()), False
+            except IntegrityError:
+                winner = self.get_case(case_id)
+                answer_existing(winner)
+                return winner, True
         return self.create(
-            case_id,
-            lambda: Case.file(
-                case_id=case_id,
-                agency=agency,
-                party=request.party,
-                violation_summary=request.violation_summary,
-                violation_date=request.violation_date,
-                harm_caused=request.harm_caused,
-                legal_basis=request.legal_basis,
-                officers=request.officers,
-                filed_on=request.filed_on or today_in_china(),
-                cipher=self.cipher,
-                catalogue=self.catalogue,
-                **idempotency.recorded(),
-            ),
-            answer_existing,
-            {"case.id": str(case_id)},
+            case_id, lambda: build(case_id, idempotency.recorded()), answer_existing, {"case.id": str(case_id)}
         )
 
-    def record_legal_review(
+    def command(
         self,
         caller: Principal,
         case_id: UUID,
-        request: LegalReviewRequest,
+        action: str,
+        request: CommandRequest,
         idempotency_key: str | None,
         expected_version: int | None,
+        **target: int | str,
     ) -> tuple[Case, bool]:
-        """法制审核. Returns (case, replayed)."""
+        """Run the case's command ``action`` with the request's arguments (and the path's
+        ``target``: the respondent, the measure), the catalogue, the cipher and the latest
+        business date where the command takes them. Returns (case, replayed)."""
         return self._act(
             caller,
             case_id,
-            Idempotency.of(idempotency_key, request.model_dump(mode="json")),
+            Idempotency.of(idempotency_key, {**target, **request.model_dump(mode="json")}),
             expected_version,
-            lambda case, recorded: case.record_legal_review(
-                outcome=request.outcome,
-                reviewer=request.reviewer,
-                opinion=request.opinion,
-                reviewed_on=request.reviewed_on or today_in_china(),
-                **recorded,
-            ),
+            lambda case, recorded: self._run(getattr(case, action), request, target, recorded),
+        )
+
+    def _run(
+        self,
+        method: Callable[..., None],
+        request: CommandRequest,
+        target: dict[str, int | str],
+        recorded: dict[str, str],
+    ) -> None:
+        wanted = inspect.signature(method).parameters
+        services = {"catalogue": self.catalogue, "cipher": self.cipher, "latest": self.latest_business_date()}
+        method(
+            **request.arguments(today_in_china()),
+            **target,
+            **{name: value for name, value in services.items() if name in wanted},
+            **recorded,
         )
 
     def decide_penalty(
         self,
         caller: Principal,
         case_id: UUID,
+        respondent: int,
         request: PenaltyDecisionRequest,
         idempotency_key: str | None,
         expected_version: int | None,
     ) -> tuple[Case, bool]:
-        """行政处罚决定. Returns (case, replayed)."""
-        return self._act(
-            caller,
-            case_id,
-            Idempotency.of(idempotency_key, request.model_dump(mode="json")),
-            expected_version,
-            lambda case, recorded: case.decide_penalty(
-                decision_number=request.decision_number,
-                decided_on=request.decided_on or today_in_china(),
-                penalties=request.penalties,
-                cipher=self.cipher,
-                **recorded,
-            ),
-        )
+        """行政处罚决定 for one respondent, under the next number of the agency's register
+        for the decision's year, saved with the decision in one transaction; a register
+        another decision moved meanwhile is read again and the decision retried."""
+        idempotency = Idempotency.of(idempotency_key, {"respondent": respondent, **request.model_dump(mode="json")})
+        arguments = request.arguments(today_in_china())
+        short_name = arguments.pop("agency_short_name")
+        permit = _permit(caller, acting=True)
+        for _attempt in range(NUMBERING_ATTEMPTS):
+            case = self.get_case(case_id)
+            permit(case)
+            if case.already_did(idempotency):
+                return case, True
+            if expected_version is not None and expected_version != case.version:
+                raise StaleVersion("case", expected_version, case.version)
+            version = case.version
+            case.require_decidable(respondent)
+
+            def decide(number: str, serial: int, case: Case = case) -> Case:
+                case.decide_penalty(
+                    respondent=respondent,
+                    decision_number=number,
+                    serial=serial,
+                    **{**arguments, **idempotency.recorded()},
+                    catalogue=self.catalogue,
+                    cipher=self.cipher,
+                    latest=self.latest_business_date(),
+                )
+                return case
+
+            try:
+                return self._numbered(
+                    case.agency,
+                    arguments["decided_on"].year,
+                    str(case_id),
+                    respondent,
+                    case.agency.get("short_name") or short_name,
+                    decide,
+                ), False
+            except IntegrityError:
+                current = self.get_case(case_id)
+                if current.already_did(idempotency):
+                    return current, True
+                if expected_version is not None and current.version != version:
+                    raise StaleVersion("case", expected_version, current.version) from None
+                time.sleep(random.uniform(0, 0.02))  # another decision took the number: the next one
+        raise IllegalInCurrentState("the agency's decision register is busy: try the decision again")
+
+    def _numbered(
+        self,
+        agency: Agency,
+        year: int,
+        case_id: str,
+        respondent: int,
+        short_name: str | None,
+        decide: Callable[[str, int], Case],
+    ) -> Case:
+        """Take the agency's next serial of ``year``, let ``decide`` record the decision
+        under it, and save the register and the case together (IntegrityError: the
+        register or the case moved; the caller retries)."""
+        if not short_name:
+            raise RuleViolation(
+                "/agency_short_name",
+                "agency-prefix-required",
+                "the agency's short name (机关代字) is needed for its decision numbers: it was not given at filing",
+            )
+        register: DecisionRegister | None = self.find(register_id(agency["code"], year))
+        if register is None:
+            register, number = DecisionRegister.open(
+                agency_code=agency["code"], short_name=short_name, year=year, case_id=case_id, respondent=respondent
+            )
+            case = decide(number, 1)
+        else:
+            serial, number = register.next_number(short_name=short_name)
+            case = decide(number, serial)
+            register.assign(case_id=case_id, respondent=respondent, short_name=short_name)
+        with tracer().start_as_current_span("event-store append", attributes={"case.id": case_id}):
+            self.save(case, register)
+        return case
 
     def _act(
         self,
@@ -287,6 +417,63 @@ class CaseApplication(DeadlineApplication):
         fmt = JSONFormat()
         events = [json.loads(fmt.write(to_cloud_event(e, self.source))) for e in self.events.get(case_id)]
         for event in events:
-            if "party" in event["data"]:
-                event["data"]["party"] = party_as_shown(event["data"]["party"], self.cipher, full)
+            data = event["data"]
+            if "party" in data:
+                data["party"] = party_as_shown(data["party"], self.cipher, full)
+            if "respondents" in data:
+                data["respondents"] = [party_as_shown(p, self.cipher, full) for p in data["respondents"]]
         return events
+
+    # -- for auditors: the case at a moment, its subject, its case file ---------------------
+
+    def as_of(
+        self, caller: Principal, case_id: UUID, moment: datetime | None, version: int | None
+    ) -> tuple[Case, datetime]:
+        """The case as recorded at ``moment`` or ``version``, if the caller may see it."""
+        _permit(caller, acting=False)(self.get_case(case_id))
+        at: tuple[Case, datetime] = self.state_at(case_id, "case", moment, version)
+        return at
+
+    def subject_of(self, case: Case) -> str:
+        """Whom the case is about, as the read audit names them: an enterprise's code, a
+        person's keyed ID-number digest (the ledger's, so auditors search both alike)."""
+        return lookup_code(dict(case.party), self.cipher)
+
+    def case_file(self, caller: Principal, case_id: UUID, tree_log: TamperEvidentLog, signer: HeadSigner) -> bytes:
+        """案卷: every event of the case as stored, with its inclusion proof in a signed head,
+        the decision documents' hashes and a readable summary (personal data masked)."""
+        case = self.get_case(case_id)
+        _permit(caller, acting=False)(case)
+        events: list[Any] = list(self.events.get(case_id))
+        party = party_as_shown(dict(case.party), self.cipher, False)
+        lines = [
+            f"# 案卷 case file {case_id}",
+            "",
+            f"- agency: {case.agency['name']} ({case.agency['code']})",
+            f"- party: {party['name']} ({party['code']})",
+            f"- status: {case.status}, version {case.version}",
+            f"- filed on {case.filed_on}; decision {case.decision_number or 'none yet'}",
+            "",
+            "| version | recorded at | event | by | reason |",
+            "|---|---|---|---|---|",
+        ]
+        documents = []
+        for e in events:
+            actor = e.actor
+            lines.append(
+                f"| {e.originator_version} | {e.timestamp.isoformat()} | {type(e).cloud_type} | "
+                f"{actor['subject']} ({actor.get('role')}) | {actor.get('reason') or ''} |"
+            )
+            if isinstance(e, Case.PenaltyDecided):
+                content = json.dumps(event_data(e), sort_keys=True, ensure_ascii=False).encode()
+                documents.append(
+                    {
+                        "kind": "行政处罚决定书",
+                        "number": e.decision_number,
+                        "decided_on": e.decided_on,
+                        "event_version": e.originator_version,
+                        "sha256": hashlib.sha256(content).hexdigest(),
+                    }
+                )
+        summary = "\n".join(lines) + "\n"
+        return build_archive(tree_log, signer, case_id, summary, documents)

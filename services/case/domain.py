@@ -1,17 +1,32 @@
-"""The enforcement case (行政处罚案件) and the rules it keeps.
+"""The enforcement case (行政处罚案件) and the rules it keeps (shared/DOMAIN.md §3).
 
-States (a case handler's view, shared/DOMAIN.md §3): filed (立案, investigation under way)
-→ legal review (法制审核) passed or returned → decided (行政处罚决定). Later procedure
-(prior notice, hearing, service, payment, closure) will extend this machine.
+A case is filed (立案) against one or more respondents (当事人: 一案双罚 fines a unit and its
+principal responsible person, each with their own decision). The case as a whole is
+investigated (调查取证: evidence by content hash, inspections and interviews, 先行登记保存,
+查封扣押), legally reviewed (法制审核) and discussed (负责人集体讨论); from the prior notice
+(事先告知) on each respondent has a track of its own:
+
+    investigating → notified → (hearing_requested → hearing_scheduled → heard) → decided
+                             ↘ not_penalised (不予处罚)
+
+The case's status follows its tracks: filed (no notice yet) → notified (a notice served,
+some track still open) → decided (every track concluded, one at least with a penalty) or
+not_penalised; and the other exits, dismissed (撤销立案) and suspended (中止: referred as a
+suspected crime). The simplified procedure (简易程序) files and decides in one step.
+
+Every date a command gives is a business date (the day the officer acted): never after
+today (China time, with a small clock tolerance), never before the step it follows, never
+before the Administrative Penalty Law took effect (BUSINESS_DATE_FLOOR).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 from typing_extensions import TypedDict
 
 from services.case.personal_data import seal_party
@@ -31,18 +46,25 @@ from services.common.identifiers import (
     is_minor_on,
     is_valid_resident_id,
     is_valid_uscc,
-    personal_identifier_in,
+    refuse_personal_identifiers,
+    without_personal_identifier,
 )
 from services.common.officers import Officer, require_two_officers
 from services.common.personal_data import SealedText
-from services.common.rules import Catalogue
+from services.common.rules import AppliedRule, Catalogue, Codes, Yuan
 from services.infra.crypto import FieldCipher, is_sealed
-from services.infra.errors import IllegalInCurrentState, RuleViolation
+from services.infra.errors import IllegalInCurrentState, NotFound, RuleViolation
 from services.infra.eventstore import TracedAggregate
 from services.infra.idempotency import RemembersCommands
 
-CaseStatus = Literal["filed", "review_returned", "review_passed", "decided"]
+CaseStatus = Literal["filed", "notified", "decided", "not_penalised", "dismissed", "suspended"]
+RespondentState = Literal[
+    "investigating", "notified", "hearing_requested", "hearing_scheduled", "heard", "decided", "not_penalised"
+]
+Procedure = Literal["ordinary", "simplified"]  # 普通程序, 简易程序
 PartyKind = Literal["enterprise", "natural_person"]
+# 一案双罚: the unit (单位) and its principal responsible person (主要负责人), or another person.
+RespondentRole = Literal["unit", "principal_responsible_person", "other_person"]
 PenaltyKind = Literal[
     "warning",  # 警告
     "fine",  # 罚款
@@ -52,40 +74,84 @@ PenaltyKind = Literal[
     "licence_revocation",  # 吊销许可证
 ]
 ReviewOutcome = Literal["passed", "returned"]
+EvidenceKind = Literal["document", "photo", "audio_video", "electronic_data", "expert_opinion", "other"]
+InquiryKind = Literal["inspection", "interview"]  # 现场检查（勘验）, 询问
+MeasureKind = Literal["preservation", "sealing", "seizure"]  # 先行登记保存, 查封, 扣押
+StatementKind = Literal["statement", "defence", "waiver"]  # 陈述, 申辩, 放弃陈述申辩（和听证）
+# 裁量基准: the discretion level applied.
+DiscretionLevel = Literal["exempted", "mitigated", "lighter", "general", "heavier"]
+# 不予处罚: not established (违法事实不能成立), minor and corrected in time (轻微并及时改正),
+# first offence with slight harm corrected (首违不罚, on the catalogue's list), no fault proved.
+NoPenaltyGround = Literal["not_established", "minor_corrected", "first_offence", "no_fault"]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Names and titles are recorded in clear: no personal identifier in them (422).
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(without_personal_identifier),
+]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}|[0-9]{6})?$")]
 # A USCC or a resident ID number: both 18 characters of the USCC alphabet.
 PartyCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=USCC_PATTERN)]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{5,20}$")]
-
-# Which command is allowed in which state: the single source for 409 answers.
-ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
-    "filed": ("record_legal_review",),
-    "review_returned": ("record_legal_review",),
-    "review_passed": ("decide_penalty",),
-    "decided": (),
-}
+Sha256 = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[0-9a-f]{64}$")]
+# 机关代字, the agency's short name in its document numbers: 湘株醴 in (湘株醴)应急罚〔2023〕125号.
+ShortName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^()（）〔〕\s]{1,20}$")]
 
 # 行政处罚法 Art. 60: decide within 90 days of filing; the value, its counting (from the day
 # after filing, a last day on a rest day moved to the next working day) and its source are
 # the catalogue's rule DECISION_DUE_RULE (rules/procedure.yaml), chosen by the filing date.
 DECISION_DUE_RULE = "case.decision_due"
 DECISION_DEADLINE = "decision"  # the name of the decision deadline among a case's deadlines
+STATEMENT_WINDOW_RULE = "prior_notice.statement_window"
+HEARING_REQUEST_RULE = "hearing.request_within"
+HEARING_NOTICE_RULE = "hearing.notice_before"
+PRESERVATION_RULE = "investigation.preservation_decision"
+SEIZURE_RULE = "investigation.seizure"
+SEIZURE_EXTENSION_RULE = "investigation.seizure.extension"
+PAYMENT_RULE = "payment.due"
+RECONSIDERATION_RULE = "remedy.reconsideration"
+SUIT_RULE = "remedy.suit"
+FIRST_OFFENCE_LIST_RULE = "no_penalty.first_offence_list"
+# The threshold of a major decision (法制审核, 集体讨论, 听证) by the respondent's kind.
+MAJOR_FINE_RULES: dict[str, str] = {
+    "natural_person": "legal_review.threshold.individual",
+    "enterprise": "legal_review.threshold.unit",
+}
+SIMPLIFIED_FINE_RULES: dict[str, str] = {
+    "natural_person": "simplified.fine_max.person",
+    "enterprise": "simplified.fine_max.organisation",
+}
+# Penalties that make a decision major whatever the amount (DOMAIN.md §3).
+MAJOR_PENALTIES = frozenset({"suspension_of_production", "licence_revocation"})
 __all__ = ["DEFAULT_LEAD_WORKING_DAYS"]  # re-exported: the lead's default is every service's
 DeadlineChange = Literal["extension", "suspension"]
 LIMITATION_YEARS = 2  # Art. 36: not discovered within 2 years: no penalty ...
 LIMITATION_YEARS_WITH_HARM = 5  # ... 5 years where life, health or property was harmed.
-DECISION_NUMBER = re.compile(r"^[(（][^()（）]{1,20}[)）]应急罚〔(\d{4})〕(\d{1,6})号$")
+# A hearing is held within this many days of its notice: a sanity bound on a planned date,
+# not a statutory period (the statute sets only the notice's 7 days ahead).
+HEARING_WITHIN_DAYS = 366
+# No business date before the Administrative Penalty Law took effect (1996-10-01): a date
+# before it is a typing error, not a case this law can decide.
+BUSINESS_DATE_FLOOR = date(1996, 10, 1)
+DECISION_NUMBER = re.compile(r"^[(（]([^()（）]{1,20})[)）]应急罚〔(\d{4})〕(\d{1,6})号$")
+
+
+def decision_number(short_name: str, year: int, serial: int) -> str:
+    """行政处罚决定书文号: (机关代字)应急罚〔year〕serial号."""
+    return f"({short_name})应急罚〔{year}〕{serial}号"
 
 
 class Agency(TypedDict):
-    """执法机关: identified by its unified social credit code and region code."""
+    """执法机关: identified by its unified social credit code and region code; its short
+    name (机关代字) prefixes its decision numbers."""
 
     code: USCC
     name: Name
     region_code: RegionCode
+    short_name: NotRequired[ShortName]
 
 
 class Party(TypedDict):
@@ -97,6 +163,7 @@ class Party(TypedDict):
     legal_representative: NotRequired[Name]
     address: NotRequired[ShortText]
     phone: NotRequired[Phone]
+    role: NotRequired[RespondentRole]
 
 
 class RecordedParty(TypedDict):
@@ -109,6 +176,7 @@ class RecordedParty(TypedDict):
     legal_representative: NotRequired[str]
     address: NotRequired[str | SealedText]
     phone: NotRequired[str | SealedText]
+    role: NotRequired[str]
 
 
 class Penalty(TypedDict):
@@ -129,6 +197,72 @@ class Approver(TypedDict):
     title: NotRequired[Name]
 
 
+class DocumentRef(TypedDict):
+    """执法全过程记录: a document or audio/video record by reference and content hash (the
+    bytes stay in the agency's records system)."""
+
+    title: Name
+    uri: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    sha256: Sha256
+
+
+class Discretion(TypedDict):
+    """裁量基准 applied: the level and the benchmark's item."""
+
+    level: DiscretionLevel
+    benchmark: ShortText
+
+
+class Performance(TypedDict):
+    """How and by when the penalty is performed (履行方式和期限)."""
+
+    how: ShortText
+    within: str  # e.g. "15 days from service (payment.due v1)"
+    rule_id: str
+    rule_version: int
+
+
+class Remedies(TypedDict):
+    """How and by when to seek remedies (救济途径和期限), from the catalogue's rules."""
+
+    reconsideration_organ: str
+    reconsideration_within: str
+    court: str
+    suit_within: str
+
+
+# Which command is allowed in which state: the single source for 409 answers (the case's
+# own commands by its status, a respondent's by its track's state).
+CASE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "filed": (
+        "record_evidence",
+        "record_inquiry",
+        "take_measure",
+        "record_legal_review",
+        "record_collective_discussion",
+        "dismiss",
+        "suspend_for_referral",
+    ),
+    "decided": ("conclude_measure",),
+    "not_penalised": ("conclude_measure",),
+    "dismissed": ("conclude_measure",),
+    "suspended": ("conclude_measure",),
+}
+CASE_ACTIONS["notified"] = tuple(a for a in CASE_ACTIONS["filed"] if a != "dismiss")
+MEASURE_ACTIONS = ("extend_measure", "conclude_measure")
+RESPONDENT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "investigating": ("serve_prior_notice", "not_penalise"),
+    "notified": ("serve_prior_notice", "record_statement", "request_hearing", "decide_penalty", "not_penalise"),
+    "hearing_requested": ("record_statement", "schedule_hearing"),
+    "hearing_scheduled": ("record_statement", "record_hearing"),
+    "heard": ("record_statement", "decide_penalty", "not_penalise"),
+    "decided": (),
+    "not_penalised": (),
+}
+# While the case is suspended, dismissed or closed no respondent's track moves.
+OPEN_CASE = frozenset({"filed", "notified"})
+
+
 class DeadlineNotOpen(IllegalInCurrentState):
     """An extension of a deadline the case does not have open."""
 
@@ -137,18 +271,91 @@ class DeadlineNotOpen(IllegalInCurrentState):
 
 
 class IllegalTransition(IllegalInCurrentState):
-    """A command the case's current state does not allow (answered 409 with the state and
-    the actions allowed from it)."""
+    """A command the case's (or the respondent's) current state does not allow (answered
+    409 with the state and the actions allowed from it)."""
 
-    def __init__(self, action: str, status: str) -> None:
+    def __init__(self, action: str, status: str, allowed: tuple[str, ...], *, why: str = "") -> None:
         self.action = action
         self.status = status
-        self.allowed = ALLOWED_ACTIONS[status]
+        self.allowed = allowed
         super().__init__(
-            f"'{action}' is not allowed while the case is '{status}'",
+            why or f"'{action}' is not allowed while the case is '{status}'",
             current_state=status,
-            allowed_actions=list(self.allowed),
+            allowed_actions=list(allowed),
         )
+
+
+# -- a respondent's track ---------------------------------------------------------------
+
+
+@dataclass
+class Track:
+    """One respondent's part of the case from the prior notice on (当事人的程序)."""
+
+    number: int
+    party: RecordedParty
+    state: str = "investigating"
+    intended: list[Penalty] | None = None  # as notified (拟作出的行政处罚)
+    notified_on: str | None = None
+    statement_until: str | None = None
+    hearing_right: bool = False
+    hearing_request_until: str | None = None
+    defended: bool = False  # a statement or defence recorded (Art. 45)
+    waived: bool = False  # the respondent waived statement, defence and hearing
+    last_statement_on: str | None = None
+    hearing_requested_on: str | None = None
+    hearing_notified_on: str | None = None
+    hearing_on: str | None = None
+    hearing_place: str | None = None
+    hearing_chair: str | None = None
+    hearing_record: DocumentRef | None = None
+    heard_at: int | None = None  # the case version of the hearing record
+    decision_number: str | None = None
+    decided_on: str | None = None
+    penalties: list[Penalty] | None = None
+    fine_total_yuan: int | None = None
+    no_penalty_ground: str | None = None
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return RESPONDENT_ACTIONS[self.state]
+
+    @property
+    def kind(self) -> str:
+        return self.party["kind"]
+
+    def last_step_on(self) -> tuple[str, str] | None:
+        """The latest dated step of the track: what a decision may not precede."""
+        steps = [
+            ("notified_on", self.notified_on),
+            ("received_on", self.last_statement_on),
+            ("requested_on", self.hearing_requested_on),
+            ("held_on", self.hearing_on if self.state == "heard" else None),
+        ]
+        dated = [(name, day) for name, day in steps if day]
+        return max(dated, key=lambda step: step[1]) if dated else None
+
+
+def case_status(states: list[str], ended_as: str | None) -> str:
+    """A case's status from its respondents' states: every track concluded is decided
+    (one penalty at least) or not_penalised; a notice served, notified; else filed. A
+    dismissal or suspension (``ended_as``) is the status whatever the tracks."""
+    concluded = [state for state in states if state in ("decided", "not_penalised")]
+    if ended_as:
+        return ended_as
+    if len(concluded) == len(states):
+        return "decided" if "decided" in concluded else "not_penalised"
+    if any(state != "investigating" for state in states):
+        return "notified"
+    return "filed"
+
+
+def allowed_actions(status: str, state: str | None = None) -> list[str]:
+    """What the case (``state`` None) or a respondent in ``state`` may do next, as the
+    ledger shows it."""
+    if state is None:
+        return list(CASE_ACTIONS[status])
+    return list(RESPONDENT_ACTIONS[state]) if status in OPEN_CASE else []
 
 
 # -- rules -------------------------------------------------------------------------------
@@ -164,13 +371,78 @@ def validate_party(party: Party, pointer: str = "/party") -> None:
 def refuse_personal_data_in_text(pointer: str, text: str, party: Party | None = None) -> None:
     """Narrative text is not sealed, so it must not carry personal identifiers: they go in
     the party's fields. Refused with 422 rather than silently kept in clear."""
-    found = personal_identifier_in(text)
+    refuse_personal_identifiers([(pointer, text)])
     if party is not None and party["kind"] == "natural_person" and party.get("address") and party["address"] in text:
-        found = "the party's address"
-    if found:
         raise RuleViolation(
-            pointer, "no-personal-data-in-text", f"the text contains {found}; give it only in the party's fields"
+            pointer, "no-personal-data-in-text", "the text contains the party's address; give it only in its field"
         )
+
+
+def check_business_date(
+    pointer: str, day: date, latest: date, *, not_before: tuple[str, date | str | None] | None = None
+) -> None:
+    """A step's business date: not after ``latest`` (today in China with the clock
+    tolerance), not before BUSINESS_DATE_FLOOR, not before the step it follows."""
+    if day > latest:
+        raise RuleViolation(pointer, "not-in-future", f"{day} is in the future (today is {latest} at the latest)")
+    if day < BUSINESS_DATE_FLOOR:
+        raise RuleViolation(
+            pointer, "date-floor", f"{day} is before the Administrative Penalty Law took effect ({BUSINESS_DATE_FLOOR})"
+        )
+    if not_before is not None and not_before[1] is not None:
+        name, earlier = not_before
+        earlier_day = date.fromisoformat(earlier) if isinstance(earlier, str) else earlier
+        if earlier_day is not None and day < earlier_day:
+            raise RuleViolation(
+                pointer, "not-before-previous-step", f"{day} is before the step it follows ({name} {earlier_day})"
+            )
+
+
+def validate_penalties(penalties: list[Penalty], pointer: str = "/penalties") -> None:
+    fines = [p for p in penalties if p["kind"] == "fine"]
+    if len(fines) > 1:
+        raise RuleViolation(pointer, "one-fine", "one violation, one fine (行政处罚法 Art. 29)")
+    for index, penalty in enumerate(penalties):
+        amount = penalty.get("amount_yuan")
+        if penalty["kind"] in ("fine", "confiscation_of_illegal_gains") and not amount:
+            raise RuleViolation(f"{pointer}/{index}/amount_yuan", "amount-required", "a positive amount is required")
+        if penalty["kind"] not in ("fine", "confiscation_of_illegal_gains") and amount:
+            raise RuleViolation(f"{pointer}/{index}/amount_yuan", "no-amount", f"'{penalty['kind']}' takes no amount")
+        refuse_personal_data_in_text(f"{pointer}/{index}/description", penalty.get("description", ""))
+
+
+def fine_total(penalties: list[Penalty]) -> int:
+    return sum(p.get("amount_yuan", 0) for p in penalties if p["kind"] == "fine")
+
+
+def heavier_than(penalties: list[Penalty], notified: list[Penalty]) -> str | None:
+    """Why ``penalties`` are heavier than ``notified``, or None: a kind not notified, or a
+    higher amount of one that was."""
+    notified_amounts = {p["kind"]: p.get("amount_yuan", 0) for p in notified}
+    for penalty in penalties:
+        if penalty["kind"] not in notified_amounts:
+            return f"'{penalty['kind']}' was not in the prior notice"
+        if penalty.get("amount_yuan", 0) > notified_amounts[penalty["kind"]]:
+            notified_amount = notified_amounts[penalty["kind"]]
+            return f"'{penalty['kind']}' of {penalty.get('amount_yuan')} exceeds the {notified_amount} notified"
+    return None
+
+
+def major_because(
+    party_kind: str, penalties: list[Penalty], catalogue: Catalogue, day: date, region: str
+) -> str | None:
+    """Why a decision is major (重大执法决定: legal review, collective discussion and the
+    hearing right), or None: a fine at or above the catalogue's threshold for the party's
+    kind (inclusive), suspension of production, revocation of a licence."""
+    applied = catalogue.procedural(MAJOR_FINE_RULES[party_kind], day, region)
+    threshold = applied.value.yuan if isinstance(applied.value, Yuan) else None
+    fine = fine_total(penalties)
+    if threshold is not None and fine >= threshold:
+        return f"a fine of {fine} yuan reaches {applied.rule_id} v{applied.rule_version} ({threshold} yuan)"
+    heavy = sorted({p["kind"] for p in penalties} & MAJOR_PENALTIES)
+    if heavy:
+        return f"{', '.join(heavy)} is a major decision"
+    return None
 
 
 # -- the aggregate ----------------------------------------------------------------------
@@ -183,6 +455,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
     class Filed(TracedAggregate.Created):
         cloud_type = event_types.CASE_FILED
         agency: Agency
+        # The first respondent (since class version 3 also the first of ``respondents``).
         party: RecordedParty
         violation_summary: str
         violation_date: str
@@ -193,10 +466,15 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         decision_due: str
         # Since class version 2: the rule that set decision_due (older events: upcast).
         decision_deadline: RecordedDeadline
+        # Since class version 3: every respondent (一案双罚), numbered from 1 in this order;
+        # whether the case is complex (a major decision whatever its amount); the procedure.
+        respondents: list[RecordedParty]
+        complex_case: bool
+        procedure: Procedure
         command_key: str
         command_fingerprint: str
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -210,6 +488,14 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
                 provisional=False,
                 region_override=None,
             )
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """A case filed before respondents: its one party is respondent 1, in the
+            ordinary procedure, not marked complex."""
+            state["respondents"] = [state["party"]]
+            state["complex_case"] = False
+            state["procedure"] = "ordinary"
 
     class DeadlineApproaching(DeadlineApproachingEvent):
         cloud_type = event_types.CASE_DEADLINE_APPROACHING
@@ -236,6 +522,93 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
                 case.decision_due = self.deadline["due_on"]
             case.remember(self.command_key, self.command_fingerprint)
 
+    class EvidenceRecorded(TracedAggregate.Event):
+        """证据 (全过程记录): a document or record by reference and content hash."""
+
+        cloud_type = event_types.CASE_EVIDENCE_RECORDED
+        evidence_no: int
+        kind: EvidenceKind
+        document: DocumentRef
+        collected_on: str
+        officers: list[Officer]
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.evidence_count = self.evidence_no
+            case.investigators.extend(self.officers)
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class InquiryRecorded(TracedAggregate.Event):
+        """现场检查 or 询问 by two officers or more, with its record (笔录) by hash."""
+
+        cloud_type = event_types.CASE_INQUIRY_RECORDED
+        kind: InquiryKind
+        held_on: str
+        officers: list[Officer]
+        record: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.investigators.extend(self.officers)
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class MeasureTaken(TracedAggregate.Event):
+        """先行登记保存 (a decision due in 7 working days) or 查封/扣押 (at most 30 days)."""
+
+        cloud_type = event_types.CASE_MEASURE_TAKEN
+        measure_no: int
+        kind: MeasureKind
+        taken_on: str
+        items: str
+        officers: list[Officer]
+        approver: Approver
+        document: DocumentRef
+        deadline: RecordedDeadline
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.measures[self.measure_no] = {"kind": self.kind, "taken_on": self.taken_on, "extended": False}
+            case.investigators.extend(self.officers)
+            case.add_deadline(self.deadline)
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class MeasureExtended(TracedAggregate.Event):
+        """查封/扣押 extended once, approved by the agency head (行政强制法 Art. 25)."""
+
+        cloud_type = event_types.CASE_MEASURE_EXTENDED
+        measure_no: int
+        extended_on: str
+        reason: str
+        approver: Approver
+        deadline: RecordedDeadline
+        previous_due_on: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.measures[self.measure_no]["extended"] = True
+            case.deadlines[self.deadline["name"]]["deadline"] = self.deadline
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class MeasureConcluded(TracedAggregate.Event):
+        """The measure's decision (处理决定: returned, released, confiscated, ...) closes its deadline."""
+
+        cloud_type = event_types.CASE_MEASURE_CONCLUDED
+        measure_no: int
+        concluded_on: str
+        outcome: str
+        document: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.measures[self.measure_no]["concluded_on"] = self.concluded_on
+            case.close_deadline(_measure_deadline(self.measure_no))
+            case.remember(self.command_key, self.command_fingerprint)
+
     class LegalReviewRecorded(TracedAggregate.Event):
         cloud_type = event_types.CASE_LEGAL_REVIEW_RECORDED
         outcome: ReviewOutcome
@@ -246,12 +619,140 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         command_fingerprint: str
 
         def apply(self, case: Case) -> None:
-            case.status = "review_passed" if self.outcome == "passed" else "review_returned"
+            case.review = {"outcome": self.outcome, "on": self.reviewed_on, "at": self.originator_version}
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class CollectiveDiscussionRecorded(TracedAggregate.Event):
+        """负责人集体讨论: who took part, what they concluded, the minutes by hash."""
+
+        cloud_type = event_types.CASE_COLLECTIVE_DISCUSSION_RECORDED
+        discussed_on: str
+        participants: list[str]
+        conclusion: str
+        minutes: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.discussion = {"on": self.discussed_on, "at": self.originator_version}
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class PriorNoticeServed(TracedAggregate.Event):
+        """行政处罚事先告知 to one respondent: facts, basis, the intended penalty and the
+        rights to state, defend and (for a major decision) request a hearing, with the
+        periods the catalogue gives for them."""
+
+        cloud_type = event_types.CASE_PRIOR_NOTICE_SERVED
+        respondent: int
+        notified_on: str
+        facts: str
+        legal_basis: str
+        intended_penalties: list[Penalty]
+        intended_fine_yuan: int
+        statement_deadline: RecordedDeadline
+        hearing_right: bool
+        hearing_request_deadline: RecordedDeadline | None
+        major_because: str | None
+        document: DocumentRef | None
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.state = "notified"
+            track.intended = self.intended_penalties
+            track.notified_on = self.notified_on
+            track.statement_until = self.statement_deadline["due_on"]
+            track.hearing_right = self.hearing_right
+            track.hearing_request_until = (
+                self.hearing_request_deadline["due_on"] if self.hearing_request_deadline else None
+            )
+            track.waived = False
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class StatementRecorded(TracedAggregate.Event):
+        """陈述、申辩 received (or waived, with the hearing, in writing)."""
+
+        cloud_type = event_types.CASE_STATEMENT_RECORDED
+        respondent: int
+        kind: StatementKind
+        received_on: str
+        summary: str
+        document: DocumentRef | None
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.last_statement_on = self.received_on
+            if self.kind == "waiver":
+                track.waived = True
+            else:
+                track.defended = True
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class HearingRequested(TracedAggregate.Event):
+        """听证申请, within the request period after the notice."""
+
+        cloud_type = event_types.CASE_HEARING_REQUESTED
+        respondent: int
+        requested_on: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.state = "hearing_requested"
+            track.hearing_requested_on = self.requested_on
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class HearingScheduled(TracedAggregate.Event):
+        """听证通知: time and place, notified at least the catalogue's period ahead; the
+        chair did not investigate."""
+
+        cloud_type = event_types.CASE_HEARING_SCHEDULED
+        respondent: int
+        notified_on: str
+        hearing_on: str
+        place: str
+        chair: Reviewer
+        notice_deadline: RecordedDeadline
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.state = "hearing_scheduled"
+            track.hearing_notified_on = self.notified_on
+            track.hearing_on = self.hearing_on
+            track.hearing_place = self.place
+            track.hearing_chair = self.chair["name"]
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class HearingHeld(TracedAggregate.Event):
+        """听证 held; its record (听证笔录), by hash, is what the decision must rest on."""
+
+        cloud_type = event_types.CASE_HEARING_HELD
+        respondent: int
+        held_on: str
+        chair: Reviewer
+        record: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.state = "heard"
+            track.hearing_on = self.held_on
+            track.hearing_record = self.record
+            track.heard_at = self.originator_version
             case.remember(self.command_key, self.command_fingerprint)
 
     class PenaltyDecided(TracedAggregate.Event):
-        """The decision document's content (行政处罚决定书), self-contained so that the
-        disclosure service can publish it without reading the case service."""
+        """The decision document's content (行政处罚决定书) for one respondent,
+        self-contained so that the disclosure service can publish it without reading the
+        case service: one event, one number, one publication per respondent."""
 
         cloud_type = event_types.CASE_PENALTY_DECIDED
         decision_number: str
@@ -264,13 +765,109 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         party_is_minor: bool
         violation_summary: str
         legal_basis: str
+        # Since class version 2 (older events: upcast): which respondent, the serial of the
+        # number in the agency's year, the procedure, the discretion level, how and by when
+        # to perform and to seek remedies, the hearing record the decision rests on, and
+        # why it was a major decision (reviewed and discussed).
+        respondent: int
+        serial: int
+        procedure: Procedure
+        discretion: Discretion | None
+        performance: Performance | None
+        remedies: Remedies | None
+        hearing_record: DocumentRef | None
+        major_because: str | None
+        command_key: str
+        command_fingerprint: str
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A decision before respondents: the case's one respondent, in the ordinary
+            procedure, its serial read from its number; nothing else was recorded."""
+            match = DECISION_NUMBER.match(state["decision_number"])
+            state.update(
+                respondent=1,
+                serial=int(match.group(3)) if match else 0,
+                procedure="ordinary",
+                discretion=None,
+                performance=None,
+                remedies=None,
+                hearing_record=None,
+                major_because=None,
+            )
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.state = "decided"
+            track.decision_number = self.decision_number
+            track.decided_on = self.decided_on
+            track.penalties = self.penalties
+            track.fine_total_yuan = self.fine_total_yuan
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class NotPenalised(TracedAggregate.Event):
+        """不予处罚决定 for one respondent: the ground (首违不罚 names its list item)."""
+
+        cloud_type = event_types.CASE_NOT_PENALISED
+        respondent: int
+        decided_on: str
+        ground: NoPenaltyGround
+        list_item: str | None
+        list_rule: str | None
+        reason: str
         command_key: str
         command_fingerprint: str
 
         def apply(self, case: Case) -> None:
-            case.status = "decided"
-            case.decision_number = self.decision_number
-            case.close_deadline(DECISION_DEADLINE)  # the step is taken
+            track = case.tracks[self.respondent - 1]
+            track.state = "not_penalised"
+            track.decided_on = self.decided_on
+            track.no_penalty_ground = self.ground
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class Dismissed(TracedAggregate.Event):
+        """撤销立案: the case ends without a decision."""
+
+        cloud_type = event_types.CASE_DISMISSED
+        dismissed_on: str
+        reason: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.ended_as = "dismissed"
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class SuspendedForReferral(TracedAggregate.Event):
+        """中止: referred as a suspected crime (行刑衔接); the referral resumes it."""
+
+        cloud_type = event_types.CASE_SUSPENDED_FOR_REFERRAL
+        suspended_on: str
+        suspected_offence: str
+        reason: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.ended_as = "suspended"
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class ReportedToAgency(TracedAggregate.Event):
+        """简易程序: the on-the-spot decision reported to the agency for filing (备案)."""
+
+        cloud_type = event_types.CASE_REPORTED_TO_AGENCY
+        reported_on: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.reported_on = self.reported_on
             case.remember(self.command_key, self.command_fingerprint)
 
     def __init__(
@@ -284,6 +881,9 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         filed_on: str,
         decision_due: str,
         decision_deadline: RecordedDeadline,
+        respondents: list[RecordedParty],
+        complex_case: bool,
+        procedure: Procedure,
         command_key: str,
         command_fingerprint: str,
     ) -> None:
@@ -295,27 +895,66 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         self.officers = officers
         self.filed_on = filed_on
         self.decision_due = decision_due
+        self.complex_case = complex_case
+        self.procedure = procedure
+        self.tracks = [Track(number=i + 1, party=p) for i, p in enumerate(respondents)]
         self.deadlines = {DECISION_DEADLINE: open_deadline(decision_deadline)}
+        # Everyone who investigated (a hearing's chair may not be one of them).
+        self.investigators: list[Officer] = list(officers)
+        self.evidence_count = 0
+        self.measures: dict[int, dict[str, Any]] = {}
+        self.review: dict[str, Any] | None = None
+        self.discussion: dict[str, Any] | None = None
+        self.ended_as: str | None = None
+        self.reported_on: str | None = None
         self.status: str = "filed"
-        self.decision_number: str | None = None
         self.remember(command_key, command_fingerprint)
+
+    def settle_status(self) -> None:
+        """The case's status from its tracks (module docstring)."""
+        self.status = case_status([t.state for t in self.tracks], self.ended_as)
+        if self.status in ("decided", "not_penalised", "dismissed"):
+            self.close_deadline(DECISION_DEADLINE)  # the step is taken
+
+    @property
+    def decision_number(self) -> str | None:
+        """The first respondent's decision number (the case's one number when it has one respondent)."""
+        return self.tracks[0].decision_number
 
     @property
     def allowed_actions(self) -> tuple[str, ...]:
-        return ALLOWED_ACTIONS[self.status]
+        actions = CASE_ACTIONS[self.status]
+        if not any("concluded_on" not in m for m in self.measures.values()):
+            actions = tuple(a for a in actions if a != "conclude_measure")
+        return actions
+
+    def respondent_actions(self, track: Track) -> tuple[str, ...]:
+        return track.allowed if self.status in OPEN_CASE else ()
 
     def _require(self, action: str) -> None:
-        if action not in self.allowed_actions:
-            raise IllegalTransition(action, self.status)
+        if action not in CASE_ACTIONS[self.status]:
+            raise IllegalTransition(action, self.status, self.allowed_actions)
 
-    # -- commands ----------------------------------------------------------------------
+    def _track(self, number: int, action: str) -> Track:
+        if not 1 <= number <= len(self.tracks):
+            raise NotFound(f"the case has no respondent {number} (it has {len(self.tracks)})")
+        track = self.tracks[number - 1]
+        allowed = self.respondent_actions(track)
+        if action not in allowed:
+            state = track.state if self.status in OPEN_CASE else f"{track.state}, the case {self.status}"
+            raise IllegalTransition(
+                action, state, allowed, why=f"'{action}' is not allowed while respondent {number} is '{state}'"
+            )
+        return track
+
+    # -- commands: filing --------------------------------------------------------------
     @classmethod
     def file(
         cls,
         *,
         case_id: Any,
         agency: Agency,
-        party: Party,
+        respondents: list[Party],
         violation_summary: str,
         violation_date: date,
         harm_caused: bool,
@@ -326,16 +965,27 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         command_fingerprint: str,
         cipher: FieldCipher,
         catalogue: Catalogue,
+        latest: date,
+        complex_case: bool = False,
+        procedure: Procedure = "ordinary",
     ) -> Case:
         """立案. At least two officers with distinct certificates (行政处罚法 Art. 42);
         within the limitation period (Art. 36). A natural person's ID number, phone and
         address are sealed before the event records them."""
         if not is_valid_uscc(agency["code"]):
             raise RuleViolation("/agency/code", "uscc", "not a valid unified social credit code (check character)")
-        validate_party(party)
-        refuse_personal_data_in_text("/violation_summary", violation_summary, party)
-        refuse_personal_data_in_text("/legal_basis", legal_basis, party)
+        pointers = ["/party"] if len(respondents) == 1 else [f"/respondents/{i}" for i in range(len(respondents))]
+        for pointer, party in zip(pointers, respondents, strict=True):
+            validate_party(party, pointer)
+        codes = [party["code"] for party in respondents]
+        if len(set(codes)) != len(codes):
+            raise RuleViolation("/respondents", "distinct-respondents", "a respondent is named twice")
+        for party in respondents:
+            refuse_personal_data_in_text("/violation_summary", violation_summary, party)
+            refuse_personal_data_in_text("/legal_basis", legal_basis, party)
         require_two_officers(officers, "act")
+        check_business_date("/filed_on", filed_on, latest)
+        check_business_date("/violation_date", violation_date, latest)
         if violation_date > filed_on:
             raise RuleViolation("/violation_date", "not-after-filing", "the violation cannot be after the filing date")
         years = LIMITATION_YEARS_WITH_HARM if harm_caused else LIMITATION_YEARS
@@ -347,11 +997,12 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             )
         due = catalogue.procedural_deadline(DECISION_DUE_RULE, filed_on, region=agency["region_code"])
         decision_deadline = recorded_deadline(DECISION_DEADLINE, due)
+        recorded = [seal_party(dict(party), cipher) for party in respondents]
         case: Case = cls._create(
             cls.Filed,
             id=case_id,
             agency=agency,
-            party=seal_party(dict(party), cipher),
+            party=recorded[0],
             violation_summary=violation_summary,
             violation_date=violation_date.isoformat(),
             harm_caused=harm_caused,
@@ -360,11 +1011,191 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             filed_on=filed_on.isoformat(),
             decision_due=decision_deadline["due_on"],
             decision_deadline=decision_deadline,
+            respondents=recorded,
+            complex_case=complex_case,
+            procedure=procedure,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
         return case
 
+    # -- commands: investigation (调查取证) ----------------------------------------------
+    def record_evidence(
+        self,
+        *,
+        kind: EvidenceKind,
+        document: DocumentRef,
+        collected_on: date,
+        officers: list[Officer],
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """证据, referenced by its content hash (the bytes stay in the agency's records)."""
+        self._require("record_evidence")
+        require_two_officers(officers, "collect evidence")
+        check_business_date("/collected_on", collected_on, latest, not_before=("filed_on", self.filed_on))
+        refuse_personal_data_in_text("/document/title", document["title"])
+        self.trigger_event(
+            self.EvidenceRecorded,
+            evidence_no=self.evidence_count + 1,
+            kind=kind,
+            document=document,
+            collected_on=collected_on.isoformat(),
+            officers=officers,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def record_inquiry(
+        self,
+        *,
+        kind: InquiryKind,
+        held_on: date,
+        officers: list[Officer],
+        record: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """现场检查 or 询问: two officers or more (行政处罚法 Art. 42, 55)."""
+        self._require("record_inquiry")
+        require_two_officers(officers, f"hold an {kind}")
+        check_business_date("/held_on", held_on, latest, not_before=("filed_on", self.filed_on))
+        refuse_personal_data_in_text("/record/title", record["title"])
+        self.trigger_event(
+            self.InquiryRecorded,
+            kind=kind,
+            held_on=held_on.isoformat(),
+            officers=officers,
+            record=record,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def take_measure(
+        self,
+        *,
+        kind: MeasureKind,
+        taken_on: date,
+        items: str,
+        officers: list[Officer],
+        approver: Approver,
+        document: DocumentRef,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """先行登记保存 (its decision due in the catalogue's 7 working days) or 查封/扣押
+        (at most the catalogue's 30 days), approved by the agency head, by two officers."""
+        self._require("take_measure")
+        require_two_officers(officers, "take a measure")
+        check_business_date("/taken_on", taken_on, latest, not_before=("filed_on", self.filed_on))
+        refuse_personal_data_in_text("/items", items)
+        number = len(self.measures) + 1
+        rule = PRESERVATION_RULE if kind == "preservation" else SEIZURE_RULE
+        due = catalogue.procedural_deadline(rule, taken_on, region=self.agency["region_code"])
+        self.trigger_event(
+            self.MeasureTaken,
+            measure_no=number,
+            kind=kind,
+            taken_on=taken_on.isoformat(),
+            items=items,
+            officers=officers,
+            approver=approver,
+            document=document,
+            deadline=recorded_deadline(_measure_deadline(number), due),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def _open_measure(self, number: int, action: str) -> dict[str, Any]:
+        measure = self.measures.get(number)
+        if measure is None:
+            raise NotFound(f"the case has no measure {number}")
+        if "concluded_on" in measure:
+            raise IllegalTransition(
+                action, "concluded", (), why=f"measure {number} was concluded on {measure['concluded_on']}"
+            )
+        return measure
+
+    def extend_measure(
+        self,
+        *,
+        measure_no: int,
+        extended_on: date,
+        reason: str,
+        approver: Approver,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """查封/扣押 extended once, by the catalogue's period from the original end (行政强制法 Art. 25)."""
+        measure = self._open_measure(measure_no, "extend_measure")
+        if measure["kind"] == "preservation":
+            raise RuleViolation("/measure", "no-extension", "evidence preserved in advance takes no extension")
+        if measure["extended"]:
+            raise IllegalTransition(
+                "extend_measure",
+                "extended",
+                ("conclude_measure",),
+                why=f"measure {measure_no} was extended once already",
+            )
+        current = self.deadlines[_measure_deadline(measure_no)]["deadline"]
+        check_business_date("/extended_on", extended_on, latest, not_before=("taken_on", measure["taken_on"]))
+        if extended_on > date.fromisoformat(current["due_on"]):
+            raise RuleViolation(
+                "/extended_on", "extend-before-expiry", f"the measure ended on {current['due_on']}: extend it before"
+            )
+        if not reason.strip():
+            raise RuleViolation("/reason", "reason-required", "an extension must give its reason")
+        refuse_personal_data_in_text("/reason", reason)
+        due = catalogue.procedural_deadline(
+            SEIZURE_EXTENSION_RULE,
+            date.fromisoformat(current["due_on"]),
+            region=self.agency["region_code"],
+            step_date=extended_on,
+        )
+        self.trigger_event(
+            self.MeasureExtended,
+            measure_no=measure_no,
+            extended_on=extended_on.isoformat(),
+            reason=reason,
+            approver=approver,
+            deadline=recorded_deadline(_measure_deadline(measure_no), due),
+            previous_due_on=current["due_on"],
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def conclude_measure(
+        self,
+        *,
+        measure_no: int,
+        concluded_on: date,
+        outcome: str,
+        document: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """The measure's decision (处理决定) or release (解除): its deadline is met."""
+        measure = self._open_measure(measure_no, "conclude_measure")
+        check_business_date("/concluded_on", concluded_on, latest, not_before=("taken_on", measure["taken_on"]))
+        refuse_personal_data_in_text("/outcome", outcome)
+        self.trigger_event(
+            self.MeasureConcluded,
+            measure_no=measure_no,
+            concluded_on=concluded_on.isoformat(),
+            outcome=outcome,
+            document=document,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    # -- commands: review and discussion ----------------------------------------------
     def record_legal_review(
         self,
         *,
@@ -372,18 +1203,20 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         reviewer: Reviewer,
         opinion: str,
         reviewed_on: date,
+        latest: date,
         command_key: str,
         command_fingerprint: str,
     ) -> None:
-        """法制审核: passed, or returned with an opinion."""
+        """法制审核: passed, or returned with an opinion. A later review replaces an earlier one."""
         self._require("record_legal_review")
         if outcome == "returned" and not opinion.strip():
             raise RuleViolation("/opinion", "opinion-required", "a returned review must give the reviewer's opinion")
         refuse_personal_data_in_text("/opinion", opinion)
-        if reviewer.get("name", "").strip() in {o["name"].strip() for o in self.officers}:
+        if _is_investigator(reviewer, self.investigators):
             raise RuleViolation(
                 "/reviewer/name", "independent-reviewer", "the legal reviewer cannot be an investigating officer"
             )
+        check_business_date("/reviewed_on", reviewed_on, latest, not_before=("filed_on", self.filed_on))
         self.trigger_event(
             self.LegalReviewRecorded,
             outcome=outcome,
@@ -394,54 +1227,546 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             command_fingerprint=command_fingerprint,
         )
 
+    def record_collective_discussion(
+        self,
+        *,
+        discussed_on: date,
+        participants: list[str],
+        conclusion: str,
+        minutes: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """负责人集体讨论, only after a passed legal review (the review comes first)."""
+        self._require("record_collective_discussion")
+        if self.review is None or self.review["outcome"] != "passed":
+            raise IllegalTransition(
+                "record_collective_discussion",
+                self.status,
+                ("record_legal_review",),
+                why="a collective discussion needs a passed legal review first",
+            )
+        if len({p.strip() for p in participants}) < 2:
+            raise RuleViolation("/participants", "collective", "a collective discussion takes two heads or more")
+        refuse_personal_data_in_text("/conclusion", conclusion)
+        check_business_date("/discussed_on", discussed_on, latest, not_before=("reviewed_on", self.review["on"]))
+        self.trigger_event(
+            self.CollectiveDiscussionRecorded,
+            discussed_on=discussed_on.isoformat(),
+            participants=participants,
+            conclusion=conclusion,
+            minutes=minutes,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    # -- commands: a respondent's track ------------------------------------------------
+    def serve_prior_notice(
+        self,
+        *,
+        respondent: int,
+        notified_on: date,
+        facts: str,
+        legal_basis: str,
+        intended_penalties: list[Penalty],
+        document: DocumentRef | None,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """事先告知 (行政处罚法 Art. 44, 45, 63, 64): the statement period and, for a major
+        decision, the hearing right with its request period, both from the catalogue. A
+        new notice replaces the earlier one, but not with a heavier penalty after the
+        respondent stated or defended (Art. 45)."""
+        track = self._track(respondent, "serve_prior_notice")
+        validate_penalties(intended_penalties, "/intended_penalties")
+        refuse_personal_data_in_text("/facts", facts)
+        refuse_personal_data_in_text("/legal_basis", legal_basis)
+        check_business_date(
+            "/notified_on",
+            notified_on,
+            latest,
+            not_before=("notified_on", track.notified_on) if track.notified_on else ("filed_on", self.filed_on),
+        )
+        if track.defended and track.intended is not None:
+            heavier = heavier_than(intended_penalties, track.intended)
+            if heavier:
+                raise RuleViolation(
+                    "/intended_penalties",
+                    "no-heavier-after-defence",
+                    f"the respondent stated or defended: no heavier penalty than notified ({heavier}; Art. 45)",
+                )
+        region = self.agency["region_code"]
+        major = major_because(track.kind, intended_penalties, catalogue, notified_on, region) or (
+            "the case is complex" if self.complex_case else None
+        )
+        statement = catalogue.procedural_deadline(STATEMENT_WINDOW_RULE, notified_on, region=region)
+        hearing = catalogue.procedural_deadline(HEARING_REQUEST_RULE, notified_on, region=region) if major else None
+        self.trigger_event(
+            self.PriorNoticeServed,
+            respondent=respondent,
+            notified_on=notified_on.isoformat(),
+            facts=facts,
+            legal_basis=legal_basis,
+            intended_penalties=intended_penalties,
+            intended_fine_yuan=fine_total(intended_penalties),
+            statement_deadline=recorded_deadline(f"statement_{respondent}", statement),
+            hearing_right=major is not None,
+            hearing_request_deadline=recorded_deadline(f"hearing_request_{respondent}", hearing) if hearing else None,
+            major_because=major,
+            document=document,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def record_statement(
+        self,
+        *,
+        respondent: int,
+        kind: StatementKind,
+        received_on: date,
+        summary: str,
+        document: DocumentRef | None,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """陈述、申辩 (or their waiver, which waives the hearing too) after the notice."""
+        track = self._track(respondent, "record_statement")
+        refuse_personal_data_in_text("/summary", summary)
+        check_business_date("/received_on", received_on, latest, not_before=("notified_on", track.notified_on))
+        if kind == "waiver" and track.state != "notified":
+            raise IllegalTransition(
+                "record_statement", track.state, track.allowed, why="a hearing was requested: it cannot be waived here"
+            )
+        self.trigger_event(
+            self.StatementRecorded,
+            respondent=respondent,
+            kind=kind,
+            received_on=received_on.isoformat(),
+            summary=summary,
+            document=document,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def request_hearing(
+        self, *, respondent: int, requested_on: date, latest: date, command_key: str, command_fingerprint: str
+    ) -> None:
+        """听证申请: only with the hearing right, within the catalogue's request period."""
+        track = self._track(respondent, "request_hearing")
+        check_business_date("/requested_on", requested_on, latest, not_before=("notified_on", track.notified_on))
+        if not track.hearing_right or track.hearing_request_until is None:
+            raise RuleViolation(
+                "/respondent", "no-hearing-right", "the intended penalty is not a major decision: no hearing right"
+            )
+        if track.waived:
+            raise RuleViolation("/respondent", "hearing-waived", "the respondent waived the hearing")
+        if requested_on > date.fromisoformat(track.hearing_request_until):
+            raise RuleViolation(
+                "/requested_on",
+                "hearing-request-late",
+                f"the hearing had to be requested by {track.hearing_request_until} ({HEARING_REQUEST_RULE})",
+            )
+        self.trigger_event(
+            self.HearingRequested,
+            respondent=respondent,
+            requested_on=requested_on.isoformat(),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def schedule_hearing(
+        self,
+        *,
+        respondent: int,
+        notified_on: date,
+        hearing_on: date,
+        place: str,
+        chair: Reviewer,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """听证通知: time and place notified at least the catalogue's period before the
+        hearing; chaired by someone who did not investigate the case."""
+        track = self._track(respondent, "schedule_hearing")
+        check_business_date(
+            "/notified_on", notified_on, latest, not_before=("requested_on", track.hearing_requested_on)
+        )
+        refuse_personal_data_in_text("/place", place)
+        if not notified_on < hearing_on <= notified_on + timedelta(days=HEARING_WITHIN_DAYS):
+            raise RuleViolation(
+                "/hearing_on",
+                "hearing-date",
+                f"the hearing must be after its notice, within {HEARING_WITHIN_DAYS} days",
+            )
+        if _is_investigator(chair, self.investigators):
+            raise RuleViolation("/chair", "chair-not-investigator", "the hearing's chair investigated the case")
+        notice = catalogue.procedural_deadline(
+            HEARING_NOTICE_RULE, hearing_on, region=self.agency["region_code"], step_date=notified_on
+        )
+        if notified_on > notice.due_on:
+            raise RuleViolation(
+                "/hearing_on",
+                "hearing-notice-period",
+                f"a hearing on {hearing_on} must be notified by {notice.due_on} ({HEARING_NOTICE_RULE})",
+            )
+        self.trigger_event(
+            self.HearingScheduled,
+            respondent=respondent,
+            notified_on=notified_on.isoformat(),
+            hearing_on=hearing_on.isoformat(),
+            place=place,
+            chair=chair,
+            notice_deadline=recorded_deadline(f"hearing_notice_{respondent}", notice),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def record_hearing(
+        self,
+        *,
+        respondent: int,
+        held_on: date,
+        chair: Reviewer,
+        record: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """听证笔录: the hearing held on its day (or later), by the chair it was notified with."""
+        track = self._track(respondent, "record_hearing")
+        check_business_date("/held_on", held_on, latest, not_before=("hearing_on", track.hearing_on))
+        if chair["name"].strip() != (track.hearing_chair or "").strip():
+            raise RuleViolation("/chair", "same-chair", f"the hearing was notified with {track.hearing_chair} as chair")
+        self.trigger_event(
+            self.HearingHeld,
+            respondent=respondent,
+            held_on=held_on.isoformat(),
+            chair=chair,
+            record=record,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
     def decide_penalty(
         self,
         *,
+        respondent: int,
         decision_number: str,
+        serial: int,
         decided_on: date,
         penalties: list[Penalty],
+        discretion: Discretion,
+        performance_how: str,
+        reconsideration_organ: str,
+        court: str,
+        hearing_record_sha256: str | None,
+        catalogue: Catalogue,
+        cipher: FieldCipher,
+        latest: date,
         command_key: str,
         command_fingerprint: str,
-        cipher: FieldCipher,
     ) -> None:
-        """行政处罚决定, only after a passed legal review."""
-        self._require("decide_penalty")
-        match = DECISION_NUMBER.match(decision_number)
-        if not match:
-            raise RuleViolation(
-                "/decision_number", "decision-number-format", "expected e.g. (湘株醴)应急罚〔2023〕125号"
-            )
-        if int(match.group(1)) != decided_on.year:
-            raise RuleViolation(
-                "/decision_number", "decision-number-year", "the number's year must be the decision's year"
-            )
-        if decided_on < date.fromisoformat(self.filed_on):
-            raise RuleViolation("/decided_on", "not-before-filing", "a decision cannot precede the filing")
-        fines = [p for p in penalties if p["kind"] == "fine"]
-        if len(fines) > 1:
-            raise RuleViolation("/penalties", "one-fine", "one violation, one fine (行政处罚法 Art. 29)")
-        for index, penalty in enumerate(penalties):
-            amount = penalty.get("amount_yuan")
-            if penalty["kind"] in ("fine", "confiscation_of_illegal_gains") and not amount:
+        """行政处罚决定 for one respondent, under the number the agency's register assigned.
+
+        Refused: before the prior notice, inside its statement (or hearing request)
+        period unless waived; after a hearing request until the hearing is held, and then
+        not citing its record; heavier than notified (Art. 45 after a statement or
+        defence); a major decision (the catalogue's thresholds, a hearing held, a complex
+        case) without a passed legal review after the hearing, or without a collective
+        discussion after that review."""
+        track = self._track(respondent, "decide_penalty")
+        validate_penalties(penalties)
+        refuse_personal_data_in_text("/discretion/benchmark", discretion["benchmark"])
+        refuse_personal_data_in_text("/performance", performance_how)
+        region = self.agency["region_code"]
+        previous = track.last_step_on()
+        check_business_date("/decided_on", decided_on, latest, not_before=previous)
+        _check_number(decision_number, self.agency, decided_on)
+        if track.state == "notified" and not track.waived:
+            assert track.statement_until is not None
+            if decided_on <= date.fromisoformat(track.statement_until):
                 raise RuleViolation(
-                    f"/penalties/{index}/amount_yuan", "amount-required", "a positive amount is required"
+                    "/decided_on",
+                    "statement-period-running",
+                    f"respondent {respondent} may state and defend until {track.statement_until}"
+                    f" ({STATEMENT_WINDOW_RULE})",
                 )
-            if penalty["kind"] not in ("fine", "confiscation_of_illegal_gains") and amount:
+            if track.hearing_request_until and decided_on <= date.fromisoformat(track.hearing_request_until):
                 raise RuleViolation(
-                    f"/penalties/{index}/amount_yuan", "no-amount", f"'{penalty['kind']}' takes no amount"
+                    "/decided_on",
+                    "hearing-request-period-running",
+                    f"respondent {respondent} may request a hearing until {track.hearing_request_until}",
                 )
-            refuse_personal_data_in_text(f"/penalties/{index}/description", penalty.get("description", ""))
+        hearing_record = track.hearing_record if track.state == "heard" else None
+        if hearing_record is not None and hearing_record_sha256 != hearing_record["sha256"]:
+            raise RuleViolation(
+                "/hearing_record_sha256",
+                "cite-hearing-record",
+                f"the decision must rest on the hearing record {hearing_record['title']}"
+                f" (sha256 {hearing_record['sha256']})",
+            )
+        assert track.intended is not None
+        heavier = heavier_than(penalties, track.intended)
+        if heavier and track.defended:
+            raise RuleViolation(
+                "/penalties",
+                "no-heavier-after-defence",
+                f"no heavier penalty than notified after a statement or defence ({heavier}; 行政处罚法 Art. 45)",
+            )
+        if heavier:
+            raise RuleViolation("/penalties", "heavier-than-notified", f"{heavier}: serve a new prior notice first")
+        major = (
+            major_because(track.kind, penalties, catalogue, decided_on, region)
+            or ("a hearing was held" if hearing_record else None)
+            or ("the case is complex" if self.complex_case else None)
+        )
+        if major:
+            self._require_gates(major, track)
+        not_before = max(
+            d for d in (self.filed_on, (self.review or {}).get("on"), (self.discussion or {}).get("on")) if d
+        )
+        check_business_date("/decided_on", decided_on, latest, not_before=("the review or discussion", not_before))
         self.trigger_event(
             self.PenaltyDecided,
             decision_number=decision_number,
             decided_on=decided_on.isoformat(),
             penalties=penalties,
-            fine_total_yuan=sum(p.get("amount_yuan", 0) for p in fines),
+            fine_total_yuan=fine_total(penalties),
             agency=self.agency,
-            party=self.party,
-            party_is_minor=_party_is_minor(self.party, decided_on, cipher),
+            party=track.party,
+            party_is_minor=_party_is_minor(track.party, decided_on, cipher),
             violation_summary=self.violation_summary,
             legal_basis=self.legal_basis,
+            respondent=respondent,
+            serial=serial,
+            procedure=self.procedure,
+            discretion=discretion,
+            performance=_performance(performance_how, catalogue, decided_on, region),
+            remedies=_remedies(reconsideration_organ, court, catalogue, decided_on, region),
+            hearing_record=hearing_record,
+            major_because=major,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def require_decidable(self, respondent: int) -> None:
+        """Refuses (409) a decision the respondent's state does not allow, before a number is taken."""
+        self._track(respondent, "decide_penalty")
+
+    def _require_gates(self, major: str, track: Track) -> None:
+        """A major decision: a passed legal review (after the hearing, if one was held),
+        then a collective discussion after that review."""
+        review = self.review
+        if review is None or review["outcome"] != "passed" or (track.heard_at and review["at"] < track.heard_at):
+            after = " after the hearing" if track.heard_at else ""
+            raise RuleViolation(
+                "/respondent", "legal-review-required", f"{major}: a passed legal review{after} is required first"
+            )
+        if self.discussion is None or self.discussion["at"] < review["at"]:
+            raise RuleViolation(
+                "/respondent",
+                "collective-discussion-required",
+                f"{major}: a collective discussion after the legal review is required first",
+            )
+
+    def not_penalise(
+        self,
+        *,
+        respondent: int,
+        decided_on: date,
+        ground: NoPenaltyGround,
+        list_item: str | None,
+        reason: str,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """不予处罚决定 (行政处罚法 Art. 33, 40): 首违不罚 only for an item on the
+        catalogue's no-penalty list in force (从旧兼从轻 between the violation and the decision)."""
+        track = self._track(respondent, "not_penalise")
+        check_business_date(
+            "/decided_on", decided_on, latest, not_before=track.last_step_on() or ("filed_on", self.filed_on)
+        )
+        if not reason.strip():
+            raise RuleViolation("/reason", "reason-required", "a no-penalty decision must give its reason")
+        refuse_personal_data_in_text("/reason", reason)
+        list_rule = None
+        if ground == "first_offence":
+            applied = catalogue.substantive(
+                FIRST_OFFENCE_LIST_RULE,
+                date.fromisoformat(self.violation_date),
+                decided_on,
+                region=self.agency["region_code"],
+            )
+            listed = applied.value.codes if isinstance(applied.value, Codes) else {}
+            if list_item not in listed:
+                raise RuleViolation(
+                    "/list_item",
+                    "first-offence-list",
+                    f"not on the no-penalty list {applied.rule_id} v{applied.rule_version}"
+                    f" ({', '.join(sorted(listed))})",
+                )
+            list_rule = f"{applied.rule_id} v{applied.rule_version}"
+        elif list_item is not None:
+            raise RuleViolation(
+                "/list_item", "list-item-for-first-offence", "a list item goes with ground 'first_offence'"
+            )
+        self.trigger_event(
+            self.NotPenalised,
+            respondent=respondent,
+            decided_on=decided_on.isoformat(),
+            ground=ground,
+            list_item=list_item,
+            list_rule=list_rule,
+            reason=reason,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def dismiss(
+        self, *, dismissed_on: date, reason: str, latest: date, command_key: str, command_fingerprint: str
+    ) -> None:
+        """撤销立案, before any notice is served."""
+        self._require("dismiss")
+        check_business_date("/dismissed_on", dismissed_on, latest, not_before=("filed_on", self.filed_on))
+        if not reason.strip():
+            raise RuleViolation("/reason", "reason-required", "a dismissal must give its reason")
+        refuse_personal_data_in_text("/reason", reason)
+        self.trigger_event(
+            self.Dismissed,
+            dismissed_on=dismissed_on.isoformat(),
+            reason=reason,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def suspend_for_referral(
+        self,
+        *,
+        suspended_on: date,
+        suspected_offence: str,
+        reason: str,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """中止: the case is referred as a suspected crime; no track moves until it resumes."""
+        self._require("suspend_for_referral")
+        check_business_date("/suspended_on", suspended_on, latest, not_before=("filed_on", self.filed_on))
+        refuse_personal_data_in_text("/reason", reason)
+        self.trigger_event(
+            self.SuspendedForReferral,
+            suspended_on=suspended_on.isoformat(),
+            suspected_offence=suspected_offence,
+            reason=reason,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    # -- the simplified procedure (简易程序) ----------------------------------------------
+    @classmethod
+    def decide_on_the_spot(
+        cls,
+        *,
+        case_id: Any,
+        agency: Agency,
+        party: Party,
+        violation_summary: str,
+        violation_date: date,
+        legal_basis: str,
+        officers: list[Officer],
+        decided_on: date,
+        penalties: list[Penalty],
+        decision_number: str,
+        serial: int,
+        performance_how: str,
+        reconsideration_organ: str,
+        court: str,
+        cipher: FieldCipher,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> Case:
+        """当场处罚 (行政处罚法 Art. 51): a warning or a fine within the catalogue's limit
+        for the party's kind; no hearing or review; filed and decided in one step and
+        reported to the agency afterwards."""
+        validate_penalties(penalties)
+        other = sorted({p["kind"] for p in penalties} - {"warning", "fine"})
+        if other:
+            raise RuleViolation(
+                "/penalties", "simplified-penalties", f"on the spot only a warning or a fine, not {other}"
+            )
+        limit_rule = catalogue.procedural(SIMPLIFIED_FINE_RULES[party["kind"]], decided_on, agency["region_code"])
+        limit = limit_rule.value.yuan if isinstance(limit_rule.value, Yuan) else 0
+        if fine_total(penalties) > limit:
+            raise RuleViolation(
+                "/penalties",
+                "simplified-limit",
+                f"a fine above {limit} yuan ({limit_rule.rule_id} v{limit_rule.rule_version})"
+                " needs the ordinary procedure",
+            )
+        case = cls.file(
+            case_id=case_id,
+            agency=agency,
+            respondents=[party],
+            violation_summary=violation_summary,
+            violation_date=violation_date,
+            harm_caused=False,
+            legal_basis=legal_basis,
+            officers=officers,
+            filed_on=decided_on,
+            cipher=cipher,
+            catalogue=catalogue,
+            latest=latest,
+            procedure="simplified",
+            command_key="",
+            command_fingerprint="",
+        )
+        _check_number(decision_number, agency, decided_on)
+        track = case.tracks[0]
+        region = agency["region_code"]
+        case.trigger_event(
+            cls.PenaltyDecided,
+            decision_number=decision_number,
+            decided_on=decided_on.isoformat(),
+            penalties=penalties,
+            fine_total_yuan=fine_total(penalties),
+            agency=agency,
+            party=track.party,
+            party_is_minor=_party_is_minor(track.party, decided_on, cipher),
+            violation_summary=violation_summary,
+            legal_basis=legal_basis,
+            respondent=1,
+            serial=serial,
+            procedure="simplified",
+            discretion=None,
+            performance=_performance(performance_how, catalogue, decided_on, region),
+            remedies=_remedies(reconsideration_organ, court, catalogue, decided_on, region),
+            hearing_record=None,
+            major_because=None,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+        return case
+
+    def report_to_agency(self, *, reported_on: date, latest: date, command_key: str, command_fingerprint: str) -> None:
+        """备案 of an on-the-spot decision with the agency, once."""
+        if self.procedure != "simplified" or self.reported_on is not None:
+            why = "only an on-the-spot decision is reported" if self.procedure != "simplified" else "reported already"
+            raise IllegalTransition("report_to_agency", self.status, self.allowed_actions, why=why)
+        decided_on = self.tracks[0].decided_on
+        check_business_date("/reported_on", reported_on, latest, not_before=("decided_on", decided_on))
+        self.trigger_event(
+            self.ReportedToAgency,
+            reported_on=reported_on.isoformat(),
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
@@ -487,6 +1812,54 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
 
     def deadline_owner(self) -> tuple[str, str]:
         return self.agency["code"], self.agency["region_code"]
+
+
+def _measure_deadline(number: int) -> str:
+    return f"measure_{number}"
+
+
+def _is_investigator(person: Reviewer, investigators: list[Officer]) -> bool:
+    """Whether ``person`` (by name, or by certificate number) investigated the case."""
+    names = {o["name"].strip() for o in investigators}
+    certificates = {o["certificate_no"].strip() for o in investigators}
+    return person["name"].strip() in names or person.get("certificate_no", "").strip() in certificates
+
+
+def _check_number(number: str, agency: Agency, decided_on: date) -> None:
+    """The number the register assigned is the deciding agency's, of the decision's year."""
+    match = DECISION_NUMBER.match(number)
+    short_name = agency.get("short_name")
+    if not match or (short_name and match.group(1) != short_name) or int(match.group(2)) != decided_on.year:
+        detail = f"{number} is not this agency's number of {decided_on.year}"
+        raise RuleViolation("/decision_number", "decision-number", detail)
+
+
+def _performance(how: str, catalogue: Catalogue, decided_on: date, region: str) -> Performance:
+    applied = catalogue.procedural(PAYMENT_RULE, decided_on, region)
+    return Performance(
+        how=how,
+        within=_within(applied),
+        rule_id=applied.rule_id,
+        rule_version=applied.rule_version,
+    )
+
+
+def _remedies(organ: str, court: str, catalogue: Catalogue, decided_on: date, region: str) -> Remedies:
+    reconsideration = catalogue.procedural(RECONSIDERATION_RULE, decided_on, region)
+    suit = catalogue.procedural(SUIT_RULE, decided_on, region)
+    return Remedies(
+        reconsideration_organ=organ,
+        reconsideration_within=_within(reconsideration),
+        court=court,
+        suit_within=_within(suit),
+    )
+
+
+def _within(applied: AppliedRule) -> str:
+    """A period as a decision document states it: "15 days from service (payment.due v1)"."""
+    dumped = applied.value.model_dump() if applied.value is not None else {}
+    period = ", ".join(f"{amount} {unit.replace('_', ' ')}" for unit, amount in dumped.items()) or "(not configured)"
+    return f"{period} from service ({applied.rule_id} v{applied.rule_version})"
 
 
 def _party_is_minor(party: RecordedParty, day: date, cipher: FieldCipher) -> bool:

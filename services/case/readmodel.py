@@ -2,13 +2,19 @@
 the queries the API answers from it.
 
 It also shows each case's referral (移送) and publication (公示) status, learnt from the
-referral and disclosure services' events on the same topic.
+referral and disclosure services' events on the same topic, and keeps the case's one
+history across services (``case_timeline``): every case, referral and disclosure event
+of the case in the order the topic delivered them, which is their causal order (a case's
+events are on one partition, and the referral and disclosure relays publish after the
+case relay, services/infra/topic.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,19 +33,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.access.policy import jurisdiction_clause, reads_personal_data
+from services.access.policy import jurisdiction_clause, jurisdiction_prefix, reads_personal_data
+from services.case.domain import allowed_actions, case_status
 from services.case.personal_data import lookup_code
 from services.common import event_types as types
 from services.common.personal_data import party_as_shown
 from services.infra.consumer import ConsumedEvent
-from services.infra.crypto import FieldCipher
+from services.infra.crypto import FieldCipher, masked_copy, revealed_copy
 from services.infra.deadline_rows import SHOWN, DeadlineRows
+from services.infra.formats import utc
 from services.infra.identity import Principal
-from services.infra.pagination import keyset_page
+from services.infra.migrations import Schema
+from services.infra.pagination import keyset_page, position_after
+from services.infra.projection import consumer_metadata
 from services.infra.sql import one_or_not_found
 from services.infra.telemetry import trace_id_of
 
 metadata = MetaData()
+# Its tables are made and changed only by the revisions in services/case/migrations/.
+SCHEMA = Schema("case", (consumer_metadata, metadata), Path(__file__).with_name("migrations"))
 case_ledger = Table(
     "case_ledger",
     metadata,
@@ -56,6 +68,9 @@ case_ledger = Table(
     Column("violation_summary", Text, nullable=False),
     Column("legal_basis", Text, nullable=False),
     Column("status", String(30), nullable=False, index=True),
+    # 普通程序 or 简易程序; dismissed or suspended (the status whatever the tracks).
+    Column("procedure", String(20), nullable=False, default="ordinary"),
+    Column("ended_as", String(20)),
     Column("version", Integer, nullable=False),
     Column("filed_on", String(10), nullable=False),
     Column("decision_due", String(10), nullable=False),
@@ -76,6 +91,23 @@ case_ledger = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# A case's history across services, in the order applied (= the topic's order for the case).
+case_timeline = Table(
+    "case_timeline",
+    metadata,
+    Column("position", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(120), nullable=False),
+    Column("source", String(120), nullable=False),
+    Column("time", String(40), nullable=False),
+    Column("aggregate_id", String(36), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("trace_id", String(32)),
+    # The event's data as published: personal data sealed, as in the ledger's party.
+    Column("data", JSON, nullable=False),
+)
+
 # A case's deadlines (the decision deadline, ...): open until the step is taken.
 case_deadlines = Table(
     "case_deadlines",
@@ -90,6 +122,34 @@ case_deadlines = Table(
     Column("approaching_recorded", Boolean, nullable=False),
     Column("missed_recorded", Boolean, nullable=False),
     Column("extended", Boolean, nullable=False),
+)
+# A case's respondents (当事人, 一案双罚), each with its track: state, the penalty intended
+# (prior notice) and decided, the periods running for it, its decision number and its
+# publication.
+case_respondents = Table(
+    "case_respondents",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("party_kind", String(20), nullable=False),
+    Column("party_name", String(200), nullable=False),
+    # An enterprise's code, or a keyed digest of a person's ID number (personal_data.py).
+    Column("party_code", String(60), nullable=False, index=True),
+    Column("party", JSON, nullable=False),
+    Column("state", String(30), nullable=False),
+    Column("intended_penalties", JSON),
+    Column("intended_fine_yuan", Integer),
+    Column("notified_on", String(10)),
+    Column("statement_until", String(10)),
+    Column("hearing_request_until", String(10)),
+    Column("hearing_on", String(10)),
+    Column("decision_number", String(60), index=True),
+    Column("decided_on", String(10), index=True),
+    Column("penalties", JSON),
+    Column("fine_total_yuan", Integer),
+    Column("no_penalty_ground", String(30)),
+    Column("publication_status", String(30), nullable=False),
+    Column("published_on", String(10)),
 )
 DEADLINES = DeadlineRows(case_deadlines, "case_id", (*SHOWN, "approaching_recorded", "missed_recorded", "extended"))
 
@@ -116,34 +176,105 @@ _DEADLINE_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     },
 }
 
-# What each event the ledger shows changes in a case's row (case.filed inserts it).
-_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    types.CASE_LEGAL_REVIEW_RECORDED: lambda data: {
-        "status": "review_passed" if data["outcome"] == "passed" else "review_returned",
-        "review_outcome": data["outcome"],
-    },
-    types.CASE_PENALTY_DECIDED: lambda data: {
-        "status": "decided",
+
+def _decided_case_row(data: dict[str, Any]) -> dict[str, Any]:
+    """The case row keeps the first respondent's decision (every one is in case_respondents)."""
+    if data.get("respondent", 1) != 1:
+        return {}
+    return {
         "decision_number": data["decision_number"],
         "decided_on": data["decided_on"],
         "penalties": data["penalties"],
         "fine_total_yuan": data["fine_total_yuan"],
-    },
+    }
+
+
+# What each event the ledger shows changes in a case's row (case.filed inserts it).
+_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    types.CASE_LEGAL_REVIEW_RECORDED: lambda data: {"review_outcome": data["outcome"]},
+    types.CASE_PENALTY_DECIDED: _decided_case_row,
+    types.CASE_DISMISSED: lambda _data: {"ended_as": "dismissed"},
+    types.CASE_SUSPENDED_FOR_REFERRAL: lambda _data: {"ended_as": "suspended"},
     types.CASE_DEADLINE_APPROACHING: lambda _data: {},
     types.CASE_DEADLINE_MISSED: lambda _data: {},
     types.CASE_DEADLINE_EXTENDED: lambda data: (
         {"decision_due": data["deadline"]["due_on"]} if data["deadline"]["name"] == "decision" else {}
     ),
     types.REFERRAL_REFERRED: lambda data: {"referral_status": "referred", "referral_organ": data["receiving_organ"]},
+    # The referral lifecycle: the file went to the organ; the case came back (反向衔接). The
+    # case procedure resumes from referral.returned.v1 (issue 11); the ledger shows it.
+    types.REFERRAL_DISPATCHED: lambda data: {"referral_status": "referred", "referral_organ": data["receiving_organ"]},
+    types.REFERRAL_RETURNED: lambda _data: {"referral_status": "returned"},
     types.DISCLOSURE_PUBLICATION_PREPARED: lambda _data: {"publication_status": "pending"},
     types.DISCLOSURE_PUBLISHED: lambda data: {"publication_status": "published", "published_on": data["published_on"]},
 }
+for _type in (
+    types.CASE_EVIDENCE_RECORDED,
+    types.CASE_INQUIRY_RECORDED,
+    types.CASE_MEASURE_TAKEN,
+    types.CASE_MEASURE_EXTENDED,
+    types.CASE_MEASURE_CONCLUDED,
+    types.CASE_COLLECTIVE_DISCUSSION_RECORDED,
+    types.CASE_PRIOR_NOTICE_SERVED,
+    types.CASE_STATEMENT_RECORDED,
+    types.CASE_HEARING_REQUESTED,
+    types.CASE_HEARING_SCHEDULED,
+    types.CASE_HEARING_HELD,
+    types.CASE_NOT_PENALISED,
+    types.CASE_REPORTED_TO_AGENCY,
+):
+    _CHANGES[_type] = lambda _data: {}
+
+# What each event of a respondent's track changes in its row.
+_RESPONDENT_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    types.CASE_PRIOR_NOTICE_SERVED: lambda data: {
+        "state": "notified",
+        "intended_penalties": data["intended_penalties"],
+        "intended_fine_yuan": data["intended_fine_yuan"],
+        "notified_on": data["notified_on"],
+        "statement_until": data["statement_deadline"]["due_on"],
+        "hearing_request_until": (data["hearing_request_deadline"] or {}).get("due_on"),
+    },
+    types.CASE_HEARING_REQUESTED: lambda _data: {"state": "hearing_requested"},
+    types.CASE_HEARING_SCHEDULED: lambda data: {"state": "hearing_scheduled", "hearing_on": data["hearing_on"]},
+    types.CASE_HEARING_HELD: lambda data: {"state": "heard", "hearing_on": data["held_on"]},
+    types.CASE_PENALTY_DECIDED: lambda data: {
+        "state": "decided",
+        "decision_number": data["decision_number"],
+        "decided_on": data["decided_on"],
+        "penalties": data["penalties"],
+        "fine_total_yuan": data["fine_total_yuan"],
+    },
+    types.CASE_NOT_PENALISED: lambda data: {
+        "state": "not_penalised",
+        "decided_on": data["decided_on"],
+        "no_penalty_ground": data["ground"],
+    },
+}
+# A publication's events name the decision: its respondent's row shows it.
+_PUBLICATION_CHANGES: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {
+    types.DISCLOSURE_PUBLICATION_PREPARED: lambda data: (data["decision_number"], {"publication_status": "pending"}),
+    types.DISCLOSURE_PUBLISHED: lambda data: (
+        data["item"]["decision_number"],
+        {"publication_status": "published", "published_on": data["published_on"]},
+    ),
+}
+
+
+def _respondents_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The filed event's respondents (events before respondents: the one party)."""
+    return list(data.get("respondents") or [data["party"]])
 
 
 class CaseLedgerProjection:
     name = "case-ledger"
+    # Bump when what the tables show changes: they are emptied and rebuilt from the topic.
+    # 2: respondents' tracks, the timeline, procedure and ended_as (issues 11 and 15).
+    schema_version = 2
+    rebuilt_tables = ("case_ledger", "case_deadlines", "case_respondents", "case_timeline")
     metadata = metadata
-    handles = frozenset({types.CASE_FILED, *_CHANGES})
+    # Every type of the topic: the ledger row changes for some, the timeline keeps them all.
+    handles = frozenset({types.CASE_FILED, *_CHANGES, *types.ALL})
 
     def __init__(self, cipher: FieldCipher) -> None:
         self.cipher = cipher
@@ -158,6 +289,19 @@ class CaseLedgerProjection:
             "trace_id": trace_id_of(event.traceparent) or None,
             "updated_at": now,
         }
+        await conn.execute(
+            case_timeline.insert().values(
+                case_id=case_id,
+                event_id=event.id,
+                type=event.type,
+                source=event.source,
+                time=event.time,
+                aggregate_id=event.aggregate_id or case_id,
+                sequence=event.sequence,
+                trace_id=common["trace_id"],
+                data=data,
+            )
+        )
         if event.type == types.CASE_FILED:
             await conn.execute(
                 case_ledger.insert().values(
@@ -172,6 +316,7 @@ class CaseLedgerProjection:
                     violation_summary=data["violation_summary"],
                     legal_basis=data["legal_basis"],
                     status="filed",
+                    procedure=data.get("procedure", "ordinary"),
                     version=event.sequence,
                     filed_on=data["filed_on"],
                     decision_due=data["decision_due"],
@@ -181,36 +326,109 @@ class CaseLedgerProjection:
                     **common,
                 )
             )
-            deadline = _decision_deadline(data)
-            await conn.execute(
-                case_deadlines.insert().values(
-                    case_id=case_id,
-                    name=deadline["name"],
-                    due_on=deadline["due_on"],
-                    rule_id=deadline["rule_id"],
-                    rule_version=deadline["rule_version"],
-                    provisional=deadline["provisional"],
-                    open=True,
-                    approaching_recorded=False,
-                    missed_recorded=False,
-                    extended=False,
+            for number, party in enumerate(_respondents_of(data), start=1):
+                await conn.execute(
+                    case_respondents.insert().values(
+                        case_id=case_id,
+                        number=number,
+                        party_kind=party["kind"],
+                        party_name=party["name"],
+                        party_code=lookup_code(party, self.cipher),
+                        party=party,
+                        state="investigating",
+                        publication_status="none",
+                    )
                 )
-            )
+            await _insert_deadline(conn, case_id, _decision_deadline(data))
             return
         change = _CHANGES.get(event.type)
         if change is None:
             return  # an event type the ledger does not show
         changes = change(data)
         await _deadline_change(conn, event)
+        await _respondent_change(conn, event)
+        if event.type in _RESPONDENT_CHANGES or event.type in _CHANGES_STATUS:
+            changes["status"] = await _status(conn, case_id, changes.get("ended_as"))
         if event.aggregate_id == case_id:  # the case's own events move its version
             changes["version"] = event.sequence
         await conn.execute(update(case_ledger).where(case_ledger.c.case_id == case_id).values(**changes, **common))
 
 
+# Events that end the case whatever its tracks.
+_CHANGES_STATUS = frozenset({types.CASE_DISMISSED, types.CASE_SUSPENDED_FOR_REFERRAL})
+
+
+async def _respondent_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
+    where = case_respondents.c.case_id == event.subject
+    respondent_change = _RESPONDENT_CHANGES.get(event.type)
+    if respondent_change is not None:
+        number = event.data.get("respondent", 1)
+        await conn.execute(
+            update(case_respondents)
+            .where(where, case_respondents.c.number == number)
+            .values(**respondent_change(event.data))
+        )
+    publication_change = _PUBLICATION_CHANGES.get(event.type)
+    if publication_change is not None:
+        number, changes = publication_change(event.data)
+        await conn.execute(
+            update(case_respondents).where(where, case_respondents.c.decision_number == number).values(**changes)
+        )
+
+
+async def _status(conn: AsyncConnection, case_id: str, ended_as: str | None) -> str:
+    """The case's status from its respondents' rows, as the case computes it."""
+    states = (await conn.execute(select(case_respondents.c.state).where(case_respondents.c.case_id == case_id))).all()
+    if ended_as is None:
+        row = (await conn.execute(select(case_ledger.c.ended_as).where(case_ledger.c.case_id == case_id))).first()
+        ended_as = row.ended_as if row else None
+    return case_status([s.state for s in states], ended_as)
+
+
+async def _insert_deadline(conn: AsyncConnection, case_id: str, deadline: dict[str, Any]) -> None:
+    """A deadline the case opened (the decision's at filing, a measure's), as its event recorded it."""
+    await conn.execute(
+        case_deadlines.insert().values(
+            case_id=case_id,
+            name=deadline["name"],
+            due_on=deadline["due_on"],
+            rule_id=deadline["rule_id"],
+            rule_version=deadline["rule_version"],
+            provisional=deadline["provisional"],
+            open=True,
+            approaching_recorded=False,
+            missed_recorded=False,
+            extended=False,
+        )
+    )
+
+
 async def _deadline_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
     where = case_deadlines.c.case_id == event.subject
-    if event.type == types.CASE_PENALTY_DECIDED:  # the decision closes the decision deadline
-        await conn.execute(update(case_deadlines).where(where, case_deadlines.c.name == "decision").values(open=False))
+    if event.type in _CLOSE_DECISION_DEADLINE:  # the case's end closes the decision deadline
+        row = (await conn.execute(select(case_ledger.c.status).where(case_ledger.c.case_id == event.subject))).first()
+        still_open = row is not None and event.type != types.CASE_DISMISSED and await _open_tracks(conn, event)
+        if not still_open:
+            await conn.execute(
+                update(case_deadlines).where(where, case_deadlines.c.name == "decision").values(open=False)
+            )
+        return
+    if event.type == types.CASE_MEASURE_TAKEN:
+        await _insert_deadline(conn, event.subject, event.data["deadline"])
+        return
+    if event.type in (types.CASE_MEASURE_EXTENDED, types.CASE_MEASURE_CONCLUDED):
+        name = f"measure_{event.data['measure_no']}"
+        changes: dict[str, Any] = (
+            {
+                "due_on": event.data["deadline"]["due_on"],
+                "extended": True,
+                "approaching_recorded": False,
+                "missed_recorded": False,
+            }
+            if event.type == types.CASE_MEASURE_EXTENDED
+            else {"open": False}
+        )
+        await conn.execute(update(case_deadlines).where(where, case_deadlines.c.name == name).values(**changes))
         return
     deadline_change = _DEADLINE_CHANGES.get(event.type)
     if deadline_change is not None:
@@ -220,24 +438,65 @@ async def _deadline_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
         )
 
 
+_CLOSE_DECISION_DEADLINE = frozenset({types.CASE_PENALTY_DECIDED, types.CASE_NOT_PENALISED, types.CASE_DISMISSED})
+
+
+async def _open_tracks(conn: AsyncConnection, event: ConsumedEvent) -> bool:
+    """Whether another respondent than the one this event concludes is still to be decided."""
+    c = case_respondents.c
+    query = select(c.number).where(
+        c.case_id == event.subject,
+        c.number != event.data.get("respondent", 1),
+        c.state.not_in(("decided", "not_penalised")),
+    )
+    return (await conn.execute(query)).first() is not None
+
+
 # -- queries ------------------------------------------------------------------------------
 
 
-def _entry(row: Any, cipher: FieldCipher, full_personal_data: bool, deadlines: list[Any]) -> dict[str, Any]:
+def _entry(
+    row: Any, cipher: FieldCipher, full_personal_data: bool, deadlines: list[Any], respondents: list[Any]
+) -> dict[str, Any]:
     """A ledger row as the API shows it: personal data opened or masked by role, with
-    its open deadlines (overdue: the due date has passed, China time)."""
+    its open deadlines (overdue: the due date has passed, China time), its allowed actions
+    and its respondents' tracks."""
     entry = dict(row._mapping)
     entry["deadlines"] = DEADLINES.shown_for(entry["case_id"], deadlines)
     entry["party"] = party_as_shown(entry["party"], cipher, full_personal_data)
     entry["party_code"] = entry["party"]["code"]
-    entry["recorded_at"] = entry["recorded_at"].isoformat() if entry["recorded_at"] else None
-    entry["updated_at"] = entry["updated_at"].isoformat() if entry["updated_at"] else None
+    entry["allowed_actions"] = allowed_actions(entry["status"])
+    entry["respondents"] = [
+        _respondent(r, entry["status"], cipher, full_personal_data)
+        for r in respondents
+        if r.case_id == entry["case_id"]
+    ]
+    entry["recorded_at"] = utc(entry["recorded_at"])
+    entry["updated_at"] = utc(entry["updated_at"])
     return entry
 
 
-async def ledger_entry(db: AsyncEngine, cipher: FieldCipher, caller: Principal, case_id: UUID) -> dict[str, Any]:
-    """A case's ledger entry, if it is in the caller's jurisdiction (and the ledger yet)."""
-    row = await one_or_not_found(
+def _respondent(row: Any, status: str, cipher: FieldCipher, full_personal_data: bool) -> dict[str, Any]:
+    shown = dict(row._mapping)
+    del shown["case_id"]
+    shown["party"] = party_as_shown(shown["party"], cipher, full_personal_data)
+    shown["party_code"] = shown["party"]["code"]
+    shown["allowed_actions"] = allowed_actions(status, shown["state"])
+    return shown
+
+
+async def _respondents(db: AsyncEngine, case_ids: list[str]) -> list[Any]:
+    if not case_ids:
+        return []
+    c = case_respondents.c
+    async with db.connect() as conn:
+        query = select(case_respondents).where(c.case_id.in_(case_ids)).order_by(c.case_id, c.number)
+        return list((await conn.execute(query)).all())
+
+
+async def _visible_row(db: AsyncEngine, caller: Principal, case_id: UUID) -> Any:
+    """The case's ledger row, if it is in the caller's jurisdiction (and the ledger yet)."""
+    return await one_or_not_found(
         db,
         select(case_ledger).where(
             case_ledger.c.case_id == str(case_id),
@@ -245,34 +504,121 @@ async def ledger_entry(db: AsyncEngine, cipher: FieldCipher, caller: Principal, 
         ),
         f"case {case_id} in the ledger (yet)",
     )
-    return _entry(row, cipher, reads_personal_data(caller), await DEADLINES.open_for(db, [str(case_id)]))
+
+
+async def ledger_entry(db: AsyncEngine, cipher: FieldCipher, caller: Principal, case_id: UUID) -> dict[str, Any]:
+    """A case's ledger entry, if it is in the caller's jurisdiction (and the ledger yet)."""
+    row = await _visible_row(db, caller, case_id)
+    ids = [str(case_id)]
+    return _entry(
+        row, cipher, reads_personal_data(caller), await DEADLINES.open_for(db, ids), await _respondents(db, ids)
+    )
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    """What GET /v1/cases narrows the ledger by (every one optional; ranges inclusive)."""
+
+    status: str | None = None
+    agency_code: str | None = None
+    region_code: str | None = None
+    party_code: str | None = None
+    decision_number: str | None = None
+    respondent_state: str | None = None
+    filed_from: date | None = None
+    filed_to: date | None = None
+    decided_from: date | None = None
+    decided_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    due_before: date | None = None
+    overdue: bool | None = None
+
+
+def _with_respondent(case_id: Any, *conditions: Any) -> Any:
+    return case_id.in_(select(case_respondents.c.case_id).where(*conditions))
 
 
 async def ledger_page(
     db: AsyncEngine,
     cipher: FieldCipher,
     caller: Principal,
+    wanted: LedgerFilter,
     *,
-    status: str | None,
-    agency_code: str | None,
-    party_code: str | None,
-    overdue: bool | None = None,
-    due_before: date | None = None,
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
     """The ledger in the caller's jurisdiction, filtered, one page."""
-    query = select(case_ledger).where(jurisdiction_clause(caller, case_ledger.c.agency_code, case_ledger.c.region_code))
-    if status:
-        query = query.where(case_ledger.c.status == status)
-    if agency_code:
-        query = query.where(case_ledger.c.agency_code == agency_code)
-    if party_code:
+    c, r, d = case_ledger.c, case_respondents.c, case_deadlines.c
+    query = select(case_ledger).where(jurisdiction_clause(caller, c.agency_code, c.region_code))
+    if wanted.status:
+        query = query.where(c.status == wanted.status)
+    if wanted.agency_code:
+        query = query.where(c.agency_code == wanted.agency_code)
+    if wanted.region_code:
+        # A region and every region under it (a city's 4301 prefix, a province's 43).
+        query = query.where(c.region_code.startswith(jurisdiction_prefix(wanted.region_code)))
+    if wanted.party_code:
         # A person is found by the keyed digest of their ID number, an enterprise by its code.
-        wanted = party_code.strip().upper()
-        query = query.where(case_ledger.c.party_code.in_([wanted, cipher.digest(wanted)]))
-    query = DEADLINES.filtered(query, case_ledger.c.case_id, overdue=overdue, due_before=due_before)
-    rows, next_cursor = await keyset_page(db, query, case_ledger.c.recorded_at, case_ledger.c.case_id, limit, cursor)
+        code = wanted.party_code.strip().upper()
+        query = query.where(_with_respondent(c.case_id, r.party_code.in_([code, cipher.digest(code)])))
+    if wanted.decision_number:
+        query = query.where(_with_respondent(c.case_id, r.decision_number == wanted.decision_number.strip()))
+    if wanted.respondent_state:
+        query = query.where(_with_respondent(c.case_id, r.state == wanted.respondent_state))
+    if wanted.filed_from:
+        query = query.where(c.filed_on >= wanted.filed_from.isoformat())
+    if wanted.filed_to:
+        query = query.where(c.filed_on <= wanted.filed_to.isoformat())
+    if wanted.decided_from:
+        query = query.where(_with_respondent(c.case_id, r.decided_on >= wanted.decided_from.isoformat()))
+    if wanted.decided_to:
+        query = query.where(_with_respondent(c.case_id, r.decided_on <= wanted.decided_to.isoformat()))
+    for bound, compare in ((wanted.due_from, d.due_on.__ge__), (wanted.due_to, d.due_on.__le__)):
+        if bound:
+            query = query.where(c.case_id.in_(select(d.case_id).where(d.open.is_(True), compare(bound.isoformat()))))
+    query = DEADLINES.filtered(query, c.case_id, overdue=wanted.overdue, due_before=wanted.due_before)
+    rows, next_cursor = await keyset_page(db, query, c.recorded_at, c.case_id, limit, cursor)
     full = reads_personal_data(caller)
-    deadlines = await DEADLINES.open_for(db, [r.case_id for r in rows])
-    return {"items": [_entry(r, cipher, full, deadlines) for r in rows], "next_cursor": next_cursor}
+    ids = [row.case_id for row in rows]
+    deadlines, respondents = await DEADLINES.open_for(db, ids), await _respondents(db, ids)
+    return {"items": [_entry(row, cipher, full, deadlines, respondents) for row in rows], "next_cursor": next_cursor}
+
+
+async def timeline_page(
+    db: AsyncEngine, cipher: FieldCipher, caller: Principal, case_id: UUID, limit: int, cursor: str | None
+) -> tuple[Any, dict[str, Any]]:
+    """The case's history across services, oldest first, one page after ``cursor``; with
+    the case's ledger row (for the read audit). Personal data opened or masked by role."""
+    row = await _visible_row(db, caller, case_id)
+    after = position_after(cursor)
+    query = (
+        select(case_timeline)
+        .where(case_timeline.c.case_id == str(case_id), case_timeline.c.position > after)
+        .order_by(case_timeline.c.position)
+        .limit(limit + 1)
+    )
+    async with db.connect() as conn:
+        rows = list((await conn.execute(query)).all())
+    full = reads_personal_data(caller)
+    items = []
+    for r in rows[:limit]:
+        data = {k: revealed_copy(v, cipher, k) for k, v in r.data.items()} if full else masked_copy(r.data)
+        actor = data.get("actor") or {}
+        items.append(
+            {
+                "position": r.position,
+                "id": r.event_id,
+                "type": r.type,
+                "source": r.source,
+                "time": r.time,
+                "aggregate_id": r.aggregate_id,
+                "version": r.sequence,
+                "actor": actor,
+                "reason": actor.get("reason"),
+                "trace_id": r.trace_id,
+                "data": data,
+            }
+        )
+    next_cursor = str(rows[limit - 1].position) if len(rows) > limit else None
+    return row, {"items": items, "next_cursor": next_cursor}

@@ -19,7 +19,41 @@ CASE_PENALTY_DECIDED = PREFIX + "case.penalty_decided.v1"
 CASE_DEADLINE_APPROACHING = PREFIX + "case.deadline_approaching.v1"
 CASE_DEADLINE_MISSED = PREFIX + "case.deadline_missed.v1"
 CASE_DEADLINE_EXTENDED = PREFIX + "case.deadline_extended.v1"
+# The procedure up to the decision (issue 11): investigation, review and discussion, a
+# respondent's prior notice, statement and hearing, the other exits, the simplified
+# procedure, and the agency's register of decision numbers.
+CASE_EVIDENCE_RECORDED = PREFIX + "case.evidence_recorded.v1"
+CASE_INQUIRY_RECORDED = PREFIX + "case.inquiry_recorded.v1"
+CASE_MEASURE_TAKEN = PREFIX + "case.measure_taken.v1"
+CASE_MEASURE_EXTENDED = PREFIX + "case.measure_extended.v1"
+CASE_MEASURE_CONCLUDED = PREFIX + "case.measure_concluded.v1"
+CASE_COLLECTIVE_DISCUSSION_RECORDED = PREFIX + "case.collective_discussion_recorded.v1"
+CASE_PRIOR_NOTICE_SERVED = PREFIX + "case.prior_notice_served.v1"
+CASE_STATEMENT_RECORDED = PREFIX + "case.statement_recorded.v1"
+CASE_HEARING_REQUESTED = PREFIX + "case.hearing_requested.v1"
+CASE_HEARING_SCHEDULED = PREFIX + "case.hearing_scheduled.v1"
+CASE_HEARING_HELD = PREFIX + "case.hearing_held.v1"
+CASE_NOT_PENALISED = PREFIX + "case.not_penalised.v1"
+CASE_DISMISSED = PREFIX + "case.dismissed.v1"
+CASE_SUSPENDED_FOR_REFERRAL = PREFIX + "case.suspended_for_referral.v1"
+CASE_REPORTED_TO_AGENCY = PREFIX + "case.reported_to_agency.v1"
+CASE_DECISION_NUMBER_ASSIGNED = PREFIX + "case.decision_number_assigned.v1"
+# Recorded only before the referral lifecycle (a referral in one step); kept for those events.
 REFERRAL_REFERRED = PREFIX + "referral.referred.v1"
+# The referral lifecycle (行刑衔接), one type per step.
+REFERRAL_REPORTED = PREFIX + "referral.reported.v1"
+REFERRAL_HEAD_DECIDED = PREFIX + "referral.head_decided.v1"
+REFERRAL_DISPATCHED = PREFIX + "referral.dispatched.v1"
+REFERRAL_RECEIVED = PREFIX + "referral.received.v1"
+REFERRAL_FILING_DECIDED = PREFIX + "referral.filing_decided.v1"
+REFERRAL_RECONSIDERATION_REQUESTED = PREFIX + "referral.reconsideration_requested.v1"
+REFERRAL_RECONSIDERATION_ANSWERED = PREFIX + "referral.reconsideration_answered.v1"
+REFERRAL_SUPERVISED = PREFIX + "referral.supervised.v1"
+REFERRAL_HANDED_OVER = PREFIX + "referral.handed_over.v1"
+REFERRAL_OUTCOME_RECORDED = PREFIX + "referral.outcome_recorded.v1"
+# 反向衔接: the case comes back to the agency; the case service resumes it.
+REFERRAL_RETURNED = PREFIX + "referral.returned.v1"
+REFERRAL_PAID_FINE_RECORDED = PREFIX + "referral.paid_fine_recorded.v1"
 # A referral's statutory deadline (the police's filing decision, ...): approaching, missed.
 REFERRAL_DEADLINE_APPROACHING = PREFIX + "referral.deadline_approaching.v1"
 REFERRAL_DEADLINE_MISSED = PREFIX + "referral.deadline_missed.v1"
@@ -37,7 +71,35 @@ ALL = frozenset(
         CASE_DEADLINE_APPROACHING,
         CASE_DEADLINE_MISSED,
         CASE_DEADLINE_EXTENDED,
+        CASE_EVIDENCE_RECORDED,
+        CASE_INQUIRY_RECORDED,
+        CASE_MEASURE_TAKEN,
+        CASE_MEASURE_EXTENDED,
+        CASE_MEASURE_CONCLUDED,
+        CASE_COLLECTIVE_DISCUSSION_RECORDED,
+        CASE_PRIOR_NOTICE_SERVED,
+        CASE_STATEMENT_RECORDED,
+        CASE_HEARING_REQUESTED,
+        CASE_HEARING_SCHEDULED,
+        CASE_HEARING_HELD,
+        CASE_NOT_PENALISED,
+        CASE_DISMISSED,
+        CASE_SUSPENDED_FOR_REFERRAL,
+        CASE_REPORTED_TO_AGENCY,
+        CASE_DECISION_NUMBER_ASSIGNED,
         REFERRAL_REFERRED,
+        REFERRAL_REPORTED,
+        REFERRAL_HEAD_DECIDED,
+        REFERRAL_DISPATCHED,
+        REFERRAL_RECEIVED,
+        REFERRAL_FILING_DECIDED,
+        REFERRAL_RECONSIDERATION_REQUESTED,
+        REFERRAL_RECONSIDERATION_ANSWERED,
+        REFERRAL_SUPERVISED,
+        REFERRAL_HANDED_OVER,
+        REFERRAL_OUTCOME_RECORDED,
+        REFERRAL_RETURNED,
+        REFERRAL_PAID_FINE_RECORDED,
         REFERRAL_DEADLINE_APPROACHING,
         REFERRAL_DEADLINE_MISSED,
         DISCLOSURE_PUBLICATION_PREPARED,

@@ -4,10 +4,14 @@ and the patterns that find personal identifiers in free text."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated
 
 from pydantic import StringConstraints
+from pydantic_core import PydanticCustomError
+
+from services.infra.errors import RuleViolation
 
 # 统一社会信用代码 (GB 32100-2015): 18 characters from this alphabet, the last a check character.
 USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
@@ -46,6 +50,35 @@ def personal_identifier_in(text: str) -> str | None:
     if MOBILE_LIKE.search(text):
         return "a mobile phone number"
     return None
+
+
+def refuse_personal_identifiers(texts: Iterable[tuple[str, str]], *, where: str = "body") -> None:
+    """Free text is stored in clear (events, topic, read models, webhooks), so it must not
+    carry personal identifiers: they go in the party's fields, which are sealed. Each
+    (pointer, text) with one is refused (422 no-personal-data-in-text) naming its field."""
+    for pointer, text in texts:
+        found = personal_identifier_in(text)
+        if found:
+            raise RuleViolation(
+                pointer,
+                "no-personal-data-in-text",
+                f"the text contains {found}; give it only in the party's fields",
+                where=where,
+            )
+
+
+def without_personal_identifier(text: str) -> str:
+    """A pydantic validator (``AfterValidator``) for short free-text fields of a request
+    (names, titles): the same rule, refused as a field of the request (422, rule
+    no-personal-data-in-text)."""
+    found = personal_identifier_in(text)
+    if found:
+        raise PydanticCustomError(
+            "no-personal-data-in-text",
+            "the text contains {found}; give it only in the party's fields",
+            {"found": found},
+        )
+    return text
 
 
 def is_minor_on(resident_id: str, day: date) -> bool:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 from typing_extensions import TypedDict
 
+from services.common.identifiers import refuse_personal_identifiers
 from services.infra.errors import RuleViolation
 
 
@@ -20,7 +21,13 @@ class Officer(TypedDict):
 
 def require_two_officers(officers: Sequence[Officer], doing: str) -> None:
     """At least two officers with distinct enforcement certificates act (行政处罚法 Art. 42;
-    a referral is prepared by two as well, DOMAIN.md §4)."""
+    a referral is prepared by two as well, DOMAIN.md §4). Their names and certificate
+    numbers are recorded in clear: no personal identifier in them."""
+    refuse_personal_identifiers(
+        (f"/officers/{index}/{field}", officer[field])
+        for index, officer in enumerate(officers)
+        for field in ("name", "certificate_no")
+    )
     if len({o["certificate_no"].strip() for o in officers}) < 2:
         raise RuleViolation(
             "/officers", "two-officers", f"at least two officers with distinct enforcement certificates must {doing}"

@@ -45,6 +45,8 @@ Selection (行政处罚法第三十七条, 从旧兼从轻):
                         lighter when not published by default, else by a shorter
                         maximum, else a shorter minimum; tables with different tiers
                         do not compare (the older applies)
+  ``codes``             its list holds every item of the older and more (a
+                        no-penalty list that grows spares more)
   ``flag``              never: a substantive rule cannot be a flag
   ===================== ==========================================================
 
@@ -236,9 +238,32 @@ class TierTable(Value):
     tiers: dict[str, TierPeriod] = Field(min_length=1)
 
 
+class Codes(Value):
+    """A list of items by code, each with its description (e.g. the 首违不罚 list: the
+    violations a first offence of which is not penalised)."""
+
+    unit: ClassVar[str] = "codes"
+    codes: dict[str, str] = Field(min_length=1)
+
+
 class Flag(Value):
     unit: ClassVar[str] = "flag"
     flag: bool
+
+
+class Count(Value):
+    """A number of people or things (a threshold: see the rule's name for ≥ or ≤)."""
+
+    unit: ClassVar[str] = "count"
+    count: int = Field(ge=0)
+
+
+class Offence(Value):
+    """A criminal charge (罪名) a case may be referred for; the rule's statute and article
+    are where the Criminal Law defines it."""
+
+    unit: ClassVar[str] = "offence"
+    offence: str = Field(min_length=2, max_length=60)
 
 
 _VALUE_TAGS: tuple[tuple[str, type[Value]], ...] = (
@@ -251,7 +276,10 @@ _VALUE_TAGS: tuple[tuple[str, type[Value]], ...] = (
     ("percent", Percent),
     ("percent_per_day", DailySurcharge),
     ("tiers", TierTable),
+    ("codes", Codes),
     ("flag", Flag),
+    ("count", Count),
+    ("offence", Offence),
 )
 
 
@@ -275,13 +303,16 @@ RuleValue = Annotated[
     | Annotated[Percent, Tag("percent")]
     | Annotated[DailySurcharge, Tag("percent_per_day")]
     | Annotated[TierTable, Tag("tiers")]
-    | Annotated[Flag, Tag("flag")],
+    | Annotated[Codes, Tag("codes")]
+    | Annotated[Flag, Tag("flag")]
+    | Annotated[Count, Tag("count")]
+    | Annotated[Offence, Tag("offence")],
     Discriminator(
         _value_tag,
         custom_error_type="value_kind",
         custom_error_message=(
             "value must be a mapping with one of: days, working_days, hours, months, yuan, "
-            "yuan_from/yuan_to, percent, percent_per_day/capped_at_percent, tiers, flag"
+            "yuan_from/yuan_to, percent, percent_per_day/capped_at_percent, tiers, codes, flag, count, offence"
         ),
     ),
 ]
@@ -403,7 +434,7 @@ class Rule(BaseModel):
         if self.direction is Direction.BEFORE and units - {"working_days", "days"}:
             raise ValueError("direction 'before' is for day periods only")
         if self.kind is Kind.SUBSTANTIVE:
-            if units & {"flag"}:
+            if units & {"flag", "offence"}:
                 raise ValueError("a substantive rule must have an ordered value (not a flag): 从旧兼从轻 compares them")
             period_units = units & {"days", "working_days", "hours", "months"}
             if period_units and self.lighter is None:
@@ -564,6 +595,8 @@ def is_lighter(newer: Value, older: Value, lighter: Lighter | None = None) -> bo
         if lighter is Lighter.LONGER:
             return newer.amount > older.amount
         raise ValueError("a period compares only with 'lighter: shorter' or 'longer'")
+    if isinstance(newer, Codes) and isinstance(older, Codes):
+        return newer.codes.keys() > older.codes.keys()  # more items not penalised
     if isinstance(newer, TierTable) and isinstance(older, TierTable):
         if newer.tiers.keys() != older.tiers.keys():
             return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from services.common.rules import RulesSettings, load_configured_catalogue
@@ -10,6 +12,7 @@ from services.disclosure.publisher import CreditChinaPublisher
 from services.disclosure.readmodel import DisclosureFeedProjection, metadata
 from services.disclosure.routes import router
 from services.infra.app import create_service_app
+from services.infra.metrics import Reading
 from services.infra.policy import PolicyRunner
 from services.infra.projection import ProjectionRunner
 from services.infra.runtime import ServiceRuntime
@@ -44,6 +47,7 @@ def create_app(settings: DisclosureSettings | None = None, rules: RulesSettings 
             # Deadline approaching / missed of publish_by, recorded as the publication's events.
             DeadlineScheduler(rt.application, config, rt.application.record_deadline_events),
         ],
+        gauges=_publication_readings,
         relay_after=("/caseledger/case",),  # a publication follows from its decision
     )
     return create_service_app(
@@ -54,3 +58,9 @@ def create_app(settings: DisclosureSettings | None = None, rules: RulesSettings 
         runtime,
         router,
     )
+
+
+async def _publication_readings(runtime: ServiceRuntime[DisclosureApplication]) -> list[Reading]:
+    """/metrics: publications pending and overdue, from the publisher's position."""
+    publishers = [w for w in runtime.workers if isinstance(w, CreditChinaPublisher)]
+    return await asyncio.to_thread(publishers[0].readings) if publishers else []

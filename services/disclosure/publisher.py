@@ -29,8 +29,9 @@ from services.disclosure.application import (
 from services.disclosure.domain import Publication
 from services.infra.clock import today_in_china
 from services.infra.egress import EgressPolicy, EgressRefused, pinned_client
+from services.infra.metrics import Reading
 from services.infra.retry import settings_backoff, until_stopped
-from services.infra.telemetry import current_traceparent, span_from
+from services.infra.telemetry import client_span, current_traceparent, span_from
 
 log = logging.getLogger(__name__)
 INTAKE_PATH = "/api/v1/penalties"
@@ -67,6 +68,24 @@ class CreditChinaPublisher(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def pending(self) -> tuple[int, int]:
+        """Publications prepared and not yet accepted by Credit China, and how many of them
+        are past their publish-by day (China time)."""
+        waiting = self.app.recorder.select_notifications(self.position + 1, 10_000, topics=[PREPARED_TOPIC])
+        today = today_in_china().isoformat()
+        overdue = 0
+        for notification in waiting:
+            prepared = cast(Publication.Prepared, self.app.mapper.to_domain_event(notification))
+            overdue += prepared.publish_by < today
+        return len(waiting), overdue
+
+    def readings(self) -> list[Reading]:
+        pending, overdue = self.pending()
+        return [
+            Reading("caseledger_publications_pending", "Publications not yet accepted by Credit China", pending),
+            Reading("caseledger_publications_overdue", "Pending publications past their publish-by day", overdue),
+        ]
 
     def run(self) -> None:
         # Event store hiccups: the batch is tried again after a backoff (delivery failures
@@ -140,11 +159,13 @@ class CreditChinaPublisher(threading.Thread):
         return receipt
 
     def _post(self, client: httpx.Client, publication: Publication) -> str:
-        response = client.post(
-            INTAKE_PATH,
-            json={"publication_id": publication.publication_id, "item": publication.item},
-            headers={"Idempotency-Key": publication.publication_id, "traceparent": current_traceparent()},
-        )
+        with client_span("POST", f"{self.settings.credit_china_url.rstrip('/')}{INTAKE_PATH}") as span:
+            response = client.post(
+                INTAKE_PATH,
+                json={"publication_id": publication.publication_id, "item": publication.item},
+                headers={"Idempotency-Key": publication.publication_id, "traceparent": current_traceparent()},
+            )
+            span.set_attribute("http.response.status_code", response.status_code)
         if response.is_success:
             receipt_id = _receipt_id(response)
             if receipt_id:

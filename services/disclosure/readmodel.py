@@ -5,6 +5,7 @@ queries the public API answers from it."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,11 +16,16 @@ from services.common import event_types as types
 from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.errors import InvalidInput, NotFound
+from services.infra.formats import utc
+from services.infra.migrations import Schema
 from services.infra.pagination import keyset_page
+from services.infra.projection import consumer_metadata
 from services.infra.sql import one_or_not_found, upsert
 from services.infra.telemetry import trace_id_of
 
 metadata = MetaData()
+# Its tables are made and changed only by the revisions in services/disclosure/migrations/.
+SCHEMA = Schema("disclosure", (consumer_metadata, metadata), Path(__file__).with_name("migrations"))
 disclosure_feed = Table(
     "disclosure_feed",
     metadata,
@@ -39,6 +45,9 @@ disclosure_feed = Table(
 
 class DisclosureFeedProjection:
     name = "disclosure-feed"
+    # Bump when what the tables show changes: they are emptied and rebuilt from the topic.
+    schema_version = 1
+    rebuilt_tables = ("disclosure_feed",)
     metadata = metadata
     handles = frozenset({types.DISCLOSURE_PUBLISHED})
 
@@ -73,7 +82,7 @@ class DisclosureFeedProjection:
 
 def feed_entry(row: Any) -> dict[str, Any]:
     entry = dict(row._mapping)
-    entry["recorded_at"] = entry["recorded_at"].isoformat()
+    entry["recorded_at"] = utc(entry["recorded_at"])
     return entry
 
 

@@ -4,19 +4,20 @@ Credit China (信用中国) by the publisher worker; nothing here writes."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
-from services.access.guard import public
+from services.access.guard import add_tamper_evidence_routes, public
 from services.disclosure import readmodel
 from services.disclosure.schemas import DisclosureEntry, DisclosurePage
 from services.infra.app import ReadModels
 from services.infra.endpoints import Cursor, Limit
+from services.infra.formats import IsoDate
+from services.infra.strict_json import service_router
 
-router = APIRouter()
+router = service_router()
 
 
 @router.get(
@@ -29,8 +30,8 @@ router = APIRouter()
 async def list_disclosures(
     db: ReadModels,
     agency_code: Annotated[str | None, Query(max_length=18, description="处罚机关统一社会信用代码")] = None,
-    published_from: Annotated[date | None, Query(description="Published on or after this date")] = None,
-    published_to: Annotated[date | None, Query(description="Published on or before this date")] = None,
+    published_from: Annotated[IsoDate | None, Query(description="Published on or after this date")] = None,
+    published_to: Annotated[IsoDate | None, Query(description="Published on or before this date")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -53,3 +54,6 @@ async def list_disclosures(
 )
 async def get_disclosure(publication_id: UUID, db: ReadModels) -> dict[str, Any]:
     return await readmodel.disclosure(db, publication_id)
+
+
+add_tamper_evidence_routes(router)

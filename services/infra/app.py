@@ -8,15 +8,33 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.auth import TokenVerifier
 from services.infra.crypto import FieldCipher
+from services.infra.metrics import HttpMetrics, ServiceMetrics
 from services.infra.middleware import RequestLimits, add_trace_id_header
-from services.infra.problems import document_problems, install_problem_handlers
+from services.infra.problems import allowed_methods, document_problems, install_problem_handlers, served_routes
 from services.infra.runtime import ServiceRuntime
+
+DOCS_ASSETS = "/docs/assets"
+
+
+class Readiness(BaseModel):
+    """What /readyz reports: ready or not, and each part it checked."""
+
+    model_config = ConfigDict(extra="allow")
+    ready: bool
+    database: str | None = Field(None, description='"ok" when storage answered')
+    relay: dict[str, Any] | None = Field(None, description="the outbox relay: alive, backlog, topic identity ...")
+    consumers: dict[str, Any] | None = Field(None, description="per consumer: alive, partitions, applied, halted ...")
+    reason: str | None = Field(None, description="why it is not ready (a halted consumer ...)")
+    warnings: list[str] | None = Field(None, description="still ready, but worth an operator's look")
+    error: str | None = Field(None, description="why the check itself failed")
 
 
 def create_service_app(
@@ -29,7 +47,16 @@ def create_service_app(
     """A service's FastAPI app: problems, token verification, limits, CORS, trace ids,
     /healthz and /readyz, then the service's routes; the runtime starts and stops with it."""
     settings = runtime.settings
-    app = FastAPI(title=title, version=version, description=description, lifespan=runtime.lifespan())
+    # /docs (Swagger UI) and /redoc with their scripts, styles and icon served by the service
+    # itself from the fastapi-offline package, under /docs/assets: no CDN, so the pages work
+    # inside a closed government network.
+    app: FastAPI = FastAPIOffline(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=runtime.lifespan(),
+        static_url=DOCS_ASSETS,
+    )
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.state.token_verifier = TokenVerifier(
@@ -44,17 +71,26 @@ def create_service_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Reason"],
             expose_headers=["ETag", "Location", "X-Trace-Id"],
         )
     add_trace_id_header(app)
+    # Outermost: every answer is counted and timed, the middlewares' own refusals too.
+    metrics = ServiceMetrics()
+    app.add_middleware(HttpMetrics, metrics=metrics)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: storage reachable, relay and consumers running")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: storage reachable, relay and consumers running",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: the reason is in the body"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         try:
             checks = await runtime.readiness()
@@ -62,7 +98,34 @@ def create_service_app(
             checks = {"ready": False, "error": f"{type(exc).__name__}: {exc}"}
         return JSONResponse(checks, status_code=200 if checks.get("ready") else 503)
 
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Metrics in the Prometheus text or OpenMetrics exposition (as the Accept header asks)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The series (services/infra/metrics.py)",
+                "content": {
+                    "text/plain": {"schema": {"type": "string"}},
+                    "application/openmetrics-text": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def metrics_endpoint(request: Request) -> Response:
+        body, content_type = metrics.exposition(await runtime.readings(), request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
+
     app.include_router(router)
+
+    async def options(request: Request) -> Response:
+        """OPTIONS of a resource: 204 with the methods it answers (Allow)."""
+        return Response(status_code=204, headers={"Allow": ", ".join(allowed_methods(request))})
+
+    for path in dict.fromkeys(r.path for r in served_routes(app.routes) if getattr(r, "methods", None)):
+        app.add_api_route(path, options, methods=["OPTIONS"], include_in_schema=False, status_code=204)
+
     document_problems(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app

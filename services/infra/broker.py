@@ -17,10 +17,12 @@ _ensured: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
-def ensure_topic(settings: Settings) -> None:
-    """Create the case-events topic if missing: partitioned by case id, kept forever
-    (retention -1: the events are the public record auditors rely on). Idempotent."""
-    key = (settings.kafka_bootstrap_servers, settings.case_events_topic)
+def ensure_topic(settings: Settings, topic: str | None = None, partitions: int | None = None) -> None:
+    """Create the case-events topic (or ``topic``) if missing: partitioned by case id, kept
+    forever (retention -1: the events are the public record auditors rely on). Idempotent."""
+    topic = topic or settings.case_events_topic
+    partitions = partitions or settings.case_events_partitions
+    key = (settings.kafka_bootstrap_servers, topic)
     with _lock:
         if key in _ensured:
             return
@@ -30,19 +32,19 @@ def ensure_topic(settings: Settings) -> None:
             request_timeout_ms=10_000,
         )
         try:
-            if settings.case_events_topic not in admin.list_topics():
+            if topic not in admin.list_topics():
                 try:
                     admin.create_topics(
                         [
                             NewTopic(
-                                settings.case_events_topic,
-                                settings.case_events_partitions,
+                                topic,
+                                partitions,
                                 settings.case_events_replication,
                                 topic_configs={"retention.ms": "-1", "cleanup.policy": "delete"},
                             )
                         ]
                     )
-                    log.info("created topic %s", settings.case_events_topic)
+                    log.info("created topic %s", topic)
                 except TopicAlreadyExistsError:
                     pass
         finally:

@@ -27,20 +27,23 @@ log, and resumes only on another topic.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from cloudevents.core.exceptions import BaseCloudEventException
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from services.infra.broker import ensure_topic, forget_topics
+from services.infra.envelope import from_kafka, time_text
 from services.infra.eventstore import TYPE_HEADER
 from services.infra.retry import settings_backoff, until_stopped
 from services.infra.settings import Settings
+from services.infra.telemetry import messaging_attributes
 from services.infra.topic import control_kind, topic_watch
 
 log = logging.getLogger(__name__)
@@ -63,26 +66,49 @@ class ConsumedEvent:
     # The emitting aggregate's id and version (CloudEvent extensions aggregateid, sequence).
     aggregate_id: str = ""
     sequence: int = 0
+    # The data's schema (dataschema) and the Kafka key (partitionkey: the case id).
+    dataschema: str = ""
+    partitionkey: str = ""
+
+    def span_attributes(self, group: str) -> dict[str, str | int]:
+        """OpenTelemetry's messaging attributes of processing this event in ``group``."""
+        return messaging_attributes(
+            "process",
+            self.topic,
+            group=group,
+            partition=self.partition,
+            offset=self.offset,
+            message_id=self.id,
+            key=self.subject,
+        )
 
 
 def parse_record(record: Any) -> ConsumedEvent | None:
+    """The CloudEvent of a Kafka record, structured or binary mode as its content type
+    says (services/infra/envelope.py), or None for a record that is not one."""
     try:
-        envelope = json.loads(record.value)
+        headers = dict(getattr(record, "headers", None) or ())
+        event = from_kafka(headers, getattr(record, "key", None), record.value)
+        attributes = event.get_attributes()
+        data = event.get_data()
+        recorded = attributes.get("time")
         return ConsumedEvent(
-            id=envelope["id"],
-            type=envelope["type"],
-            source=envelope["source"],
-            subject=envelope.get("subject", ""),
-            time=envelope.get("time", ""),
-            data=envelope.get("data") or {},
-            traceparent=envelope.get("traceparent", ""),
+            id=attributes["id"],
+            type=attributes["type"],
+            source=attributes["source"],
+            subject=attributes.get("subject") or "",
+            time=time_text(recorded) if isinstance(recorded, datetime) else str(recorded or ""),
+            data=data if isinstance(data, dict) else {},
+            traceparent=attributes.get("traceparent") or "",
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            aggregate_id=envelope.get("aggregateid", ""),
-            sequence=int(envelope.get("sequence") or 0),
+            aggregate_id=attributes.get("aggregateid") or "",
+            sequence=int(attributes.get("sequence") or 0),
+            dataschema=attributes.get("dataschema") or "",
+            partitionkey=attributes.get("partitionkey") or "",
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, BaseCloudEventException):
         # Not ours to fix: keep the offset moving and say so loudly.
         log.error("unreadable message at %s[%s]@%s skipped", record.topic, record.partition, record.offset)
         return None
@@ -157,6 +183,12 @@ class ConsumerLoop(threading.Thread):
         self._lost: str | None = None
         self._rejoined_for: str | None = None
         self._joined = False
+        # Lag, measured after every poll (read by /metrics and `caseledger status`): per
+        # partition, the high watermark minus the next offset to read.
+        self.lag_events: dict[int, int] = {}
+        self._next_offset: dict[int, int] = {}
+        self._last_record_s: dict[int, float] = {}
+        self._assigned_at = time.time()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -255,6 +287,7 @@ class ConsumerLoop(threading.Thread):
             batches = consumer.poll(timeout_ms=200)
             if self._lost:
                 raise TopicLostRecords(self._lost)
+            self._measure_lag(consumer)
             for partition, records in batches.items():
                 events, skipped = self._wanted_events(records)
                 assert self.topic_identity is not None  # set on assignment, before any fetch
@@ -270,6 +303,29 @@ class ConsumerLoop(threading.Thread):
                 self.applied += len(events)
                 self.skipped += skipped
                 self.last_error = None
+                self._next_offset[partition.partition] = records[-1].offset + 1
+                self._last_record_s[partition.partition] = records[-1].timestamp / 1000
+
+    def _measure_lag(self, consumer: KafkaConsumer) -> None:
+        lag = {}
+        for tp in list(self.assigned):
+            highwater = consumer.highwater(tp)  # from the last fetch answer: no request of its own
+            if highwater is not None:
+                lag[tp.partition] = max(0, highwater - self._next_offset.get(tp.partition, 0))
+        self.lag_events = lag
+
+    @property
+    def lag_seconds(self) -> float:
+        """How far behind in time, while behind: the age of the last record consumed on a
+        partition with records still to read (of the assignment, on one with none read
+        yet); 0 when caught up."""
+        now = time.time()
+        behind = [
+            now - self._last_record_s.get(partition, self._assigned_at)
+            for partition, events in self.lag_events.items()
+            if events > 0
+        ]
+        return max([0.0, *behind])
 
     def _wanted_events(self, records: Sequence[Any]) -> tuple[list[ConsumedEvent], int]:
         """The records' events the handler handles, and how many events were of other
@@ -304,8 +360,11 @@ class ConsumerLoop(threading.Thread):
             )
         self.topic_identity = identity
         stored = self.handler.positions(partitions, identity)
+        self._assigned_at = time.time()
         for partition in partitions:
             position = stored.get(partition)
+            self._next_offset[partition.partition] = position or 0
+            self._last_record_s.pop(partition.partition, None)
             if position is None:
                 consumer.seek_to_beginning(partition)
                 continue

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Select, Table, and_, select
+from sqlalchemy import Column, Select, Table, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.clock import today_in_china
+from services.infra.metrics import Reading
 
 SHOWN = ("name", "due_on", "rule_id", "rule_version", "provisional")
 
@@ -59,6 +60,27 @@ class DeadlineRows:
             for d in deadlines
             if getattr(d, self.owner_name) == owner_id
         ]
+
+    async def readings(self, db: AsyncEngine) -> list[Reading]:
+        """/metrics: the open deadlines and, of them, those missed (due before today, China
+        time), by deadline name."""
+        c = self.table.c
+        today = today_in_china().isoformat()
+        query = (
+            select(c.name, func.count(), func.sum(case((c.due_on < today, 1), else_=0)))
+            .where(c.open.is_(True))
+            .group_by(c.name)
+        )
+        async with db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found = []
+        for name, open_count, missed in rows:
+            labels = {"deadline": str(name)}
+            found.append(Reading("caseledger_deadlines_open", "Open deadlines, by name", float(open_count), labels))
+            found.append(
+                Reading("caseledger_deadlines_missed", "Open deadlines past their due date", float(missed or 0), labels)
+            )
+        return found
 
     def _with_open(self, owner_key: Column[Any], condition: Any) -> Any:
         return owner_key.in_(select(self.owner).where(and_(self.table.c.open.is_(True), condition)))

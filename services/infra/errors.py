@@ -56,6 +56,16 @@ class IllegalInCurrentState(DomainError):
     title = "Not allowed in the current state"
 
 
+class NotYetKnown(DomainError):
+    """What the command names is not known here, perhaps not yet: a service that learns it
+    from the events of another may learn it in a moment. Answered 409 with Retry-After, so
+    a client can tell "try again shortly" from a refused input."""
+
+    kind = "not-yet-known"
+    title = "Not known yet"
+    retry_after_s: ClassVar[int] = 2
+
+
 class StaleVersion(DomainError):
     """The caller named a version (If-Match) that is not the current one."""
 
@@ -73,6 +83,14 @@ class NotFound(DomainError):
 
     kind = "not-found"
     title = "Not found"
+
+
+class Gone(DomainError):
+    """It existed, and is no more (a deactivated subscription): answered 410 with when and
+    by whom, rather than as if it were still there."""
+
+    kind = "gone"
+    title = "Gone"
 
 
 class IdempotencyConflict(DomainError):

@@ -13,12 +13,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar, cast, get_type_hints
 
-from cloudevents.core.bindings.kafka import KafkaMessage, to_structured_event
+from cloudevents.core.bindings.kafka import KafkaMessage
 from cloudevents.core.v1.event import CloudEvent
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
+from services.infra.envelope import DATASCHEMA_PREFIX, sequence_of, to_kafka_structured
 from services.infra.errors import NotFound, StaleVersion
 from services.infra.idempotency import Idempotency
 from services.infra.identity import Actor, current_actor
@@ -40,6 +41,8 @@ ENVELOPE_FIELDS = frozenset(
         "command_fingerprint",
     }
 )
+# How often a command without If-Match is decided again after losing a race to another writer.
+CHANGE_ATTEMPTS = 3
 # The Kafka header naming the CloudEvent type, so a consumer can skip the types it does
 # not handle without parsing the message (the message itself is structured mode).
 TYPE_HEADER = "ce_type"
@@ -129,6 +132,21 @@ class ServiceApplication(Application[uuid.UUID]):
             raise NotFound(f"no {what} {aggregate_id}")
         return aggregate
 
+    def state_at(
+        self, aggregate_id: uuid.UUID, what: str, moment: datetime | None, version: int | None
+    ) -> tuple[Any, datetime]:
+        """The aggregate as its events stored by ``moment`` (and up to ``version``) make it,
+        with the record time of the last of them; NotFound when there were none yet."""
+        stored: list[Any] = list(self.events.get(aggregate_id))
+        events = [
+            e
+            for e in stored
+            if (moment is None or e.timestamp <= moment) and (version is None or e.originator_version <= version)
+        ]
+        if not events:
+            raise NotFound(f"{what} {aggregate_id} was not recorded yet then")
+        return self.repository.get(aggregate_id, version=events[-1].originator_version), events[-1].timestamp
+
     def append(self, aggregate: Aggregate, span: Mapping[str, str]) -> None:
         """Save the aggregate's new events, traced with ``span``'s attributes."""
         with tracer().start_as_current_span("event-store append", attributes=dict(span)):
@@ -168,23 +186,31 @@ class ServiceApplication(Application[uuid.UUID]):
         decide: Callable[[KeyedT], None],
     ) -> tuple[KeyedT, bool]:
         """Load, check access (``permit`` raises NotFound or Forbidden), answer a retry
-        from the events, check If-Match, decide, save. Returns (aggregate, replayed)."""
-        aggregate: KeyedT = self.load(aggregate_id, what)
-        permit(aggregate)
-        if aggregate.already_did(idempotency):
-            return aggregate, True
-        if expected_version is not None and expected_version != aggregate.version:
-            raise StaleVersion(what, expected_version, aggregate.version)
-        decide(aggregate)
-        try:
-            self.append(cast(Aggregate, aggregate), {f"{what}.id": str(aggregate_id)})
-        except IntegrityError as exc:
-            # Someone else appended between our read and our write.
-            current: KeyedT = self.load(aggregate_id, what)
-            if current.already_did(idempotency):
-                return current, True
-            raise StaleVersion(what, aggregate.version - 1, current.version) from exc
-        return aggregate, False
+        from the events, check If-Match, decide, save. Returns (aggregate, replayed).
+
+        Someone else may append between our read and our write (another command, or a
+        service's own worker such as the deadline scheduler): with If-Match the caller
+        gets 412; without it the command is decided again on what is now there, a few
+        times, as if it had arrived a moment later."""
+        for attempt in range(1, CHANGE_ATTEMPTS + 1):
+            aggregate: KeyedT = self.load(aggregate_id, what)
+            permit(aggregate)
+            if aggregate.already_did(idempotency):
+                return aggregate, True
+            if expected_version is not None and expected_version != aggregate.version:
+                raise StaleVersion(what, expected_version, aggregate.version)
+            decide(aggregate)
+            try:
+                self.append(cast(Aggregate, aggregate), {f"{what}.id": str(aggregate_id)})
+            except IntegrityError as exc:
+                current: KeyedT = self.load(aggregate_id, what)
+                if current.already_did(idempotency):
+                    return current, True
+                if expected_version is not None or attempt == CHANGE_ATTEMPTS:
+                    raise StaleVersion(what, aggregate.version - 1, current.version) from exc
+                continue
+            return aggregate, False
+        raise AssertionError("unreachable")
 
 
 def event_id(originator_id: Any, version: int) -> str:
@@ -243,9 +269,9 @@ def to_cloud_event(domain_event: Any, source: str) -> CloudEvent:
         "subject": data["case_id"],
         "time": domain_event.timestamp,
         "datacontenttype": "application/json",
-        "dataschema": f"urn:caseledger:contracts:events:{cloud_type(type(domain_event))}",
+        "dataschema": f"{DATASCHEMA_PREFIX}{cloud_type(type(domain_event))}",
         "partitionkey": data["case_id"],
-        "sequence": str(domain_event.originator_version),
+        "sequence": sequence_of(domain_event.originator_version),
         "aggregateid": str(domain_event.originator_id),
     }
     if domain_event.traceparent:
@@ -254,8 +280,9 @@ def to_cloud_event(domain_event: Any, source: str) -> CloudEvent:
 
 
 def to_kafka_message(domain_event: Any, source: str) -> KafkaMessage:
-    """Structured-mode CloudEvent, keyed by case id, with the traceparent as a header too."""
-    message = to_structured_event(to_cloud_event(domain_event, source))
+    """Structured-mode CloudEvent (text as UTF-8), keyed by case id, with the traceparent
+    as a header too."""
+    message = to_kafka_structured(to_cloud_event(domain_event, source))
     headers = dict(message.headers)
     headers[TYPE_HEADER] = cloud_type(type(domain_event)).encode()
     if domain_event.traceparent:

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from services.infra.problems import problem_response
+from services.infra.problems import Problem, problem_response
 from services.infra.telemetry import current_trace_id
 
 # Headers a government API answers with: no sniffing, no framing, no caching of case
@@ -67,7 +67,7 @@ class RequestLimits:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:  # a chunked body that grew past the limit
-                    raise _BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         docs = scope["path"].startswith(_DOCS_PATHS)
@@ -85,19 +85,12 @@ class RequestLimits:
 
         try:
             await self.app(scope, counted_receive, send_with_headers)
-        except _BodyTooLarge:
+        except BodyTooLarge:  # read outside a route (a route answers it as a problem itself)
             await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._refuse(
-            scope,
-            receive,
-            send,
-            413,
-            "payload-too-large",
-            "The request body is too large",
-            f"bodies are limited to {self.max_body_bytes} bytes",
-        )
+        too_large = BodyTooLarge(self.max_body_bytes)
+        await self._refuse(scope, receive, send, 413, too_large.kind, too_large.title, too_large.detail)
 
     async def _refuse(
         self, scope: Any, receive: Any, send: Any, status: int, kind: str, title: str, detail: str
@@ -106,8 +99,15 @@ class RequestLimits:
         await response(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Problem):
+    """A body that grew past the limit while it was read (chunked, no Content-Length):
+    raised from ``receive``, answered 413 (``StrictJSONRoute`` reads the body first, so
+    FastAPI does not turn it into a 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, "payload-too-large", "The request body is too large", f"bodies are limited to {limit} bytes"
+        )
 
 
 def add_trace_id_header(app: FastAPI) -> None:

@@ -32,6 +32,15 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         raise _foreign_cursor() from exc
 
 
+def position_after(cursor: str | None) -> int:
+    """The position a numeric cursor (a log's or a timeline's) continues after."""
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise _foreign_cursor()
+    return int(cursor)
+
+
 def _foreign_cursor() -> InvalidInput:
     return InvalidInput("cursor", "cursor", "not a cursor from this API", where="query")
 

@@ -47,7 +47,7 @@ class PolicyRunner:
             tracking = Tracking(name, event.offset + 1)
             if recorder.has_tracking_id(name, tracking.notification_id):
                 continue
-            with span_from(event.traceparent, f"{self.name} policy", **{"cloudevents.event_type": event.type}):
+            with span_from(event.traceparent, f"process {event.topic}", **event.span_attributes(self.name)):
                 aggregates = self.policy(event)
                 if not aggregates:
                     continue

@@ -11,13 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from services.infra.errors import (
     DomainError,
     Forbidden,
+    Gone,
     IdempotencyConflict,
     IllegalInCurrentState,
     NotFound,
+    NotYetKnown,
     RuleViolation,
     StaleVersion,
 )
@@ -31,8 +34,10 @@ STATUS_OF: dict[type[DomainError], int] = {
     RuleViolation: 422,
     IdempotencyConflict: 422,
     IllegalInCurrentState: 409,
+    NotYetKnown: 409,
     StaleVersion: 412,
     NotFound: 404,
+    Gone: 410,
     Forbidden: 403,
 }
 
@@ -62,6 +67,8 @@ def refusal_response(request: Request, exc: DomainError) -> JSONResponse:
     """A domain refusal as a problem: its kind, title and detail, its facts as extensions."""
     status = next((STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF), 400)
     headers = {"ETag": f'"{exc.current}"'} if isinstance(exc, StaleVersion) else None
+    if isinstance(exc, NotYetKnown):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return problem_response(request, status, exc.kind, exc.title, exc.detail, headers, **exc.facts)
 
 
@@ -84,6 +91,29 @@ def problem_response(
         **extensions,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def served_routes(routes: list[Any]) -> list[Any]:
+    """Every route, those of included routers too (FastAPI keeps an included router as one
+    entry holding its ``original_router``; no prefixes are used here)."""
+    flat: list[Any] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        flat.extend(served_routes(included.routes) if included is not None else [route])
+    return flat
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the request's path answers (RFC 9110 Allow), from every route matching
+    it, OPTIONS included; none for a path no route serves."""
+    methods: set[str] = set()
+    for route in served_routes(request.app.router.routes):
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    if methods:
+        methods |= {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
+    return sorted(methods)
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
@@ -126,13 +156,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kinds = {400: "malformed-body", 404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of the resource, not only the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
             request,
             exc.status_code,
             kinds.get(exc.status_code, "http-error"),
             str(exc.detail) if exc.status_code != 404 else "Not found",
             str(exc.detail),
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)
@@ -170,6 +203,7 @@ _PROBLEM_STATUSES = {
     "413": "The request body is too large",
     "415": "The body must be application/json",
     "404": "Not found (or not visible to you)",
+    "410": "Gone: it existed and was deactivated",
     "409": "Not allowed in the current state",
     "412": "Stale If-Match",
     "422": "Invalid input: each bad field named with the rule it broke",
@@ -204,8 +238,11 @@ def document_problems(app: FastAPI) -> None:
                 if "requestBody" in operation:
                     wanted |= {"400", "413", "415"}
                 for status in sorted(wanted | {c for c in responses if c[0] in "45"}):
-                    description = responses.get(status, {}).get("description") or _PROBLEM_STATUSES.get(status, "Error")
+                    documented = responses.get(status, {})
+                    description = documented.get("description") or _PROBLEM_STATUSES.get(status, "Error")
                     responses[status] = {"description": description, "content": problem}
+                    if "headers" in documented:  # e.g. Retry-After of a 409
+                        responses[status]["headers"] = documented["headers"]
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = schema

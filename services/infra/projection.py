@@ -6,6 +6,7 @@ whose id was already applied (a relay re-publish lands at a new offset) changes 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
@@ -14,10 +15,13 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.consumer import ConsumedEvent, wants
+from services.infra.migrations import schema_of, upgrade
 from services.infra.settings import Settings
 from services.infra.sql import upsert
 from services.infra.storage import make_engine
 from services.infra.telemetry import span_from
+
+log = logging.getLogger(__name__)
 
 consumer_metadata = MetaData()
 # The next offset to read per partition, on the topic of ``topic_identity`` only. (The
@@ -38,10 +42,25 @@ applied_events = Table(
     Column("consumer", String(120), primary_key=True),
     Column("event_id", String(64), primary_key=True),
 )
+# The schema version of each projection's tables as last built (see ``Projection``).
+projection_versions = Table(
+    "projection_versions",
+    consumer_metadata,
+    Column("consumer", String(120), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
 
 
 class Projection(Protocol):
-    """A read model fed from Kafka. ``apply`` runs inside the batch's transaction."""
+    """A read model fed from Kafka. ``apply`` runs inside the batch's transaction.
+
+    A projection that can be rebuilt from the topic says so with ``schema_version`` and the
+    tables it alone writes (``rebuilt_tables``): when the version in the code is not the
+    one its tables were built at (what it shows changed: a new column filled from the
+    events, a fixed mapping), the runner empties those tables and the projection's applied
+    ids and positions, and the consumer reads the topic again from the beginning. A
+    projection without them (the deliveries: records, not rebuildable) is never emptied.
+    """
 
     name: str
     metadata: MetaData
@@ -56,13 +75,44 @@ class Projection(Protocol):
 class ProjectionRunner:
     """Runs one projection in the consumer thread, on that thread's own event loop."""
 
-    def __init__(self, settings: Settings, projection: Projection) -> None:
+    def __init__(self, settings: Settings, projection: Projection, engine: AsyncEngine | None = None) -> None:
         self.name = projection.name
         self.projection = projection
         self.handles = projection.handles
         self.loop = asyncio.new_event_loop()
-        self.engine: AsyncEngine = make_engine(settings)
-        self.loop.run_until_complete(create_tables(self.engine, projection.metadata))
+        # The service's read-model database, or (``caseledger rebuild``) one the caller made,
+        # e.g. on a schema of its own beside the one serving.
+        self.engine: AsyncEngine = engine or make_engine(settings)
+        self.loop.run_until_complete(prepare_tables(self.engine, projection.metadata))
+        self.rebuilt = self.loop.run_until_complete(self._at_schema_version())
+
+    async def _at_schema_version(self) -> bool:
+        """Empty the projection's tables when their schema version is not the code's, so
+        the topic is read again; True when that happened."""
+        version: int | None = getattr(self.projection, "schema_version", None)
+        tables: Sequence[str] = getattr(self.projection, "rebuilt_tables", ())
+        if version is None:
+            return False
+        async with self.engine.begin() as conn:
+            stored = (
+                await conn.execute(
+                    select(projection_versions.c.version).where(projection_versions.c.consumer == self.name)
+                )
+            ).scalar()
+            if stored == version:
+                return False
+            if stored is not None:  # built at another version (a database from before: as it is)
+                log.warning("projection %s: tables at version %s, code at %s: rebuilding", self.name, stored, version)
+                for name in tables:
+                    await conn.execute(self.projection.metadata.tables[name].delete())
+                for bookkeeping in (applied_events, consumer_positions):
+                    await conn.execute(bookkeeping.delete().where(bookkeeping.c.consumer == self.name))
+            await conn.execute(
+                upsert(
+                    projection_versions, {"consumer": self.name, "version": version}, ("consumer",), conn.dialect.name
+                )
+            )
+        return stored is not None
 
     def positions(self, partitions: Sequence[TopicPartition], topic_identity: str) -> dict[TopicPartition, int | None]:
         return self.loop.run_until_complete(self._positions(partitions, topic_identity))
@@ -105,7 +155,7 @@ class ProjectionRunner:
                     continue  # a duplicate delivery or a re-published event: no effect
                 seen.add(event.id)
                 await conn.execute(applied_events.insert().values(consumer=self.name, event_id=event.id))
-                with span_from(event.traceparent, f"{self.name} apply", **{"cloudevents.event_type": event.type}):
+                with span_from(event.traceparent, f"process {event.topic}", **event.span_attributes(self.name)):
                     await self.projection.apply(conn, event)
             await conn.execute(
                 upsert(
@@ -127,7 +177,14 @@ class ProjectionRunner:
         self.loop.close()
 
 
-async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
+async def prepare_tables(engine: AsyncEngine, metadata: MetaData) -> None:
+    """The tables of ``metadata`` and the consumer tables, as the newest revision of their
+    service's migrations makes them (services/infra/migrations.py). A projection that is no
+    service's (a test's, a tool's own) gets its tables created as they are."""
+    schema = schema_of(metadata)
+    if schema is not None:
+        await upgrade(engine, schema)
+        return
     async with engine.begin() as conn:
         await conn.run_sync(consumer_metadata.create_all)
         await conn.run_sync(metadata.create_all)

@@ -17,21 +17,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import psycopg
+from cloudevents.core.bindings.kafka import KafkaMessage
 from eventsourcing.persistence import Tracking
 from kafka import KafkaProducer
 
 from services.infra.broker import ensure_topic, forget_topics, make_producer
-from services.infra.eventstore import ServiceApplication, to_kafka_message
+from services.infra.eventstore import ServiceApplication, event_id, to_kafka_message
 from services.infra.retry import settings_backoff, until_stopped
 from services.infra.settings import Settings
+from services.infra.telemetry import messaging_attributes, producer_span
 from services.infra.topic import topic_watch
 
-__all__ = ["OutboxRelay", "make_producer"]
+__all__ = ["OutboxRelay", "make_producer", "produce"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,14 @@ class OutboxRelay(threading.Thread):
 
     def backlog(self) -> int:
         return (self.app.recorder.max_notification_id() or 0) - self.position
+
+    def backlog_age_s(self) -> float:
+        """How long the oldest event not yet on the topic has waited (0 with none waiting)."""
+        waiting = self.app.recorder.select_notifications(self.position + 1, 1)
+        if not waiting:
+            return 0.0
+        recorded: datetime = cast(Any, self.app.mapper.to_domain_event(waiting[0])).timestamp
+        return max(0.0, time.time() - recorded.timestamp())
 
     def stop(self) -> None:
         self.stopping.set()
@@ -150,20 +162,30 @@ class OutboxRelay(threading.Thread):
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
             message = to_kafka_message(domain_event, self.app.source)
-            futures.append(
-                producer.send(
-                    self.topic,
-                    key=message.key.encode() if isinstance(message.key, str) else message.key,
-                    value=message.value,
-                    headers=list(message.headers.items()),
-                )
+            attributes = messaging_attributes(
+                "send",
+                self.topic,
+                message_id=event_id(domain_event.originator_id, domain_event.originator_version),
+                key=str(domain_event.originator_id),
             )
+            with producer_span(getattr(domain_event, "traceparent", ""), f"send {self.topic}", attributes):
+                futures.append(produce(producer, self.topic, message))
         producer.flush(timeout=20)
         for future in futures:
             future.get(timeout=1)  # raises if the broker did not ack
         self.app.process_recorder.insert_tracking(Tracking(self.position_name, notifications[-1].id))
         self.published += len(notifications)
         return len(notifications)
+
+
+def produce(producer: KafkaProducer, topic: str, message: KafkaMessage) -> Any:
+    """Send one CloudEvent message (keyed by case id, headers as mapped); the future of its ack."""
+    return producer.send(
+        topic,
+        key=message.key.encode() if isinstance(message.key, str) else message.key,
+        value=message.value,
+        headers=list(message.headers.items()),
+    )
 
 
 def _discard(producer: KafkaProducer | None) -> None:

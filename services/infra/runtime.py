@@ -6,21 +6,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
+from eventsourcing.application import Application
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.infra.chain import TamperEvidentLog
 from services.infra.consumer import ConsumerLoop, Handler
 from services.infra.crypto import FieldCipher
 from services.infra.eventstore import ServiceApplication
-from services.infra.projection import create_tables
+from services.infra.metrics import Reading
+from services.infra.projection import prepare_tables
 from services.infra.relay import OutboxRelay
 from services.infra.settings import Settings
 from services.infra.storage import ensure_postgres_database, make_engine
 from services.infra.telemetry import setup_logging, setup_tracing
+from services.infra.tree_heads import HeadSigner, TreeHeadWorker
 
 AppT = TypeVar("AppT", bound=ServiceApplication)
 
@@ -37,8 +41,19 @@ class ServiceRuntime(Generic[AppT]):
         personal_data: bool = False,
         relay_after: Sequence[str] = (),
         warnings: Callable[[], Sequence[str]] = lambda: (),
+        stores: Callable[[ServiceRuntime[AppT]], dict[str, Application[Any]]] = lambda _: {},
+        gauges: Callable[[ServiceRuntime[AppT]], Awaitable[Sequence[Reading]]] | None = None,
     ) -> None:
         self.settings = settings
+        # The service's own figures for /metrics (deliveries by state, open deadlines, ...).
+        self._gauges = gauges
+        # Further event stores of the service (the case service's read audit), by log name;
+        # each is tamper-evident like the service's own event store ("events").
+        self._stores_factory = stores
+        self.stores: dict[str, Application[Any]] = {}
+        self.logs: dict[str, TamperEvidentLog] = {}
+        self.signer: HeadSigner | None = None
+        self.tree_heads: TreeHeadWorker | None = None
         # What /readyz reports without turning unready (e.g. a calendar year still guessed).
         self._warnings = warnings
         # The sources whose events this service's events follow from (causal order on a
@@ -80,12 +95,21 @@ class ServiceRuntime(Generic[AppT]):
             assert self.settings.database_url
             await asyncio.to_thread(ensure_postgres_database, self.settings.database_url)
         self.engine = make_engine(self.settings)
-        await create_tables(self.engine, self.metadata)
+        # Alembic migrations to the newest revision, before anything reads the tables.
+        await prepare_tables(self.engine, self.metadata)
         if self._application_factory is not None:
             # eventsourcing connects synchronously; keep it off the event loop.
             self.app = await asyncio.to_thread(self._application_factory)
             self.relay = OutboxRelay(self.app, self.settings, after=self.relay_after)
             self.relay.start()
+            self.stores = await asyncio.to_thread(self._stores_factory, self)
+            service = self.settings.service_name
+            self.logs = {"events": TamperEvidentLog(f"{service}/events", self.app.recorder)} | {
+                name: TamperEvidentLog(f"{service}/{name}", store.recorder) for name, store in self.stores.items()
+            }
+            self.signer = await asyncio.to_thread(HeadSigner.from_settings, self.settings)
+            self.tree_heads = TreeHeadWorker(self.settings, self.signer, self.logs.values())
+            self.tree_heads.start()
         # Consumer set-up opens its own engines and loops: do it off this loop too.
         handlers = await asyncio.to_thread(self._handlers_factory, self)
         self.consumers = [ConsumerLoop(self.settings, h) for h in handlers]
@@ -97,12 +121,13 @@ class ServiceRuntime(Generic[AppT]):
 
     async def stop(self) -> None:
         stoppables: list[Any] = [*self.workers, *self.consumers]
-        if self.relay is not None:
-            stoppables.append(self.relay)
+        stoppables += [t for t in (self.relay, self.tree_heads) if t is not None]
         for thread in stoppables:
             thread.stop()
         for thread in stoppables:
             await asyncio.to_thread(thread.join, 10)
+        for store in self.stores.values():
+            store.close()
         if self.app is not None:
             self.app.close()
         if self.engine is not None:
@@ -141,11 +166,73 @@ class ServiceRuntime(Generic[AppT]):
         if halted:
             checks["reason"] = "; ".join(f"{name}: {why}" for name, why in halted.items())
         ready = ready and not halted and all(c.is_alive() and c.assigned for c in self.consumers)
+        if self.tree_heads is not None:
+            checks["tree_heads"] = {
+                "alive": self.tree_heads.is_alive(),
+                "published": self.tree_heads.published,
+                "last_error": self.tree_heads.last_error,
+            }
         warnings = list(self._warnings())
         if warnings:
             checks["warnings"] = warnings
         checks["ready"] = ready
         return checks
+
+    async def readings(self) -> list[Reading]:
+        """What /metrics reports of the running service besides HTTP: the relay's backlog,
+        each consumer group's lag, and the service's own figures."""
+        found: list[Reading] = []
+        if self.relay is not None:
+            relay = self.relay
+            backlog, age = await asyncio.to_thread(lambda: (relay.backlog(), relay.backlog_age_s()))
+            found += [
+                Reading("caseledger_relay_backlog_events", "Events in the event store not yet on the topic", backlog),
+                Reading(
+                    "caseledger_relay_backlog_seconds",
+                    "How long the oldest event not yet on the topic has waited",
+                    age,
+                ),
+                Reading(
+                    "caseledger_relay_published_events",
+                    "Events the relay published since the process started",
+                    relay.published,
+                    counter=True,
+                ),
+            ]
+        for consumer in self.consumers:
+            group = {"group": consumer.handler.name}
+            found += [
+                Reading(
+                    "caseledger_consumer_lag_events",
+                    "Records on the topic the consumer group has not read yet (high watermark minus position)",
+                    sum(consumer.lag_events.values()),
+                    group,
+                ),
+                Reading(
+                    "caseledger_consumer_lag_seconds",
+                    "While behind, the age of the last record the consumer group read",
+                    consumer.lag_seconds,
+                    group,
+                ),
+                Reading(
+                    "caseledger_consumer_applied_events",
+                    "Events the consumer group handed to its handler",
+                    consumer.applied,
+                    group,
+                    counter=True,
+                ),
+                Reading(
+                    "caseledger_consumer_skipped_events",
+                    "Events of types the handler does not handle, dropped unparsed",
+                    consumer.skipped,
+                    group,
+                    counter=True,
+                ),
+                Reading("caseledger_consumer_up", "1 while the consumer runs and has not halted", _up(consumer), group),
+            ]
+        if self._gauges is not None:
+            found += await self._gauges(self)
+        return found
 
     def lifespan(self) -> Callable[[Any], Any]:
         """The web app's lifespan (any ASGI app): the runtime starts and stops with it."""
@@ -159,3 +246,7 @@ class ServiceRuntime(Generic[AppT]):
                 await self.stop()
 
         return _lifespan
+
+
+def _up(consumer: ConsumerLoop) -> float:
+    return 1.0 if consumer.is_alive() and not consumer.halted else 0.0

@@ -71,6 +71,22 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the APIs (CORS); none by default.
     cors_allow_origins: list[str] = []
 
+    # Tamper evidence (services/infra/chain.py, tree_heads.py): the chain's hash, fixed when
+    # a store's chain is created (sha256, or sm3 where national cryptography is required);
+    # the Ed25519 key signing tree heads (PEM; unset: a development key under DATA_DIR/auth/);
+    # how often a head is signed when the log grew; the topic the heads are published on.
+    chain_hash: str = "sha256"
+    tree_head_key_file: Path | None = None
+    tree_head_interval_s: float = 60.0
+    tree_heads_topic: str = "caseledger.tree-heads.v1"
+
+    @field_validator("chain_hash")
+    @classmethod
+    def _chain_hash(cls, value: str) -> str:
+        if value.lower() not in ("sha256", "sm3"):
+            raise ValueError("CHAIN_HASH must be sha256 or sm3")
+        return value.lower()
+
     @field_validator("egress_allowlist")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

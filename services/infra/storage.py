@@ -28,14 +28,17 @@ def ensure_postgres_database(database_url: str) -> None:
                 conn.execute(f'CREATE DATABASE "{dbname}"')
 
 
-def event_store_env(settings: Settings) -> dict[str, str]:
-    """Environment for an eventsourcing Application, derived from DATABASE_URL."""
+def event_store_env(settings: Settings, sqlite_file: str = "events") -> dict[str, str]:
+    """Environment for an eventsourcing Application, derived from DATABASE_URL (on SQLite
+    ``sqlite_file`` names the file: a second store of the service, the read audit, has its own)."""
     if settings.uses_postgres:
         assert settings.database_url
         ensure_postgres_database(settings.database_url)
         parts = urlparse(settings.database_url)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's recorders with the hash chain (services/infra/chain.py).
+            "PERSISTENCE_MODULE": "services.infra.chain:ChainedPostgresFactory",
+            "CHAIN_HASH": settings.chain_hash,
             "POSTGRES_DBNAME": parts.path.lstrip("/"),
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -47,8 +50,9 @@ def event_store_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "5",
         }
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(settings.service_dir() / "events.sqlite"),
+        "PERSISTENCE_MODULE": "services.infra.chain:ChainedSQLiteFactory",
+        "CHAIN_HASH": settings.chain_hash,
+        "SQLITE_DBNAME": str(settings.service_dir() / f"{sqlite_file}.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "10",
     }
 

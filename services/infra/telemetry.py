@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -71,20 +72,77 @@ def current_trace_id() -> str:
 @contextmanager
 def span_from(traceparent: str | None, name: str, **attributes: str | int) -> Iterator[trace.Span]:
     """Start a consumer-side span as a child of the producer's traceparent."""
+    with _child_of(traceparent, name, trace.SpanKind.CONSUMER, attributes) as span:
+        yield span
+
+
+@contextmanager
+def producer_span(traceparent: str | None, name: str, attributes: dict[str, str | int]) -> Iterator[trace.Span]:
+    """A producer's span (the relay sending an event), a child of the event's traceparent."""
+    with _child_of(traceparent, name, trace.SpanKind.PRODUCER, attributes) as span:
+        yield span
+
+
+@contextmanager
+def _child_of(
+    traceparent: str | None, name: str, kind: trace.SpanKind, attributes: dict[str, str | int]
+) -> Iterator[trace.Span]:
     parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
     token = context.attach(parent)
     try:
-        with tracer().start_as_current_span(name, kind=trace.SpanKind.CONSUMER, attributes=attributes) as span:
+        with tracer().start_as_current_span(name, kind=kind, attributes=attributes) as span:
             yield span
     finally:
         context.detach(token)
 
 
+def messaging_attributes(
+    operation: str,
+    topic: str,
+    *,
+    group: str = "",
+    partition: int | None = None,
+    offset: int | None = None,
+    message_id: str = "",
+    key: str = "",
+) -> dict[str, str | int]:
+    """OpenTelemetry's messaging semantic conventions for Kafka (messaging.*)."""
+    found: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": operation,
+        "messaging.operation.name": {"send": "send", "process": "process"}.get(operation, operation),
+        "messaging.destination.name": topic,
+    }
+    if group:
+        found["messaging.consumer.group.name"] = group
+    if partition is not None:
+        found["messaging.destination.partition.id"] = str(partition)
+    if offset is not None:
+        found["messaging.kafka.offset"] = offset
+    if message_id:
+        found["messaging.message.id"] = message_id
+    if key:
+        found["messaging.kafka.message.key"] = key
+    return found
+
+
+@contextmanager
+def client_span(method: str, url: str) -> Iterator[trace.Span]:
+    """An outgoing HTTP request, after OpenTelemetry's HTTP client conventions; inside it,
+    ``current_traceparent()`` is what the request should carry."""
+    with tracer().start_as_current_span(
+        method, kind=trace.SpanKind.CLIENT, attributes={"http.request.method": method, "url.full": url}
+    ) as span:
+        yield span
+
+
 class _TraceIdLogFilter(logging.Filter):
-    """Put the active trace id on every log record (``%(trace_id)s``)."""
+    """Put the active trace and span ids on every log record (``%(trace_id)s``, ``%(span_id)s``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.trace_id = current_trace_id() or "-"
+        span = trace.get_current_span().get_span_context()
+        record.trace_id = format(span.trace_id, "032x") if span.is_valid else "-"
+        record.span_id = format(span.span_id, "016x") if span.is_valid else "-"
         return True
 
 
@@ -97,11 +155,13 @@ class _JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record),
+            # RFC 3339, UTC, to the millisecond.
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "service": self.service_name,
             "logger": record.name,
             "trace_id": getattr(record, "trace_id", "-"),
+            "span_id": getattr(record, "span_id", "-"),
             "message": record.getMessage(),
         }
         if record.exc_info:
@@ -117,4 +177,10 @@ def setup_logging(service_name: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn's own logs (start-up, errors) write through the same JSON lines. Not its access
+    # log: it stays as the command line set it (off: a query string can carry an ID number).
+    for name in ("uvicorn", "uvicorn.error"):
+        own = logging.getLogger(name)
+        own.handlers[:] = []
+        own.propagate = True
     logging.getLogger("kafka").setLevel(logging.WARNING)

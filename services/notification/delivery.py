@@ -30,10 +30,11 @@ from standardwebhooks import Webhook
 from tenacity import wait_fixed
 
 from services.infra.egress import EgressPolicy, EgressRefused, pinned_async_client
+from services.infra.envelope import STRUCTURED_CONTENT_TYPE
 from services.infra.retry import UntilStoppedAsync, backoff, delay_after
 from services.infra.settings import Settings
 from services.infra.storage import make_engine
-from services.infra.telemetry import current_traceparent, span_from
+from services.infra.telemetry import client_span, current_traceparent, span_from
 from services.notification.readmodel import deliveries, subscriptions
 
 log = logging.getLogger(__name__)
@@ -84,14 +85,18 @@ def encode_body(envelope: dict[str, Any]) -> str:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
-def signed_headers(secret: str, message_id: str, body: str, timestamp: datetime) -> dict[str, str]:
-    """Standard Webhooks headers: HMAC-SHA256 over "id.timestamp.body"."""
+def signed_headers(secrets: str | Sequence[str], message_id: str, body: str, timestamp: datetime) -> dict[str, str]:
+    """Standard Webhooks headers: HMAC-SHA256 over "id.timestamp.body", one signature per
+    secret, space-separated (during a rotation's overlap: the new secret's and the old's,
+    so a receiver holding either verifies)."""
     timestamp = timestamp.astimezone(UTC)
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, timestamp, body),
-        "content-type": "application/json",
+        "webhook-signature": " ".join(Webhook(key).sign(message_id, timestamp, body) for key in keys),
+        # The HTTP binding's structured mode: the body is the whole CloudEvent.
+        "content-type": STRUCTURED_CONTENT_TYPE,
     }
 
 
@@ -176,6 +181,8 @@ class DeliveryWorker(threading.Thread):
                         deliveries,
                         subscriptions.c.callback_url,
                         subscriptions.c.secret,
+                        subscriptions.c.previous_secret,
+                        subscriptions.c.previous_secret_expires_at,
                         subscriptions.c.active,
                     )
                     .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
@@ -222,39 +229,22 @@ class DeliveryWorker(threading.Thread):
                 await self._finish(engine, row.id, "failed", row.attempts, Outcome(None, "subscription deactivated"))
                 continue
             # The projection stored the payload already masked: sent exactly as recorded.
-            outcome = await self.send(client, row.callback_url, row.secret, row.payload)
+            outcome = await self.send(client, row.callback_url, signing_secrets(row, datetime.now(UTC)), row.payload)
             attempts = row.attempts + 1
             if outcome.accepted:
                 await self._finish(engine, row.id, "delivered", attempts, outcome)
                 self.delivered += 1
             elif self.policy.gives_up_after(attempts):
-                log.warning("delivery %s failed after %d attempts: %s", row.id, attempts, outcome.error)
-                await self._finish(engine, row.id, "failed", attempts, outcome)
+                log.warning("delivery %s dead-lettered after %d attempts: %s", row.id, attempts, outcome.error)
+                await self._finish(engine, row.id, "dead_letter", attempts, outcome)
             else:
                 retry_at = datetime.now(UTC) + timedelta(seconds=self.policy.delay_after(attempts))
                 await self._finish(engine, row.id, "pending", attempts, outcome, retry_at)
 
-    async def send(self, client: httpx.AsyncClient, url: str, secret: str, envelope: dict[str, Any]) -> Outcome:
-        """One signed POST of a CloudEvent; never raises for the subscriber's failures."""
-        body = encode_body(envelope)
-        traceparent = envelope.get("traceparent", "")
-        with span_from(traceparent, "webhook deliver", **{"cloudevents.event_type": envelope["type"], "url.full": url}):
-            # webhook-id is the CloudEvent id: stable across retries, for receivers to dedupe.
-            headers = signed_headers(secret, envelope["id"], body, datetime.now(UTC))
-            propagated = current_traceparent() or traceparent
-            if propagated:
-                headers["traceparent"] = propagated
-            try:
-                response = await client.post(url, content=body.encode(), headers=headers)
-            except EgressRefused as refused:
-                return Outcome(None, f"refused: {refused}"[:200])
-            except httpx.HTTPError as exc:
-                # The kind of failure only: no address, errno or text of the receiver's.
-                return Outcome(None, type(exc).__name__)
-        if 200 <= response.status_code < 300:
-            return Outcome(response.status_code, None)
-        # A short status line, never the receiver's body (nor its reason phrase).
-        return Outcome(response.status_code, status_line(response.status_code))
+    async def send(
+        self, client: httpx.AsyncClient, url: str, secrets: str | Sequence[str], envelope: dict[str, Any]
+    ) -> Outcome:
+        return await post_webhook(client, url, secrets, envelope)
 
     async def _finish(
         self,
@@ -278,3 +268,47 @@ class DeliveryWorker(threading.Thread):
                     delivered_at=datetime.now(UTC) if status == "delivered" else None,
                 )
             )
+
+
+def signing_secrets(row: Any, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with: the subscription's, and during a rotation's
+    overlap the one it replaced."""
+    secrets = [row.secret]
+    expires = row.previous_secret_expires_at
+    if row.previous_secret and expires is not None and _utc(expires) > now:
+        secrets.append(row.previous_secret)
+    return secrets
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+async def post_webhook(
+    client: httpx.AsyncClient, url: str, secrets: str | Sequence[str], envelope: dict[str, Any]
+) -> Outcome:
+    """One signed POST of a CloudEvent (structured mode); never raises for the subscriber's
+    failures. ``client`` is the egress-guarded one (``pinned_async_client``)."""
+    body = encode_body(envelope)
+    traceparent = envelope.get("traceparent", "")
+    with (
+        span_from(traceparent, "webhook deliver", **{"cloudevents.event_type": envelope["type"]}),
+        client_span("POST", url) as span,
+    ):
+        # webhook-id is the CloudEvent id: stable across retries, for receivers to dedupe.
+        headers = signed_headers(secrets, envelope["id"], body, datetime.now(UTC))
+        propagated = current_traceparent() or traceparent
+        if propagated:
+            headers["traceparent"] = propagated
+        try:
+            response = await client.post(url, content=body.encode(), headers=headers)
+        except EgressRefused as refused:
+            return Outcome(None, f"refused: {refused}"[:200])
+        except httpx.HTTPError as exc:
+            # The kind of failure only: no address, errno or text of the receiver's.
+            return Outcome(None, type(exc).__name__)
+        span.set_attribute("http.response.status_code", response.status_code)
+    if 200 <= response.status_code < 300:
+        return Outcome(response.status_code, None)
+    # A short status line, never the receiver's body (nor its reason phrase).
+    return Outcome(response.status_code, status_line(response.status_code))

@@ -20,15 +20,21 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from services.access.policy import sees_agency
-from services.common.event_types import REFERRAL_REFERRED
+from services.common.event_types import PREFIX
+from services.common.identifiers import refuse_personal_identifiers
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import masked_copy
+from services.infra.envelope import DATASCHEMA_PREFIX, sequence_of, time_text
 from services.infra.identity import Principal
 
-DeliveryStatus = Literal["pending", "delivered", "failed"]
+# pending: due or waiting for its next attempt; delivered: accepted (2xx); dead_letter:
+# every attempt failed, kept to be listed and redelivered; failed: not sent, since its
+# subscription was deactivated.
+DeliveryStatus = Literal["pending", "delivered", "dead_letter", "failed"]
 # An exact type, a prefix followed by "*", or "*" alone.
 EVENT_TYPE_PATTERN = r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]*\*?)$"
 _event_type_re = re.compile(EVENT_TYPE_PATTERN)
@@ -76,20 +82,30 @@ class Subscriber:
         return Principal(self.created_by, "system", self.agency_code, self.region_code, roles=frozenset())
 
 
+REFERRAL_TYPES = PREFIX + "referral."
+
+
 def receives(subscriber: Subscriber, event_type: str, data: dict[str, Any], case: CaseAgency) -> bool:
     """Whether a subscription receives an event of a known case: a type it named, and
-    only what its agency may see. A receiving organ gets the referrals addressed to it
-    (as organ or as copy), nothing else: it has no jurisdiction over the case itself."""
+    only what its agency may see. A receiving organ gets the referral events addressed to
+    it (as organ or as copy: every referral step names both), nothing else: it has no
+    jurisdiction over the case itself."""
     if not matches(event_type, subscriber.event_types):
         return False
     if subscriber.organ_scope:
         addressed = {data.get("organ_code"), data.get("copy_to_code")} - {None}
-        return event_type == REFERRAL_REFERRED and subscriber.agency_code in addressed
+        return event_type.startswith(REFERRAL_TYPES) and subscriber.agency_code in addressed
     return sees_agency(subscriber.owner, case.code, case.region_code)
 
 
 def is_event_type_pattern(value: str) -> bool:
     return bool(_event_type_re.match(value))
+
+
+def refuse_personal_data(callback_url: str, description: str) -> None:
+    """A subscription's URL and description are stored and shown in clear: no personal
+    identifier in them (422 no-personal-data-in-text), at creation and at every update."""
+    refuse_personal_identifiers([("/callback_url", callback_url), ("/description", description)])
 
 
 def generate_secret() -> str:
@@ -114,8 +130,11 @@ def delivery_id(subscription_id: str, event_id: str) -> str:
 
 
 def cloud_event_envelope(event: ConsumedEvent) -> dict[str, Any]:
-    """The structured-mode CloudEvent (JSON) that subscribers receive. Sealed personal
-    data ({"masked", "sealed"}) leaves as its masked form only: subscribers hold no key."""
+    """The structured-mode CloudEvent (JSON, contracts/envelope.schema.json) that
+    subscribers receive, with the topic's attributes: dataschema, the partition key and
+    the aggregate's id and zero-padded sequence (so a receiver orders a case's events by
+    comparing strings). Sealed personal data ({"masked", "sealed"}) leaves as its masked
+    form only: subscribers hold no key."""
     envelope: dict[str, Any] = {
         "specversion": "1.0",
         "id": event.id,
@@ -124,8 +143,34 @@ def cloud_event_envelope(event: ConsumedEvent) -> dict[str, Any]:
         "subject": event.subject,
         "time": event.time,
         "datacontenttype": "application/json",
+        # Messages relayed before dataschema was written name it the same way.
+        "dataschema": event.dataschema or f"{DATASCHEMA_PREFIX}{event.type}",
+        "partitionkey": event.partitionkey or event.subject,
+        "aggregateid": event.aggregate_id or event.subject,
+        "sequence": sequence_of(event.sequence),
         "data": masked_copy(event.data),
     }
     if event.traceparent:
         envelope["traceparent"] = event.traceparent
+    return envelope
+
+
+# A test webhook (POST /v1/subscriptions/{id}/pings): a CloudEvent of the notification
+# service itself, not a case event, so not in the case events' envelope contract.
+PING_TYPE = "cn.caseledger.notification.ping.v1"
+
+
+def ping_envelope(subscription_id: str, now: datetime, traceparent: str) -> dict[str, Any]:
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/caseledger/notification",
+        "type": PING_TYPE,
+        "subject": subscription_id,
+        "time": time_text(now),
+        "datacontenttype": "application/json",
+        "data": {"subscription_id": subscription_id, "message": "测试推送：签名与回调地址可用"},
+    }
+    if traceparent:
+        envelope["traceparent"] = traceparent
     return envelope

@@ -11,7 +11,8 @@ from services.infra.egress import EgressPolicy
 from services.infra.projection import ProjectionRunner
 from services.infra.runtime import ServiceRuntime
 from services.notification.delivery import DeliveryWorker, NotificationSettings
-from services.notification.readmodel import DeliveryProjection, metadata
+from services.notification.readmodel import DeliveryProjection, delivery_readings, metadata
+from services.notification.replay import ReplayWorker
 from services.notification.routes import router
 
 
@@ -22,7 +23,8 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         metadata,
         application=None,  # no event store in this version: subscriptions are plain rows
         handlers=lambda rt: [ProjectionRunner(rt.settings, DeliveryProjection())],
-        workers=lambda _rt: [DeliveryWorker(config)],
+        workers=lambda _rt: [DeliveryWorker(config), ReplayWorker(config)],
+        gauges=lambda rt: delivery_readings(rt.db),
     )
     app = create_service_app(
         "caseledger notification service",

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -31,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,8 +42,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.access.policy import jurisdiction_clause
 from services.common import event_types as types
 from services.infra.consumer import EVERY_TYPE, ConsumedEvent
+from services.infra.errors import Gone
+from services.infra.formats import utc
 from services.infra.identity import Principal
+from services.infra.metrics import Reading
+from services.infra.migrations import Schema
 from services.infra.pagination import keyset_page
+from services.infra.projection import consumer_metadata
 from services.infra.sql import one_or_not_found, upsert
 from services.notification.domain import (
     CaseAgency,
@@ -54,6 +62,8 @@ from services.notification.domain import (
 log = logging.getLogger(__name__)
 
 metadata = MetaData()
+# Its tables are made and changed only by the revisions in services/notification/migrations/.
+SCHEMA = Schema("notification", (consumer_metadata, metadata), Path(__file__).with_name("migrations"))
 
 subscriptions = Table(
     "subscriptions",
@@ -63,6 +73,9 @@ subscriptions = Table(
     Column("event_types", JSON, nullable=False),
     # Standard Webhooks secret ("whsec_" + base64): the worker needs it in clear to sign.
     Column("secret", String(200), nullable=False),
+    # Secret rotation: the secret replaced, still signing beside the new one until then.
+    Column("previous_secret", String(200)),
+    Column("previous_secret_expires_at", DateTime(timezone=True)),
     Column("description", Text, nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True, index=True),
     # The owner: the creator's agency decides which events the subscription receives and
@@ -114,8 +127,34 @@ deliveries = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("delivered_at", DateTime(timezone=True)),
+    # How often an operator or integrator asked for it again (redeliver, replay); each
+    # request starts its attempts afresh.
+    Column("redeliveries", Integer, nullable=False, default=0, server_default="0"),
+    # Where on the topic the event was read: a replay can start from there.
+    Column("topic_partition", Integer),
+    Column("topic_offset", BigInteger),
     UniqueConstraint("subscription_id", "event_id", name="uq_deliveries_subscription_event"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+# Replays of a subscription's events from the topic (POST /v1/subscriptions/{id}/replays),
+# carried out by the replay worker (services/notification/replay.py).
+replays = Table(
+    "replays",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subscription_id", String(36), nullable=False, index=True),
+    # From a time (the first records at or after it) or from a position per partition.
+    Column("from_time", DateTime(timezone=True)),
+    Column("from_position", JSON),
+    # pending, running, done, failed
+    Column("status", String(20), nullable=False, index=True),
+    Column("read_events", Integer, nullable=False, default=0),
+    Column("matched", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("requested_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
 )
 
 
@@ -140,34 +179,18 @@ class DeliveryProjection:
         subscribers = [Subscriber(**row._mapping) for row in rows]
         if not subscribers:
             return
-        case = await self._agency_of(conn, event.subject)
+        case = await agency_of(conn, event.subject)
         if case is None:
             # Without the filing agency nobody can be shown to be entitled to the event.
             log.warning("event %s (%s) of unknown case %s delivered to nobody", event.id, event.type, event.subject)
             return
         targets = [s.id for s in subscribers if receives(s, event.type, event.data, case)]
-        if not targets:
-            return
-        now = datetime.now(UTC)
-        envelope = cloud_event_envelope(event)
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         for subscription_id in targets:
             # The unique (subscription_id, event_id) makes a duplicate event a no-op.
             await conn.execute(
-                dialect.insert(deliveries)
-                .values(
-                    id=delivery_id(subscription_id, event.id),
-                    subscription_id=subscription_id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    case_id=event.subject,
-                    payload=envelope,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+                _new_delivery(conn, subscription_id, event).on_conflict_do_nothing(
+                    index_elements=["subscription_id", "event_id"]
                 )
-                .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
             )
 
     async def _remember_agency(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
@@ -186,25 +209,58 @@ class DeliveryProjection:
             )
         )
 
-    async def _agency_of(self, conn: AsyncConnection, case_id: str) -> CaseAgency | None:
-        row = (
-            await conn.execute(
-                select(case_agencies.c.agency_code, case_agencies.c.region_code).where(
-                    case_agencies.c.case_id == case_id
-                )
-            )
-        ).first()
-        return None if row is None else CaseAgency(row.agency_code, row.region_code)
+
+async def agency_of(conn: AsyncConnection, case_id: str) -> CaseAgency | None:
+    """The agency that filed the case, as learnt from its case.filed."""
+    query = select(case_agencies.c.agency_code, case_agencies.c.region_code).where(case_agencies.c.case_id == case_id)
+    row = (await conn.execute(query)).first()
+    return None if row is None else CaseAgency(row.agency_code, row.region_code)
+
+
+def _new_delivery(conn: AsyncConnection, subscription_id: str, event: ConsumedEvent) -> Any:
+    """The pending delivery of ``event`` to a subscription: its envelope as it will be
+    POSTed, and where on the topic the event was read (for a replay from there)."""
+    now = datetime.now(UTC)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(deliveries).values(
+        id=delivery_id(subscription_id, event.id),
+        subscription_id=subscription_id,
+        event_id=event.id,
+        event_type=event.type,
+        case_id=event.subject,
+        payload=cloud_event_envelope(event),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        topic_partition=event.partition,
+        topic_offset=event.offset,
+    )
+
+
+async def replay_to(conn: AsyncConnection, subscriber: Subscriber, event: ConsumedEvent) -> bool:
+    """A replayed event for one subscription: due again if it receives the event (a new
+    delivery, or the one it had, its attempts afresh). Whether it does."""
+    case = await agency_of(conn, event.subject)
+    if case is None or not receives(subscriber, event.type, event.data, case):
+        return False
+    stmt = _new_delivery(conn, subscriber.id, event)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["subscription_id", "event_id"],
+            set_={
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": stmt.excluded.next_attempt_at,
+                "delivered_at": None,
+                "redeliveries": deliveries.c.redeliveries + 1,
+            },
+        )
+    )
+    return True
 
 
 # -- queries ------------------------------------------------------------------------------
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """Stored times are UTC; SQLite hands them back naive."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def without_credentials(url: str) -> str:
@@ -232,6 +288,7 @@ def subscription_entry(row: Any, with_secret: bool = False) -> dict[str, Any]:
         "deactivated_by": row.deactivated_by,
         "deactivated_at": utc(row.deactivated_at),
         "trace_id": row.trace_id,
+        "previous_secret_expires_at": utc(row.previous_secret_expires_at),
     }
     if with_secret:
         entry["secret"] = row.secret
@@ -265,6 +322,13 @@ async def subscription(db: AsyncEngine, caller: Principal, subscription_id: UUID
         select(subscriptions).where(subscriptions.c.id == str(subscription_id), _readable_subscriptions(caller)),
         f"subscription {subscription_id}",
     )
+    if not row.active:
+        deactivated_at = utc(row.deactivated_at)
+        raise Gone(
+            f"subscription {subscription_id} was deactivated; GET /v1/subscriptions?active=false lists it",
+            deactivated_at=deactivated_at.isoformat() if deactivated_at else None,
+            deactivated_by=row.deactivated_by,
+        )
     return subscription_entry(row)
 
 
@@ -307,3 +371,33 @@ async def delivery_page(
         query = query.where(deliveries.c.case_id == case_id)
     rows, next_cursor = await keyset_page(db, query, deliveries.c.created_at, deliveries.c.id, limit, cursor)
     return {"items": [_delivery_entry(r) for r in rows], "next_cursor": next_cursor}
+
+
+async def delivery_readings(db: AsyncEngine) -> list[Reading]:
+    """/metrics: deliveries by state (pending, delivered, dead_letter, failed)."""
+    async with db.connect() as conn:
+        rows = await conn.execute(select(deliveries.c.status, func.count()).group_by(deliveries.c.status))
+        counts: dict[str, int] = {status: count for status, count in rows}
+    return [
+        Reading("caseledger_deliveries", "Webhook deliveries by state", float(counts.get(state, 0)), {"state": state})
+        for state in get_args(DeliveryStatus)
+    ]
+
+
+async def replay(db: AsyncEngine, caller: Principal, subscription_id: UUID, replay_id: UUID) -> dict[str, Any]:
+    """A replay of a subscription the caller may read."""
+    row = await one_or_not_found(
+        db,
+        select(replays)
+        .join(subscriptions, subscriptions.c.id == replays.c.subscription_id)
+        .where(
+            replays.c.id == str(replay_id),
+            replays.c.subscription_id == str(subscription_id),
+            _readable_subscriptions(caller),
+        ),
+        f"replay {replay_id}",
+    )
+    entry = dict(row._mapping)
+    for name in ("from_time", "created_at", "finished_at"):
+        entry[name] = utc(entry[name])
+    return entry

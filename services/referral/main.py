@@ -12,7 +12,7 @@ from services.infra.runtime import ServiceRuntime
 from services.infra.scheduler import DeadlineScheduler
 from services.infra.storage import event_store_env
 from services.referral.application import ReferralApplication
-from services.referral.readmodel import ReferralViewsProjection, metadata
+from services.referral.readmodel import DEADLINES, ReferralViewsProjection, metadata
 from services.referral.routes import router
 
 
@@ -30,6 +30,7 @@ def create_app(settings: DeadlineSettings | None = None, rules: RulesSettings | 
         # Deadline approaching / missed, recorded as the referral's events (KeepsDeadlines).
         workers=lambda rt: [DeadlineScheduler(rt.application, settings, rt.application.record_deadline_events)],
         personal_data=True,
+        gauges=lambda rt: DEADLINES.readings(rt.db),
         relay_after=("/caseledger/case",),  # a referral follows from its case's events
     )
     return create_service_app(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -30,13 +31,24 @@ from services.common.personal_data import party_as_shown
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
 from services.infra.deadline_rows import DeadlineRows
+from services.infra.formats import utc
 from services.infra.identity import Principal
+from services.infra.migrations import Schema
 from services.infra.pagination import keyset_page
+from services.infra.projection import consumer_metadata
 from services.infra.sql import one_or_not_found, upsert
 from services.infra.telemetry import trace_id_of
-from services.referral.domain import FILING_DECISION_DEADLINE, POLICE_FILING_DECISION_RULE, KnownCase, ReceivingOrgan
+from services.referral.domain import (
+    FILING_DECISION_DEADLINE,
+    OWED_BY,
+    POLICE_FILING_DECISION_RULE,
+    KnownCase,
+    ReceivingOrgan,
+)
 
 metadata = MetaData()
+# Its tables are made and changed only by the revisions in services/referral/migrations/.
+SCHEMA = Schema("referral", (consumer_metadata, metadata), Path(__file__).with_name("migrations"))
 known_cases = Table(
     "known_cases",
     metadata,
@@ -50,8 +62,11 @@ known_cases = Table(
     Column("decision_number", String(60)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+# The referral tracker (移送台账): a row per referral, its current step, who owes the next
+# one and since when, and what the yearly statistics count. ("referral_tracker" was the
+# table before the lifecycle; this one is rebuilt from the topic under a new projection name.)
 referral_tracker = Table(
-    "referral_tracker",
+    "referrals",
     metadata,
     Column("referral_id", String(36), primary_key=True),
     Column("case_id", String(36), nullable=False, index=True),
@@ -63,11 +78,27 @@ referral_tracker = Table(
     Column("organ_code", String(18), nullable=False, index=True),
     Column("copy_to_code", String(18), index=True),
     Column("party", JSON, nullable=False),
+    Column("offence", String(120)),
     Column("suspected_offence", Text, nullable=False),
+    Column("persons_referred", Integer, nullable=False),
     Column("materials", JSON, nullable=False),
     Column("status", String(30), nullable=False, index=True),
-    Column("referred_on", String(10), nullable=False),
-    Column("filing_decision_due", String(10), nullable=False),
+    Column("owed_by", String(30), index=True),
+    Column("owed_since", String(40)),
+    # The day the referral was opened (reported; before the lifecycle: referred).
+    Column("opened_on", String(10), nullable=False, index=True),
+    Column("reported_on", String(10)),
+    Column("referred_on", String(10), index=True),
+    Column("filing_decision_due", String(10)),
+    Column("outcomes", JSON, nullable=False),
+    Column("returned_reason", String(30)),
+    Column("paid_fines_yuan", Integer, nullable=False),
+    # What the yearly statistics count (0 or 1 each).
+    Column("filed", Integer, nullable=False),
+    Column("not_filed", Integer, nullable=False),
+    Column("reconsidered", Integer, nullable=False),
+    Column("supervised", Integer, nullable=False),
+    Column("returned", Integer, nullable=False),
     Column("trace_id", String(32)),
     Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -134,8 +165,26 @@ async def _decided(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -
     )
 
 
+async def _open_deadlines(conn: AsyncConnection, referral_id: str, deadlines: list[dict[str, Any]]) -> None:
+    for deadline in deadlines:
+        deadline_row = {
+            "referral_id": referral_id,
+            "name": deadline["name"],
+            "due_on": deadline["due_on"],
+            "rule_id": deadline["rule_id"],
+            "rule_version": deadline["rule_version"],
+            "provisional": deadline["provisional"],
+            "open": True,
+        }
+        await conn.execute(upsert(referral_deadlines, deadline_row, ("referral_id", "name"), conn.dialect.name))
+
+
 async def _tracked(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -> None:
+    """A new referral: reported (the lifecycle), or referred in one step (events before it)."""
     data = event.data
+    reported = event.type == types.REFERRAL_REPORTED
+    status = "reported" if reported else "received"
+    opened_on = data["reported_on"] if reported else data["referred_on"]
     row: dict[str, Any] = {
         "referral_id": event.aggregate_id,
         "case_id": data["case_id"],
@@ -147,38 +196,110 @@ async def _tracked(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -
         "organ_code": data["organ_code"],
         "copy_to_code": data.get("copy_to_code"),
         "party": data["party"],
+        "offence": data["offence"]["rule_id"] if reported else None,
         "suspected_offence": data["suspected_offence"],
+        "persons_referred": data.get("persons_referred", 1),
         "materials": data["materials"],
-        "status": "referred",
-        "referred_on": data["referred_on"],
-        "filing_decision_due": data["filing_decision_due"],
+        "status": status,
+        "owed_by": OWED_BY[status],
+        "owed_since": event.time,
+        "opened_on": opened_on,
+        "reported_on": data.get("reported_on"),
+        "referred_on": None if reported else data["referred_on"],
+        "filing_decision_due": None if reported else data["filing_decision_due"],
+        "outcomes": [],
+        "returned_reason": None,
+        "paid_fines_yuan": 0,
+        "filed": 0,
+        "not_filed": 0,
+        "reconsidered": 0,
+        "supervised": 0,
+        "returned": 0,
         "trace_id": trace_id_of(event.traceparent) or None,
         "recorded_at": now,
         "updated_at": now,
     }
     await conn.execute(upsert(referral_tracker, row, ("referral_id",), conn.dialect.name))
-    for deadline in _recorded_deadlines(data):
-        deadline_row = {
-            "referral_id": event.aggregate_id,
-            "name": deadline["name"],
-            "due_on": deadline["due_on"],
-            "rule_id": deadline["rule_id"],
-            "rule_version": deadline["rule_version"],
-            "provisional": deadline["provisional"],
-            "open": True,
-        }
-        await conn.execute(upsert(referral_deadlines, deadline_row, ("referral_id", "name"), conn.dialect.name))
+    await _open_deadlines(conn, event.aggregate_id, _recorded_deadlines(data))
 
 
+def _step_changes(event: ConsumedEvent, row: Any) -> dict[str, Any]:
+    """What a step changes in its tracker row besides the step, who owes the next and
+    since when: the dates, the outcomes and the statistics' counts."""
+    data, kind = event.data, event.type
+    if kind == types.REFERRAL_DISPATCHED:
+        return {"referred_on": data["dispatched_at"][:10]}
+    if kind == types.REFERRAL_FILING_DECIDED or kind == types.REFERRAL_RECONSIDERATION_ANSWERED:
+        filed = data["outcome"] == "filed"
+        return {"filed": 1} if filed else {"not_filed": 1} if kind == types.REFERRAL_FILING_DECIDED else {}
+    if kind == types.REFERRAL_RECONSIDERATION_REQUESTED:
+        return {"reconsidered": 1}
+    if kind == types.REFERRAL_SUPERVISED:
+        return {"supervised": 1}
+    if kind == types.REFERRAL_OUTCOME_RECORDED:
+        return {"outcomes": [*row.outcomes, data["outcome"]]}
+    if kind == types.REFERRAL_RETURNED:
+        return {"returned": 1, "returned_reason": data["reason"]}
+    if kind == types.REFERRAL_PAID_FINE_RECORDED:
+        return {"paid_fines_yuan": row.paid_fines_yuan + data["amount_yuan"]}
+    return {}
+
+
+async def _stepped(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -> None:
+    data, referral_id = event.data, event.aggregate_id
+    row = (await conn.execute(select(referral_tracker).where(referral_tracker.c.referral_id == referral_id))).first()
+    if row is None:  # its creation comes first on the case's partition: never happens
+        return
+    changes: dict[str, Any] = {
+        "status": data["status"],
+        "owed_by": data["owed_by"],
+        "owed_since": event.time,
+        "updated_at": now,
+        **_step_changes(event, row),
+    }
+    for deadline in data["deadlines"]:
+        if deadline["name"] == FILING_DECISION_DEADLINE:
+            changes["filing_decision_due"] = deadline["due_on"]
+    await conn.execute(update(referral_tracker).where(referral_tracker.c.referral_id == referral_id).values(**changes))
+    if data["closed_deadlines"]:
+        await conn.execute(
+            update(referral_deadlines)
+            .where(
+                referral_deadlines.c.referral_id == referral_id, referral_deadlines.c.name.in_(data["closed_deadlines"])
+            )
+            .values(open=False)
+        )
+    await _open_deadlines(conn, referral_id, data["deadlines"])
+
+
+STEPS = (
+    types.REFERRAL_HEAD_DECIDED,
+    types.REFERRAL_DISPATCHED,
+    types.REFERRAL_RECEIVED,
+    types.REFERRAL_FILING_DECIDED,
+    types.REFERRAL_RECONSIDERATION_REQUESTED,
+    types.REFERRAL_RECONSIDERATION_ANSWERED,
+    types.REFERRAL_SUPERVISED,
+    types.REFERRAL_HANDED_OVER,
+    types.REFERRAL_OUTCOME_RECORDED,
+    types.REFERRAL_RETURNED,
+    types.REFERRAL_PAID_FINE_RECORDED,
+)
 _APPLY: dict[str, Callable[[AsyncConnection, ConsumedEvent, datetime], Awaitable[None]]] = {
     types.CASE_FILED: _known,
     types.CASE_PENALTY_DECIDED: _decided,
     types.REFERRAL_REFERRED: _tracked,
+    types.REFERRAL_REPORTED: _tracked,
+    **dict.fromkeys(STEPS, _stepped),
 }
 
 
 class ReferralViewsProjection:
-    name = "referral-views"
+    # "-v2": the tracker of the lifecycle, built afresh from the topic (the name keeps its offsets).
+    name = "referral-views-v2"
+    # Bump when what the tables show changes: they are emptied and rebuilt from the topic.
+    schema_version = 1
+    rebuilt_tables = ("known_cases", "referrals", "referral_deadlines")
     metadata = metadata
     handles = frozenset(_APPLY)
 
@@ -222,8 +343,8 @@ def _tracker_row(row: Any, cipher: FieldCipher, full_personal_data: bool, deadli
     entry = dict(row._mapping)
     entry["deadlines"] = DEADLINES.shown_for(entry["referral_id"], deadlines)
     entry["party"] = party_as_shown(entry["party"], cipher, full_personal_data)
-    entry["recorded_at"] = entry["recorded_at"].isoformat()
-    entry["updated_at"] = entry["updated_at"].isoformat()
+    entry["recorded_at"] = utc(entry["recorded_at"])
+    entry["updated_at"] = utc(entry["updated_at"])
     return entry
 
 
@@ -244,22 +365,76 @@ async def referral_page(
     status: str | None,
     receiving_organ: ReceivingOrgan | None,
     case_id: UUID | None,
+    organ_code: str | None = None,
+    owed_by: str | None = None,
+    opened_from: date | None = None,
+    opened_to: date | None = None,
     overdue: bool | None = None,
     due_before: date | None = None,
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
+    c = referral_tracker.c
     query = select(referral_tracker).where(_visible(caller))
-    if status:
-        query = query.where(referral_tracker.c.status == status)
-    if receiving_organ:
-        query = query.where(referral_tracker.c.receiving_organ == receiving_organ)
-    if case_id:
-        query = query.where(referral_tracker.c.case_id == str(case_id))
-    query = DEADLINES.filtered(query, referral_tracker.c.referral_id, overdue=overdue, due_before=due_before)
-    rows, next_cursor = await keyset_page(
-        db, query, referral_tracker.c.recorded_at, referral_tracker.c.referral_id, limit, cursor
-    )
+    for column, value in (
+        (c.status, status),
+        (c.receiving_organ, receiving_organ),
+        (c.case_id, str(case_id) if case_id else None),
+        (c.organ_code, organ_code),
+        (c.owed_by, owed_by),
+    ):
+        if value:
+            query = query.where(column == value)
+    if opened_from:
+        query = query.where(c.opened_on >= opened_from.isoformat())
+    if opened_to:
+        query = query.where(c.opened_on <= opened_to.isoformat())
+    query = DEADLINES.filtered(query, c.referral_id, overdue=overdue, due_before=due_before)
+    rows, next_cursor = await keyset_page(db, query, c.recorded_at, c.referral_id, limit, cursor)
     full = reads_personal_data(caller)
     deadlines = await DEADLINES.open_for(db, [r.referral_id for r in rows])
     return {"items": [_tracker_row(r, cipher, full, deadlines) for r in rows], "next_cursor": next_cursor}
+
+
+COUNTED = ("filed", "not_filed", "reconsidered", "supervised", "returned")
+
+
+async def statistics(db: AsyncEngine, caller: Principal, year: int) -> dict[str, Any]:
+    """行刑衔接 yearly joint figures per agency, of the referrals dispatched in ``year``, for
+    the agencies in the caller's jurisdiction: referred cases and persons, filed, not filed,
+    reconsidered, supervised, arrested, prosecuted, judged, returned."""
+    c = referral_tracker.c
+    query = (
+        select(c.agency_code, c.agency_name, c.region_code, c.persons_referred, c.outcomes, *(c[n] for n in COUNTED))
+        .where(
+            jurisdiction_clause(caller, c.agency_code, c.region_code),
+            c.referred_on >= f"{year:04d}-01-01",
+            c.referred_on <= f"{year:04d}-12-31",
+        )
+        .order_by(c.region_code, c.agency_code)
+    )
+    async with db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    figures: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = figures.setdefault(
+            row.agency_code,
+            {
+                "agency_code": row.agency_code,
+                "agency_name": row.agency_name,
+                "region_code": row.region_code,
+                "referred_cases": 0,
+                "referred_persons": 0,
+                **dict.fromkeys(COUNTED, 0),
+                **dict.fromkeys(("arrested", "prosecuted", "judged"), 0),
+            },
+        )
+        entry["referred_cases"] += 1
+        entry["referred_persons"] += row.persons_referred
+        for name in COUNTED:
+            entry[name] += getattr(row, name)
+        entry["arrested"] += "arrested" in row.outcomes
+        entry["prosecuted"] += "prosecuted" in row.outcomes
+        # A court's exemption from criminal punishment (免予刑事处罚) is a judgment too.
+        entry["judged"] += bool({"judged", "exempted"} & set(row.outcomes))
+    return {"year": year, "items": list(figures.values())}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,18 +34,23 @@ from devtools.demo import (
     POLICE,
     PROCURATORATE,
     PROVINCE_AGENCY,
+    dispatch_request,
     eventually,
+    head_approval_request,
+    penalty_decision_request,
+    prior_notice_request,
     referral_request,
+    waiver_request,
 )
 from devtools.launcher import SERVICES, LocalSystem
 from devtools.tokens import KEY_ID, mint
 from devtools.webhooks import WebhookReceiver
-from services.access.guard import access_rule_of
+from services.access.guard import WRITE_PERMISSIONS, access_rule_of
 from services.access.policy import PERMISSIONS, Role
 from tests.conftest import start_system
 
 pytestmark = pytest.mark.e2e
-HEALTH_CHECKS = {"/healthz", "/readyz"}  # unauthenticated by design, for the orchestrator
+HEALTH_CHECKS = {"/healthz", "/readyz", "/metrics"}  # unauthenticated by design, for the orchestrator and the scraper
 YEAR = time.localtime().tm_year
 
 
@@ -76,6 +82,9 @@ def test_every_route_declares_exactly_one_access_rule() -> None:
     missing = [f"{m} {p} ({s})" for s, m, p, rule in ROUTES if rule is None]
     assert not missing, f"routes without an access rule: {missing}"
     assert {rule for *_, rule in ROUTES} - {"public"} <= set(PERMISSIONS)
+    # A command's guard records who acted; only write permissions set the actor.
+    readonly_commands = [f"{m} {p}" for _, m, p, rule in ROUTES if m != "GET" and rule not in WRITE_PERMISSIONS]
+    assert not readonly_commands, f"commands whose permission is not in WRITE_PERMISSIONS: {readonly_commands}"
 
 
 # -- a world to call: one case of AGENCY, decided, referred to POLICE, published ----------
@@ -87,7 +96,7 @@ class World:
     ids: dict[str, str]
 
     def url(self, service: str, path: str) -> str:
-        path = path.replace("{name}", "decision")  # a deadline's name, not an id
+        path = path.replace("{name}", "decision").replace("{number}", "1")  # a name and a number, not ids
         for name, value in self.ids.items():
             path = path.replace("{" + name + "}", value)
         return self.system.url(service) + path
@@ -121,16 +130,17 @@ def build_world(system: LocalSystem, receiver: WebhookReceiver) -> dict[str, str
     )
     filed = _ok(client.post(case_url + "/v1/cases", json=file_body(PERSON), headers=system.auth("officer", AGENCY)))
     case_id = filed["id"]
-    _ok(
-        client.post(
-            f"{case_url}/v1/cases/{case_id}/legal-reviews", json=REVIEW, headers=system.auth("legal_reviewer", AGENCY)
-        )
-    )
-    _ok(
-        client.post(
-            f"{case_url}/v1/cases/{case_id}/penalty-decision", json=DECISION, headers=system.auth("agency_head", AGENCY)
-        )
-    )
+    officer = system.auth("officer", AGENCY)
+    # A measure taken and concluded, the one respondent notified (it waived), reviewed, decided.
+    for path, body, headers in [
+        ("/measures", MEASURE, officer),
+        ("/measures/1/conclusion", MEASURE_CONCLUSION, officer),
+        ("/respondents/1/prior-notice", NOTICE, officer),
+        ("/respondents/1/statements", WAIVER, officer),
+        ("/legal-reviews", REVIEW, system.auth("legal_reviewer", AGENCY)),
+        ("/respondents/1/penalty-decision", DECISION, system.auth("agency_head", AGENCY)),
+    ]:
+        _ok(client.post(f"{case_url}/v1/cases/{case_id}{path}", json=body, headers=headers))
     referral = eventually(
         lambda: (
             (
@@ -176,13 +186,22 @@ def build_world(system: LocalSystem, receiver: WebhookReceiver) -> dict[str, str
         60,
         "tracker",
     )
+    replay = _ok(
+        client.post(
+            f"{system.url('notification')}/v1/subscriptions/{subscription['id']}/replays",
+            json={"from_position": {"0": 0}},
+            headers=integration,
+        )
+    )
     return {
+        "replay_id": replay["id"],
         "case_id": case_id,
         "referral_id": referral["id"],
         "publication_id": feed[0]["publication_id"],
         "subscription_id": subscription["id"],
         "delivery_id": delivery[0]["id"],
         "rule_id": "case.decision_due",
+        "log": "events",
     }
 
 
@@ -198,15 +217,68 @@ def file_body(party: dict[str, Any], agency: dict[str, str] = AGENCY) -> dict[st
 
 
 REVIEW = {"outcome": "passed", "reviewer": {"name": "赵六"}, "opinion": "事实清楚"}
-DECISION = {"decision_number": f"(醴)应急罚〔{YEAR}〕88号", "penalties": [{"kind": "fine", "amount_yuan": 20000}]}
+DOCUMENT = {"title": "询问笔录", "uri": "records://access/1", "sha256": "c" * 64}
+MEASURE = {
+    "kind": "preservation",
+    "items": "培训档案",
+    "officers": OFFICERS,
+    "approver": {"name": "陈局长"},
+    "document": DOCUMENT,
+}
+MEASURE_CONCLUSION = {"outcome": "解除", "document": DOCUMENT}
+NOTICE = prior_notice_request(1000)
+WAIVER = waiver_request()
+DECISION = penalty_decision_request(1000, agency_short_name="醴")
+ON_THE_SPOT = {
+    "agency": {**AGENCY, "short_name": "醴"},
+    "party": ENTERPRISE,
+    "violation_summary": "未设置明显的安全警示标志",
+    "violation_date": f"{YEAR}-01-05",
+    "legal_basis": "《中华人民共和国安全生产法》第九十九条第一项",
+    "officers": OFFICERS,
+    "penalties": [{"kind": "warning"}],
+    "performance_how": "当场履行",
+    "reconsideration_organ": "醴陵市人民政府",
+    "court": "醴陵市人民法院",
+}
 
 
 # What each route is called with. A new route needs a line here, or the matrix fails.
 def request_for(world: World, method: str, path: str) -> dict[str, Any]:
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/v1/cases"): file_body(ENTERPRISE),
+        ("POST", "/v1/cases/on-the-spot"): ON_THE_SPOT,
+        ("POST", "/v1/cases/{case_id}/evidence"): {"kind": "photo", "document": DOCUMENT, "officers": OFFICERS},
+        ("POST", "/v1/cases/{case_id}/inquiries"): {"kind": "interview", "officers": OFFICERS, "record": DOCUMENT},
+        ("POST", "/v1/cases/{case_id}/measures"): MEASURE,
+        ("POST", "/v1/cases/{case_id}/measures/{number}/extension"): {"reason": "复杂", "approver": {"name": "陈局长"}},
+        ("POST", "/v1/cases/{case_id}/measures/{number}/conclusion"): MEASURE_CONCLUSION,
         ("POST", "/v1/cases/{case_id}/legal-reviews"): REVIEW,
-        ("POST", "/v1/cases/{case_id}/penalty-decision"): DECISION,
+        ("POST", "/v1/cases/{case_id}/collective-discussions"): {
+            "participants": ["陈局长", "刘副局长"],
+            "conclusion": "同意",
+            "minutes": DOCUMENT,
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/prior-notice"): NOTICE,
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/statements"): WAIVER,
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/hearing-request"): {},
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/hearing-schedule"): {
+            "hearing_on": f"{YEAR + 1}-01-20",
+            "place": "听证室",
+            "chair": {"name": "钱七"},
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/hearing-record"): {
+            "chair": {"name": "钱七"},
+            "record": DOCUMENT,
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/penalty-decision"): DECISION,
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/no-penalty"): {
+            "ground": "not_established",
+            "reason": "不成立",
+        },
+        ("POST", "/v1/cases/{case_id}/dismissal"): {"reason": "违法事实不能成立"},
+        ("POST", "/v1/cases/{case_id}/suspension"): {"suspected_offence": "重大责任事故罪", "reason": "移送"},
+        ("POST", "/v1/cases/{case_id}/report"): {},
         ("POST", "/v1/cases/{case_id}/deadlines/{name}/extensions"): {
             "change": "extension",
             "due_on": f"{YEAR + 1}-12-31",
@@ -214,7 +286,33 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
             "approver": {"name": "陈局长"},
         },
         ("POST", "/v1/referrals"): referral_request(world.ids["case_id"]),
+        # The referral's steps, in their order: the matrix walks the world's referral through
+        # them (a step out of turn is 409), as each organ may.
+        ("POST", "/v1/referrals/{referral_id}/head-decision"): head_approval_request(),
+        ("POST", "/v1/referrals/{referral_id}/dispatch"): dispatch_request(),
+        ("POST", "/v1/referrals/{referral_id}/receipt"): {"received_by": {"name": "刘警官"}},
+        ("POST", "/v1/referrals/{referral_id}/filing-decision"): {"outcome": "not_filed", "reason": "情节轻微"},
+        ("POST", "/v1/referrals/{referral_id}/reconsideration-request"): {"reason": "证据充分"},
+        ("POST", "/v1/referrals/{referral_id}/reconsideration-answer"): {"outcome": "upheld", "reason": "维持"},
+        ("POST", "/v1/referrals/{referral_id}/supervision"): {"outcome": "notice_to_file", "reason": "应当立案"},
+        ("POST", "/v1/referrals/{referral_id}/hand-over"): {
+            "items": [{"description": "烟花爆竹半成品", "quantity": "200千克"}],
+            "received_by": {"name": "刘警官"},
+        },
+        ("POST", "/v1/referrals/{referral_id}/outcomes"): {"outcome": "arrested"},
+        ("POST", "/v1/referrals/{referral_id}/return"): {},
+        ("POST", "/v1/referrals/{referral_id}/paid-fines"): {
+            "decision_number": f"(醴)应急罚〔{YEAR}〕88号",
+            "amount_yuan": 20000,
+            "paid_on": f"{YEAR}-01-20",
+        },
         ("POST", "/v1/subscriptions"): {"callback_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
+        ("PATCH", "/v1/subscriptions/{subscription_id}"): {"description": "市局执法平台"},
+        ("POST", "/v1/subscriptions/{subscription_id}/secret-rotations"): {"overlap_seconds": 600},
+        ("POST", "/v1/subscriptions/{subscription_id}/pings"): None,
+        ("POST", "/v1/subscriptions/{subscription_id}/dead-letters/redeliveries"): None,
+        ("POST", "/v1/deliveries/{delivery_id}/redeliveries"): None,
+        ("POST", "/v1/subscriptions/{subscription_id}/replays"): {"from_time": "2026-01-01T00:00:00+08:00"},
     }
     reads = {
         "/v1/cases",
@@ -222,18 +320,33 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
         "/v1/cases/{case_id}/history",
         "/v1/referrals",
         "/v1/referrals/{referral_id}",
+        "/v1/referrals/statistics",
         "/v1/disclosures",
         "/v1/disclosures/{publication_id}",
         "/v1/subscriptions",
         "/v1/subscriptions/{subscription_id}",
+        "/v1/subscriptions/{subscription_id}/replays/{replay_id}",
         "/v1/deliveries",
         "/v1/deliveries/{delivery_id}",
         "/v1/rules",
         "/v1/rules/{rule_id}",
+        "/v1/cases/{case_id}/export",
+        "/v1/cases/{case_id}/timeline",
+        "/v1/audit/reads",
+        "/v1/logs/{log}/heads",
+        "/v1/logs/{log}/public-key",
+        "/v1/logs/{log}/proofs/inclusion",
+        "/v1/logs/{log}/proofs/consistency",
+        "/v1/logs/{log}/verification",
     }
-    if method == "POST":
+    if method in ("POST", "PATCH"):
         assert (method, path) in bodies, f"no request for the new route {method} {path}: add one to request_for"
-        return {"json": bodies[(method, path)], "headers": {"Idempotency-Key": "access-matrix"}}
+        # A key per route: the steps act on one referral, where a key names one command;
+        # both creations of a case derive its id from (agency, key), so each has its own.
+        return {
+            "json": bodies[(method, path)],
+            "headers": {"Idempotency-Key": f"access-matrix-{zlib.crc32(path.encode())}"},
+        }
     if method == "DELETE" and path == "/v1/subscriptions/{subscription_id}":
         return {}
     assert method == "GET" and path in reads, f"no request for the new route {method} {path}: add one to request_for"
@@ -248,7 +361,10 @@ CALLERS = [(role, HOME.get(role, AGENCY), "home") for role in Role] + [
 
 
 # Read by every authenticated role at every agency: the law is the same for all of them.
-UNSCOPED = {"/v1/rules", "/v1/rules/{rule_id}"}
+UNSCOPED = {"/v1/rules", "/v1/rules/{rule_id}"} | {
+    f"/v1/logs/{{log}}/{what}"
+    for what in ("heads", "public-key", "proofs/inclusion", "proofs/consistency", "verification")
+}  # a service's log is the service's, not an agency's
 
 
 def expected(rule: Any, role: Role | None, where: str, method: str, path: str) -> set[int]:
@@ -265,15 +381,16 @@ def expected(rule: Any, role: Role | None, where: str, method: str, path: str) -
     if where == "home":
         if method == "GET":
             return {200}
-        # Commands run past the guard: replays (200/201), or 409 where the state forbids it.
-        return {200, 201, 204, 409}
+        # Commands run past the guard: replays (200/201), accepted for later (202), or 409
+        # where the state forbids it.
+        return {200, 201, 202, 204, 409}
     # A foreign agency with the right role: others' things do not exist for it.
     if method == "GET":
         return {404} if one_resource else {200}
-    if (method, path) == ("POST", "/v1/cases"):
-        return {403}  # it may only file for its own agency
+    if (method, path) in {("POST", "/v1/cases"), ("POST", "/v1/cases/on-the-spot")}:
+        return {403}  # it may only file (or decide on the spot) for its own agency
     if (method, path) == ("POST", "/v1/referrals"):
-        return {422}  # answered exactly as for an unknown case
+        return {409}  # answered exactly as for a case not known (yet): 409 with Retry-After
     if (method, path) == ("POST", "/v1/subscriptions"):
         return {201, 200}  # its own subscription, scoped to what it may see
     return {404}
@@ -331,7 +448,7 @@ GHOST = "00000000-0000-4000-8000-000000000000"
 
 
 def _with_unknown_ids(world: World, service: str, path: str) -> str:
-    path = path.replace("{name}", "decision")
+    path = path.replace("{name}", "decision").replace("{number}", "1")
     for name in world.ids:
         path = path.replace("{" + name + "}", GHOST)
     return world.system.url(service) + path

@@ -7,13 +7,13 @@ the referral's and the publication's deadline events delivered once each, signed
 webhook subscriber by the notification service, across restarts of the services that
 record them.
 
-One system for the module, started with business "today" fixed at 2026-05-01.
+One system (tests/e2e/conftest.py, shared with the referral lifecycle test), started with
+business "today" fixed at 2026-05-01.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,11 +24,16 @@ from devtools.demo import (
     AGENCY,
     ENTERPRISE,
     OFFICERS,
+    POLICE,
     case_unknown_to_referral,
+    dispatch_request,
     eventually,
+    head_approval_request,
     legal_review_request,
     penalty_decision_request,
+    prior_notice_request,
     referral_request,
+    waiver_request,
 )
 from devtools.launcher import LocalSystem
 from devtools.webhooks import WebhookReceiver
@@ -45,16 +50,8 @@ AFTER_THE_DUE_DATE = "2026-06-02"
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
-    running = LocalSystem.on_free_ports(
-        tmp_path_factory.mktemp("deadlines") / "var",
-        extra_env={"CLOCK_TODAY": "2026-05-01", "SCHEDULER_INTERVAL_S": "0.5"},
-    )
-    try:
-        running.start(timeout=120)
-        yield running
-    finally:
-        running.stop()
+def system(clocked_system: LocalSystem) -> LocalSystem:
+    return clocked_system  # tests/e2e/conftest.py: business "today" fixed, moved by restarts
 
 
 def _file(client: httpx.Client, system: LocalSystem, summary: str) -> str:
@@ -116,18 +113,18 @@ def test_deadlines_are_recorded_once_also_after_restarts_and_none_when_met(syste
     client = httpx.Client(base_url=system.url("case"), timeout=30)
     late = _file(client, system, "未按规定开展安全生产教育培训（逾期）")
     in_time = _file(client, system, "未按规定开展安全生产教育培训（按期）")
-    review = {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": "2026-05-10"}
-    decision = {
-        "decision_number": "(醴)应急罚〔2026〕31号",
-        "penalties": [{"kind": "warning"}],
-        "decided_on": "2026-05-20",
-    }
-    assert client.post(
-        f"/v1/cases/{in_time}/legal-reviews", json=review, headers=system.auth("legal_reviewer", AGENCY)
-    ).is_success
-    assert client.post(
-        f"/v1/cases/{in_time}/penalty-decision", json=decision, headers=system.auth("agency_head", AGENCY)
-    ).is_success
+    # Decided in time: notified, the respondent waived, decided (test_case_procedure.py has the rules).
+    for path, body, role in [
+        ("prior-notice", prior_notice_request(1000, notified_on="2026-04-20"), "officer"),
+        ("statements", waiver_request(received_on="2026-04-20"), "officer"),
+        (
+            "penalty-decision",
+            penalty_decision_request(1000, agency_short_name="醴", decided_on="2026-04-28"),
+            "agency_head",
+        ),
+    ]:
+        answer = client.post(f"/v1/cases/{in_time}/respondents/1/{path}", json=body, headers=system.auth(role, AGENCY))
+        assert answer.is_success, answer.text
 
     # The ledger entry of the filed case shows its decision deadline and the rule behind it.
     officer = system.auth("officer", AGENCY)
@@ -181,8 +178,8 @@ REFERRAL_APPROACHING = "cn.caseledger.referral.deadline_approaching.v1"
 REFERRAL_MISSED = "cn.caseledger.referral.deadline_missed.v1"
 PUBLICATION_APPROACHING = "cn.caseledger.disclosure.deadline_approaching.v1"
 PUBLICATION_MISSED = "cn.caseledger.disclosure.deadline_missed.v1"
-# Referred Monday 2026-05-18: 05-19 (1), 05-20 (2), Thursday 05-21 (3): the police's filing
-# decision is due 05-21; its lead (3 working days before) starts Mon 05-18 (Wed 20, Tue 19, Mon 18).
+# Received by the police Monday 2026-05-18: 05-19 (1), 05-20 (2), Thursday 05-21 (3): their
+# filing decision is due 05-21; its lead (3 working days before) starts Mon 05-18 (Wed 20, Tue 19, Mon 18).
 REFERRED_ON = "2026-05-18"
 # Decided Wednesday 2026-05-20: Thu 21 (1), Fri 22 (2), Mon 25 (3), Tue 26 (4), Wed 27 (5),
 # Thu 28 (6), Fri 05-29 (7): publish by 05-29; its lead starts Tue 05-26 (Thu 28, Wed 27, Tue 26).
@@ -195,6 +192,7 @@ def _move_clock(system: LocalSystem, today: str, *services: str) -> None:
         system.restart(service)
 
 
+@pytest.mark.timeout(900)  # eight service restarts: over the default 300 s on a loaded machine
 def test_referral_and_publication_deadline_events_reach_a_webhook_subscriber(system: LocalSystem) -> None:
     client = httpx.Client(timeout=30)
     _move_clock(system, "2026-05-01", "referral", "disclosure")
@@ -218,22 +216,41 @@ def test_referral_and_publication_deadline_events_reach_a_webhook_subscriber(sys
             json=legal_review_request(reviewed_on="2026-05-10"),
             headers=system.auth("legal_reviewer", AGENCY),
         ).is_success
-        assert case.post(
-            f"/v1/cases/{case_id}/penalty-decision",
-            json=penalty_decision_request(2026, 77, 30000, decided_on=DECIDED_ON),
-            headers=system.auth("agency_head", AGENCY),
-        ).is_success
+        # Notified and waived on the 10th, decided on DECIDED_ON.
+        for path, body, role in [
+            ("prior-notice", prior_notice_request(30000, notified_on="2026-05-10"), "officer"),
+            ("statements", waiver_request(received_on="2026-05-10"), "officer"),
+            (
+                "penalty-decision",
+                penalty_decision_request(30000, agency_short_name="醴", decided_on=DECIDED_ON),
+                "agency_head",
+            ),
+        ]:
+            answer = case.post(
+                f"/v1/cases/{case_id}/respondents/1/{path}", json=body, headers=system.auth(role, AGENCY)
+            )
+            assert answer.is_success, answer.text
 
         def _refer() -> httpx.Response | None:
             response = client.post(
                 system.url("referral") + "/v1/referrals",
-                json={**referral_request(case_id), "referred_on": REFERRED_ON},
+                json={**referral_request(case_id), "reported_on": REFERRED_ON},
                 headers=system.auth("officer", AGENCY),
             )
             return None if case_unknown_to_referral(response) else response
 
         referred = eventually(_refer, 60, "the referral service to learn of the case")
         assert referred.status_code == 201, referred.text
+        # Approved and dispatched the same day, received by the police on the 18th: their
+        # filing decision starts from the receipt.
+        steps = system.url("referral") + f"/v1/referrals/{referred.json()['id']}"
+        for path, body, role, agency in (
+            ("head-decision", head_approval_request(decided_at="2026-05-18T09:00:00+08:00"), "agency_head", AGENCY),
+            ("dispatch", dispatch_request(dispatched_at="2026-05-18T15:00:00+08:00"), "officer", AGENCY),
+            ("receipt", {"received_on": REFERRED_ON, "received_by": {"name": "刘警官"}}, "public_security", POLICE),
+        ):
+            answer = client.post(f"{steps}/{path}", json=body, headers=system.auth(role, agency))
+            assert answer.status_code == 200, answer.text
 
         def delivered() -> list[tuple[str, str]]:
             return sorted((e["type"], e["data"]["deadline"]["due_on"]) for e in receiver.events())

@@ -220,7 +220,8 @@ def test_a_restart_with_an_empty_broker_keeps_everything_and_loses_nothing(
     system: LocalSystem = request.getfixturevalue(f"{storage}_system")
     old_cases = flows(system, receiver, 2)
     before = settled(system, receiver)
-    assert len(before["ledger"]) == 2 and len(before["credit_china"]) == 2 and before["webhooks"]
+    # Each case fines a unit and its principal (一案双罚): two publications a case.
+    assert len(before["ledger"]) == 2 and len(before["credit_china"]) == 4 and before["webhooks"]
     old_identity = topic_identity(system)
 
     system.stop()
@@ -234,7 +235,7 @@ def test_a_restart_with_an_empty_broker_keeps_everything_and_loses_nothing(
     later = settled(system, receiver)
     unchanged_for(before, later)
     assert {e["case_id"] for e in later["ledger"]} == {*old_cases, new}
-    assert len(later["credit_china"]) == len(old_cases) + 1
+    assert len(later["credit_china"]) == 2 * (len(old_cases) + 1)
 
 
 def test_a_broker_replaced_under_running_services_is_refilled(

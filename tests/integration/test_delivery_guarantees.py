@@ -80,7 +80,7 @@ def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
         review = LegalReviewRequest.model_validate(
             {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": date(2026, 11, 3)}
         )
-        app.record_legal_review(OFFICER, case.id, review, None, 1)
+        app.command(OFFICER, case.id, "record_legal_review", review, None, 1)
         ids.append(case.id)
     return ids
 
@@ -152,7 +152,9 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
             _all(engine, select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status))
         )
         assert {r[0] for r in rows} == {str(i) for i in case_ids}
-        assert {(r[1], r[2]) for r in rows} == {(2, "review_passed")}
+        # Version 2: the legal review applied once (a review leaves the case "filed" since
+        # the procedure of issue 11: the gate is checked at the decision).
+        assert {(r[1], r[2]) for r in rows} == {(2, "filed")}
     finally:
         second.stop()
         second.join(15)

@@ -30,6 +30,7 @@ OFFICER = Principal(
     agency_code=str(OFFICER_ACTOR["agency_code"]),
     region_code=str(OFFICER_ACTOR["region_code"]),
     roles=frozenset({"officer", "legal_reviewer", "agency_head"}),
+    agency_name="醴陵市应急管理局",  # the token's agency.name claim
 )
 
 

@@ -14,7 +14,13 @@ import pytest
 
 from services.case.application import CaseApplication
 from services.case.domain import DeadlineNotOpen
-from services.case.schemas import DeadlineExtensionRequest, FileCaseRequest, LegalReviewRequest, PenaltyDecisionRequest
+from services.case.schemas import (
+    DeadlineExtensionRequest,
+    FileCaseRequest,
+    PenaltyDecisionRequest,
+    PriorNoticeRequest,
+    StatementRequest,
+)
 from services.common.rules import load_catalogue
 from services.infra.errors import RuleViolation
 from services.infra.scheduler import DeadlineScheduler
@@ -125,22 +131,34 @@ def test_two_schedulers_at_once_record_one_event(
 
 def test_a_deadline_met_in_time_records_nothing(cases: CaseApplication) -> None:
     case_id = _file(cases)
-    cases.record_legal_review(
+    notice = {
+        "facts": "未开展培训",
+        "legal_basis": "《安全生产法》第九十七条",
+        "intended_penalties": [{"kind": "warning"}],
+    }
+    cases.command(
         OFFICER,
         case_id,
-        LegalReviewRequest.model_validate(
-            {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": "2026-05-10"}
-        ),
+        "serve_prior_notice",
+        PriorNoticeRequest.model_validate({**notice, "notified_on": "2026-05-11"}),
         None,
         None,
+        respondent=1,
     )
+    waiver = StatementRequest.model_validate({"kind": "waiver", "summary": "放弃", "received_on": "2026-05-11"})
+    cases.command(OFFICER, case_id, "record_statement", waiver, None, None, respondent=1)
     cases.decide_penalty(
         OFFICER,
         case_id,
+        1,
         PenaltyDecisionRequest.model_validate(
             {
-                "decision_number": "(醴)应急罚〔2026〕12号",
                 "penalties": [{"kind": "warning"}],
+                "discretion": {"level": "general", "benchmark": "裁量基准 第12项"},
+                "performance_how": "收到即履行",
+                "reconsideration_organ": "醴陵市人民政府",
+                "court": "醴陵市人民法院",
+                "agency_short_name": "醴",
                 "decided_on": "2026-05-20",
             }
         ),
@@ -151,7 +169,8 @@ def test_a_deadline_met_in_time_records_nothing(cases: CaseApplication) -> None:
         assert cases.record_deadline_events(case_id, day) is None
     assert cases.get_case(case_id).open_deadlines() == []
     assert _types(cases, case_id) == [
-        "cn.caseledger.case.legal_review_recorded.v1",
+        "cn.caseledger.case.prior_notice_served.v1",
+        "cn.caseledger.case.statement_recorded.v1",
         "cn.caseledger.case.penalty_decided.v1",
     ]
 
@@ -167,7 +186,7 @@ def test_an_extension_moves_the_due_date_and_keeps_the_history(cases: CaseApplic
             "approver": {"name": "陈局长"},
         }
     )
-    case, _ = cases.extend_deadline(OFFICER, case_id, "decision", extension, "ext-1", None)
+    case, _ = cases.command(OFFICER, case_id, "extend_deadline", extension, "ext-1", None, name="decision")
     assert case.decision_due == "2026-07-01" and case.open_deadlines()[0]["due_on"] == "2026-07-01"
     history = cases.history(OFFICER, case_id)
     assert history[-1]["data"]["previous_due_on"] == DUE_ON and history[-1]["data"]["approver"] == {"name": "陈局长"}
@@ -175,9 +194,9 @@ def test_an_extension_moves_the_due_date_and_keeps_the_history(cases: CaseApplic
     assert cases.record_deadline_events(case_id, date(2026, 6, 26)) == date(2026, 7, 2)
     assert _types(cases, case_id)[-1] == APPROACHING
     with pytest.raises(RuleViolation, match="must move the due date past 2026-07-01"):
-        cases.extend_deadline(OFFICER, case_id, "decision", extension, "ext-2", None)
+        cases.command(OFFICER, case_id, "extend_deadline", extension, "ext-2", None, name="decision")
     with pytest.raises(DeadlineNotOpen):
-        cases.extend_deadline(OFFICER, case_id, "hearing", extension, "ext-3", None)
+        cases.command(OFFICER, case_id, "extend_deadline", extension, "ext-3", None, name="hearing")
 
 
 def test_the_scheduler_learns_cases_from_the_log_and_checks_each_when_due(

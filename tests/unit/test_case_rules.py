@@ -18,6 +18,7 @@ from services.common.officers import Officer
 from services.common.rules import load_catalogue
 from services.infra.errors import IdempotencyConflict, RuleViolation, StaleVersion
 from tests.unit.conftest import OFFICER, TEST_CIPHER
+from tests.unit.test_case_procedure import LATEST, decide, notify
 
 CATALOGUE = load_catalogue()  # the shipped rules/
 AGENCY: Agency = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
@@ -32,7 +33,7 @@ def filed(**overrides: Any) -> Case:
     args: dict[str, Any] = dict(
         case_id=None,
         agency=AGENCY,
-        party=ENTERPRISE,
+        respondents=[ENTERPRISE],
         violation_summary="未按规定开展安全生产教育培训",
         violation_date=date(2026, 9, 1),
         harm_caused=False,
@@ -43,7 +44,10 @@ def filed(**overrides: Any) -> Case:
         command_fingerprint="",
         cipher=TEST_CIPHER,
         catalogue=CATALOGUE,
+        latest=LATEST,
     )
+    if "party" in overrides:
+        overrides["respondents"] = [overrides.pop("party")]
     args.update(overrides)
     return Case.file(**args)
 
@@ -55,21 +59,11 @@ def reviewed(outcome: Literal["passed", "returned"] = "passed") -> Case:
         reviewer={"name": "赵六"},
         opinion="需补充证据",
         reviewed_on=date(2026, 11, 3),
+        latest=LATEST,
         command_key="",
         command_fingerprint="",
     )
     return case
-
-
-def decide(case: Case, number: str = "(醴)应急罚〔2026〕12号", penalties: list[Any] | None = None) -> None:
-    case.decide_penalty(
-        decision_number=number,
-        decided_on=date(2026, 11, 5),
-        penalties=penalties or [{"kind": "fine", "amount_yuan": 30000}],
-        command_key="",
-        command_fingerprint="",
-        cipher=TEST_CIPHER,
-    )
 
 
 def test_identifiers_are_checked_by_their_check_characters() -> None:
@@ -93,7 +87,15 @@ def test_filing_sets_the_ninety_day_decision_deadline() -> None:
             "region_override": None,
         }
     ]
-    assert case.allowed_actions == ("record_legal_review",)
+    assert case.allowed_actions == (
+        "record_evidence",
+        "record_inquiry",
+        "take_measure",
+        "record_legal_review",
+        "record_collective_discussion",
+        "dismiss",
+        "suspend_for_referral",
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,22 +126,13 @@ def test_harm_extends_the_limitation_period_to_five_years() -> None:
         filed(violation_date=date(2021, 11, 1), harm_caused=True)
 
 
-def test_no_decision_without_a_passed_legal_review() -> None:
-    with pytest.raises(IllegalTransition) as refused:
-        decide(filed())
-    assert refused.value.status == "filed" and refused.value.allowed == ("record_legal_review",)
-    returned = reviewed("returned")
-    with pytest.raises(IllegalTransition):
-        decide(returned)
-    assert returned.allowed_actions == ("record_legal_review",)
-
-
 def test_a_decided_case_takes_no_second_decision() -> None:
     case = reviewed()
-    decide(case)
-    assert case.status == "decided" and case.version == 3
+    notify(case, 1, [{"kind": "fine", "amount_yuan": 30000}])
+    decide(case, 1, [{"kind": "fine", "amount_yuan": 30000}])
+    assert case.status == "decided" and case.version == 4
     with pytest.raises(IllegalTransition) as refused:
-        decide(case)
+        decide(case, 1, [{"kind": "fine", "amount_yuan": 30000}])
     assert refused.value.allowed == ()
 
 
@@ -151,6 +144,7 @@ def test_review_rules() -> None:
             reviewer={"name": "赵六"},
             opinion=" ",
             reviewed_on=date(2026, 11, 3),
+            latest=LATEST,
             command_key="",
             command_fingerprint="",
         )
@@ -161,6 +155,7 @@ def test_review_rules() -> None:
             reviewer={"name": "李四"},
             opinion="",
             reviewed_on=date(2026, 11, 3),
+            latest=LATEST,
             command_key="",
             command_fingerprint="",
         )
@@ -169,19 +164,18 @@ def test_review_rules() -> None:
 
 
 @pytest.mark.parametrize(
-    ("number", "penalties", "rule"),
+    ("penalties", "rule"),
     [
-        ("醴应急罚2026-12", None, "decision-number-format"),
-        ("(醴)应急罚〔2025〕12号", None, "decision-number-year"),
-        (None, [{"kind": "fine", "amount_yuan": 1000}, {"kind": "fine", "amount_yuan": 2000}], "one-fine"),
-        (None, [{"kind": "fine"}], "amount-required"),
-        (None, [{"kind": "warning", "amount_yuan": 5}], "no-amount"),
+        ([{"kind": "fine", "amount_yuan": 1000}, {"kind": "fine", "amount_yuan": 2000}], "one-fine"),
+        ([{"kind": "fine"}], "amount-required"),
+        ([{"kind": "warning", "amount_yuan": 5}], "no-amount"),
     ],
 )
-def test_decision_rules(number: str | None, penalties: list[Any] | None, rule: str) -> None:
+def test_penalty_rules(penalties: list[Any], rule: str) -> None:
     case = reviewed()
+    notify(case, 1, [{"kind": "fine", "amount_yuan": 3000}, {"kind": "warning"}])
     with pytest.raises(RuleViolation) as refused:
-        decide(case, number or "(醴)应急罚〔2026〕12号", penalties)
+        decide(case, 1, penalties)
     assert refused.value.rule == rule
 
 
@@ -216,7 +210,7 @@ def _review(app: CaseApplication, case_id: Any, expected: int | None, key: str |
     request = LegalReviewRequest.model_validate(
         {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": date(2026, 11, 3)}
     )
-    return app.record_legal_review(OFFICER, case_id, request, key, expected)
+    return app.command(OFFICER, case_id, "record_legal_review", request, key, expected)
 
 
 def test_stale_if_match_is_refused_with_the_current_version(cases: CaseApplication) -> None:

@@ -69,7 +69,9 @@ def _events(app: ServiceApplication, aggregate_id: UUID) -> list[Any]:
 
 
 def _types(app: ServiceApplication, aggregate_id: UUID) -> list[str]:
-    return [cloud_type(type(e)) for e in _events(app, aggregate_id)][1:]
+    """The deadline events and the publication's (not the steps that led to the deadline)."""
+    types = [cloud_type(type(e)) for e in _events(app, aggregate_id)]
+    return [t for t in types if "deadline_" in t or t.endswith(".published.v1")]
 
 
 def _refer(app: ReferralApplication) -> UUID:

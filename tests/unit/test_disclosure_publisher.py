@@ -28,9 +28,11 @@ from services.infra.policy import PolicyRunner
 from services.infra.projection import ProjectionRunner
 from services.infra.storage import event_store_env
 from tests.unit.conftest import TEST_CIPHER
+from tests.unit.test_case_procedure import LATEST, decide, discuss, notify, review, state
 
 CATALOGUE = load_catalogue()
 TOPIC = "caseledger.case-events.v1"
+SERIAL = 7
 DECISION_NUMBER = "(醴)应急罚〔2026〕7号"
 
 DISCLOSURE_ACTOR = publication_actor({"code": "11430281MB1234567L", "region_code": "430281"}, "test")
@@ -58,7 +60,7 @@ def decided_case(party: dict[str, Any]) -> Any:
     case = Case.file(
         case_id=None,
         agency={"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"},
-        party=party,  # type: ignore[arg-type]
+        respondents=[party],  # type: ignore[list-item]
         violation_summary=f"{party['name']}未按规定储存烟花爆竹",
         violation_date=date(2026, 9, 1),
         harm_caused=False,
@@ -69,23 +71,15 @@ def decided_case(party: dict[str, Any]) -> Any:
         command_fingerprint="",
         cipher=TEST_CIPHER,
         catalogue=load_catalogue(),
+        latest=LATEST,
     )
-    case.record_legal_review(
-        outcome="passed",
-        reviewer={"name": "赵审"},
-        opinion="",
-        reviewed_on=date(2026, 9, 20),
-        command_key="",
-        command_fingerprint="",
-    )
-    case.decide_penalty(
-        decision_number=DECISION_NUMBER,
-        decided_on=date(2026, 9, 29),
-        penalties=[{"kind": "fine", "amount_yuan": 20000}],
-        command_key="",
-        command_fingerprint="",
-        cipher=TEST_CIPHER,
-    )
+    # The procedure's own tests are in test_case_procedure.py: notified, waived, reviewed,
+    # discussed (a fine of 20,000 is major for a person), decided.
+    notify(case, 1, [{"kind": "fine", "amount_yuan": 20000}], on=date(2026, 9, 10))
+    state(case, 1, "waiver", on=date(2026, 9, 10))
+    review(case, on=date(2026, 9, 20))
+    discuss(case, on=date(2026, 9, 21))
+    decide(case, 1, [{"kind": "fine", "amount_yuan": 20000}], on=date(2026, 9, 29), serial=SERIAL)
     return case.collect_events()[-1]
 
 

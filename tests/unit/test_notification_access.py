@@ -31,7 +31,7 @@ from devtools.webhooks import WebhookReceiver
 from services.case.personal_data import seal_party
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
-from services.infra.projection import create_tables
+from services.infra.projection import prepare_tables
 from services.infra.runtime import ServiceRuntime
 from services.infra.storage import make_engine
 from services.notification.delivery import DeliveryWorker, NotificationSettings
@@ -100,7 +100,7 @@ async def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     runtime: ServiceRuntime[Any] = app.state.runtime
     # The storage the lifespan opens, without its Kafka consumer: the tests feed the projection.
     runtime.engine = make_engine(runtime.settings)
-    await create_tables(runtime.engine, metadata)
+    await prepare_tables(runtime.engine, metadata)
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
@@ -255,8 +255,12 @@ async def test_another_agencys_subscription_and_deliveries_do_not_exist_for_it(s
     assert (await service.client.delete(f"/v1/subscriptions/{mine['id']}", headers=city_admin)).status_code == 404
     owner = service.auth(["admin"], AGENCY, subject="admin-wang@liling")
     assert (await service.client.delete(f"/v1/subscriptions/{mine['id']}", headers=owner)).status_code == 204
-    after = (await service.client.get(f"/v1/subscriptions/{mine['id']}", headers=owner)).json()
-    assert (after["active"], after["deactivated_by"]) == (False, "admin-wang@liling")
+    # A deactivated subscription is gone (410, issue 16), still listed with ?active=false.
+    gone = await service.client.get(f"/v1/subscriptions/{mine['id']}", headers=owner)
+    assert (gone.status_code, gone.json()["type"]) == (410, "/problems/gone")
+    assert gone.json()["deactivated_by"] == "admin-wang@liling"
+    listed = (await service.client.get("/v1/subscriptions?active=false", headers=owner)).json()["items"]
+    assert [(s["id"], s["active"], s["deactivated_by"]) for s in listed] == [(mine["id"], False, "admin-wang@liling")]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 
 from devtools.demo import AGENCY
 from services.infra.consumer import ConsumedEvent
-from services.infra.projection import ProjectionRunner, create_tables
+from services.infra.projection import ProjectionRunner, prepare_tables
 from services.infra.storage import make_engine
 from services.notification.delivery import (
     DeliveryWorker,
@@ -85,6 +85,10 @@ def consumed_event(event_id: str = "6c1d6b0e-2f3a-5a8b-9c0d-1e2f3a4b5c6d", offse
         topic="caseledger.case-events.v1",
         partition=0,
         offset=offset,
+        aggregate_id="0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b",
+        sequence=1,
+        dataschema="urn:caseledger:contracts:events:cn.caseledger.case.filed.v1",
+        partitionkey="0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b",
     )
 
 
@@ -110,7 +114,7 @@ async def _prepare(settings: NotificationSettings, callback_url: str, secret: st
     engine = make_engine(settings)
     now = datetime.now(UTC)
     try:
-        await create_tables(engine, metadata)
+        await prepare_tables(engine, metadata)
         async with engine.begin() as conn:
             await conn.execute(
                 subscriptions.insert().values(
@@ -206,7 +210,7 @@ def test_worker_signature_verifies_with_standardwebhooks(settings: NotificationS
     assert body == encode_body(envelope).encode()
     assert Webhook(secret).verify(body, headers) == envelope
     assert headers["webhook-id"] == envelope["id"]
-    assert headers["content-type"] == "application/json"
+    assert headers["content-type"] == "application/cloudevents+json"  # the HTTP binding's structured mode
     assert headers["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1]  # same trace
     with pytest.raises(Exception, match="signature"):
         Webhook(generate_secret()).verify(body, headers)
@@ -243,7 +247,7 @@ def test_worker_gives_up_after_max_attempts(tmp_path: Path) -> None:
         delivery_id = run(_prepare(settings, receiver.url, generate_secret()))
         worker.start()
         try:
-            row = wait_for_status(settings, delivery_id, "failed")
+            row = wait_for_status(settings, delivery_id, "dead_letter")
         finally:
             worker.stop()
             worker.join(5)
@@ -319,6 +323,10 @@ def test_projection_creates_one_delivery_per_matching_active_subscription(settin
         "subject": event.subject,
         "time": event.time,
         "datacontenttype": "application/json",
+        "dataschema": "urn:caseledger:contracts:events:cn.caseledger.case.filed.v1",
+        "partitionkey": event.subject,
+        "aggregateid": event.subject,
+        "sequence": "00000000000000000001",
         "data": event.data,
         "traceparent": TRACEPARENT,
     }

@@ -17,6 +17,8 @@ from services.infra.crypto import FieldCipher, SealError, masked_copy
 from services.infra.errors import RuleViolation
 from services.infra.eventstore import TracedAggregate, event_data
 from tests.unit.conftest import OFFICER_ACTOR, TEST_CIPHER
+from tests.unit.test_case_procedure import LATEST, notify, state
+from tests.unit.test_case_procedure import decide as decide_respondent
 
 AGENCY: Agency = {"code": "11430281MB1234567L", "name": "醴陵市应急管理局", "region_code": "430281"}
 PERSON_ID = "430281198001011234"
@@ -38,7 +40,7 @@ def file(party: Party = PERSON, summary: str = "未按规定开展安全生产�
     return Case.file(
         case_id=None,
         agency=AGENCY,
-        party=party,
+        respondents=[party],
         violation_summary=summary,
         violation_date=date(2026, 9, 1),
         harm_caused=False,
@@ -49,26 +51,15 @@ def file(party: Party = PERSON, summary: str = "未按规定开展安全生产�
         command_fingerprint="",
         cipher=TEST_CIPHER,
         catalogue=load_catalogue(),
+        latest=LATEST,
     )
 
 
 def decide(case: Case) -> None:
-    case.record_legal_review(
-        outcome="passed",
-        reviewer={"name": "赵六"},
-        opinion="",
-        reviewed_on=date(2026, 11, 3),
-        command_key="",
-        command_fingerprint="",
-    )
-    case.decide_penalty(
-        decision_number="(醴)应急罚〔2026〕12号",
-        decided_on=date(2026, 11, 5),
-        penalties=[{"kind": "fine", "amount_yuan": 3000}],
-        command_key="",
-        command_fingerprint="",
-        cipher=TEST_CIPHER,
-    )
+    """Notified, waived, decided (the procedure's own tests: test_case_procedure.py)."""
+    notify(case, 1, [{"kind": "fine", "amount_yuan": 3000}], on=date(2026, 11, 4))
+    state(case, 1, "waiver", on=date(2026, 11, 4))
+    decide_respondent(case, 1, [{"kind": "fine", "amount_yuan": 3000}], on=date(2026, 11, 5))
 
 
 def test_a_persons_id_phone_and_address_never_reach_an_event_in_clear() -> None:

@@ -1,14 +1,16 @@
 """The referral's deadlines from the rules catalogue (issue 10): the police's filing
-decision, 3 calendar days from the day after the referral, a last day on a rest day
-moved to the next working day, recorded in the referred event with its rule."""
+decision, 3 calendar days from the day after the police received the referral, a last
+day on a rest day moved to the next working day, recorded in the received event with
+its rule; the tracker shows the open deadlines and filters on them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from kafka import TopicPartition
@@ -19,7 +21,7 @@ from services.infra.eventstore import event_data, to_kafka_message
 from services.infra.projection import ProjectionRunner
 from services.infra.settings import Settings
 from services.referral.application import ReferralApplication
-from services.referral.domain import KnownCase, ReceivingOrgan, Referral
+from services.referral.domain import KnownCase, Person, ReceivingOrgan, Referral
 from services.referral.readmodel import ReferralViewsProjection, referral_page
 from services.referral.schemas import ReferRequest
 from tests.unit.conftest import OFFICER, TEST_CIPHER
@@ -39,21 +41,47 @@ OFFICERS: list[Any] = [
 ]
 
 
-def _refer(referred_on: date, receiving_organ: ReceivingOrgan = "public_security") -> Referral:
-    return Referral.refer(
+FILE: list[Any] = [
+    {"kind": "referral_letter", "title": "移送书", "sha256": "a" * 64},
+    {"kind": "investigation_report", "title": "调查报告", "sha256": "b" * 64},
+]
+
+
+def _refer(received_on: date, receiving_organ: ReceivingOrgan = "public_security") -> Referral:
+    """A referral reported, approved and dispatched on ``received_on``, and received by the
+    police that day."""
+    referral = Referral.report(
         case=CASE,
         receiving_organ=receiving_organ,
         organ_name="醴陵市公安局",
-        addressee={"organ_code": "11430281006234567E", "copy_to_code": None},
-        suspected_offence="刑法第一百三十四条 重大责任事故罪",
+        addressee={"organ_code": "11430281006234567E", "copy_to_code": "11430281MB0012345P"},
+        offence="offence.criminal_law_134_1",
+        suspected_offence="涉嫌重大责任事故",
+        persons_referred=1,
         reason="涉嫌重大责任事故",
         officers=OFFICERS,
         materials=["移送书"],
-        referred_on=referred_on,
+        reported_on=received_on,
         catalogue=CATALOGUE,
         command_key="",
         command_fingerprint="f",
     )
+    at = datetime.combine(received_on, time(9), tzinfo=ZoneInfo("Asia/Shanghai"))
+    head = Person(name="陈局长", title=None)
+    referral.decide(
+        outcome="approved",
+        reason=None,
+        head=head,
+        decided_at=at,
+        catalogue=CATALOGUE,
+        command_key="",
+        command_fingerprint="h",
+    )
+    referral.dispatch(dispatched_at=at, file=FILE, command_key="", command_fingerprint="d")
+    referral.receive(
+        received_on=received_on, received_by=head, catalogue=CATALOGUE, command_key="", command_fingerprint="r"
+    )
+    return referral
 
 
 @pytest.mark.parametrize(
@@ -77,7 +105,6 @@ def _refer(referred_on: date, receiving_organ: ReceivingOrgan = "public_security
 )
 def test_filing_decision_deadline_from_the_catalogue(referred_on: date, due_on: str, provisional: bool) -> None:
     referral = _refer(referred_on)
-    assert referral.filing_decision_due == due_on
     assert referral.open_deadlines() == [
         {
             "name": "police_filing_decision",
@@ -88,9 +115,8 @@ def test_filing_decision_deadline_from_the_catalogue(referred_on: date, due_on: 
             "region_override": None,
         }
     ]
-    (referred,) = referral.collect_events()
-    assert event_data(referred)["deadlines"] == referral.open_deadlines()
-    assert event_data(referred)["filing_decision_due"] == due_on
+    received = referral.collect_events()[-1]
+    assert event_data(received)["deadlines"] == referral.open_deadlines()
 
 
 def test_referred_v1_event_is_upcast_with_its_date() -> None:
@@ -124,15 +150,17 @@ def test_the_application_refers_with_the_catalogue_and_replays_the_deadline(refe
             "receiving_organ": "public_security",
             "organ_name": "醴陵市公安局",
             "organ_code": "11430281006234567E",
+            "offence": "offence.criminal_law_134_1",
             "suspected_offence": "刑法第一百三十四条 重大责任事故罪",
             "reason": "涉嫌重大责任事故",
             "officers": OFFICERS,
             "materials": ["移送书"],
-            "referred_on": "2026-03-04",
+            "reported_on": "2026-03-04",
         }
     )
     referral, replayed = referrals.refer(OFFICER, request, CASE, None)
-    assert not replayed and referral.filing_decision_due == "2026-03-09"  # Sat 03-07 rolled to Mon
+    # The head decides within 3 days of Wed 03-04: 03-05 (1), 03-06 (2), Sat 03-07 (3): Monday.
+    assert not replayed and [d["due_on"] for d in referral.open_deadlines()] == ["2026-03-09"]
     again: Referral = referrals.load(referral.id, "referral")
     assert again.deadlines == referral.deadlines
 
@@ -155,8 +183,8 @@ def test_the_tracker_shows_open_deadlines_and_filters_on_them(tmp_path: Path, mo
     # (A second referral of the case: to the procuratorate, one referral per case and organ.)
     early, late = _refer(date(2026, 3, 2)), _refer(date(2026, 4, 30), "procuratorate")
     events = []
-    for offset, referral in enumerate((early, late)):
-        (domain_event,) = referral.collect_events()
+    domain_events = [*early.collect_events(), *late.collect_events()]
+    for offset, domain_event in enumerate(domain_events):
         message = to_kafka_message(domain_event, "/caseledger/referral")
         event = parse_record(Record(TOPIC, 0, offset, message.value))
         assert event is not None
@@ -165,7 +193,7 @@ def test_the_tracker_shows_open_deadlines_and_filters_on_them(tmp_path: Path, mo
     runner = ProjectionRunner(settings, ReferralViewsProjection())
     monkeypatch.setenv("CLOCK_TODAY", "2026-03-10")  # the first is overdue, the second not
     try:
-        runner.apply(TopicPartition(TOPIC, 0), [*events, events[0]], 1, "topic-a")  # a redelivery too
+        runner.apply(TopicPartition(TOPIC, 0), [*events, events[3]], 1, "topic-a")  # a redelivery too
 
         def page(**filters: Any) -> list[dict[str, Any]]:
             found = runner.loop.run_until_complete(

@@ -21,7 +21,9 @@ from services.common.rules import (
 
 CHINA = ZoneInfo("Asia/Shanghai")
 FAMILIES = {
+    "offences",
     "emergency_management",
+    "no_penalty",
     "procedure",
     "publication",
     "referral",
@@ -44,6 +46,7 @@ TO_CONFIRM = {
     "hearing.notice_before",
     "service.absent_party",
     "publication.withdrawal_within",
+    "no_penalty.first_offence_list",  # the province issues its list
 }
 
 
@@ -55,7 +58,7 @@ def catalogue() -> Catalogue:
 def test_the_shipped_catalogue_loads_and_validates(catalogue: Catalogue) -> None:
     assert {path.stem for path in DEFAULT_RULES_DIR.glob("*.yaml")} == FAMILIES
     rules = catalogue.rules()
-    assert len(rules) == 48
+    assert len(rules) == 58
     for rule in rules:
         assert catalogue.source_file(rule.id).stem in FAMILIES
         for version in rule.versions:
@@ -67,7 +70,7 @@ def test_the_shipped_catalogue_loads_and_validates(catalogue: Catalogue) -> None
 
 def test_every_rule_in_force_today_lists_its_source_and_dates(catalogue: Catalogue) -> None:
     in_force = catalogue.in_force_on(date(2026, 12, 1))
-    assert len(in_force) == 48  # every rule has one version in force today
+    assert len(in_force) == 58  # every rule has one version in force today
     decision_due = next(rule for rule in in_force if rule.rule_id == "case.decision_due")
     assert (decision_due.statute, decision_due.article) == ("中华人民共和国行政处罚法（2021年修订）", "第六十条")
     tiers = next(rule for rule in in_force if rule.rule_id == "publication.tiers")

@@ -25,7 +25,7 @@ from devtools.demo import AGENCY
 from devtools.tokens import ensure_dev_keys, mint
 from services.infra.consumer import ConsumedEvent
 from services.infra.egress import EgressPolicy
-from services.infra.projection import create_tables
+from services.infra.projection import prepare_tables
 from services.infra.runtime import ServiceRuntime
 from services.infra.storage import make_engine
 from services.notification.delivery import DeliveryWorker, NotificationSettings
@@ -138,7 +138,7 @@ async def notification_app(tmp_path: Path, hosts: Hosts, **egress: Any) -> Async
     app.state.egress = replace(app.state.egress, resolver=hosts.resolve)
     runtime: ServiceRuntime[Any] = app.state.runtime
     runtime.engine = make_engine(runtime.settings)
-    await create_tables(runtime.engine, metadata)
+    await prepare_tables(runtime.engine, metadata)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
@@ -290,7 +290,7 @@ def test_retries_are_at_least_the_minimum_delay_apart(tmp_path: Path) -> None:
         worker = DeliveryWorker(settings)
         worker.start()
         try:
-            row = wait_for_status(settings, delivery_id, "failed")
+            row = wait_for_status(settings, delivery_id, "dead_letter")
         finally:
             worker.stop()
             worker.join(5)

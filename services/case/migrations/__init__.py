@@ -1,0 +1,1 @@
+"""The case service's read-model schema revisions (services/infra/migrations.py)."""

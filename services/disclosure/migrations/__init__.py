@@ -1,0 +1,1 @@
+"""The disclosure service's read-model schema revisions (services/infra/migrations.py)."""

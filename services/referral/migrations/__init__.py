@@ -1,0 +1,1 @@
+"""The referral service's read-model schema revisions (services/infra/migrations.py)."""
