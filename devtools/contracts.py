@@ -50,6 +50,7 @@ EVENTS: list[tuple[str, type[Any]]] = [
     ("case", Case.NotPenalised),
     ("case", Case.Dismissed),
     ("case", Case.SuspendedForReferral),
+    ("case", Case.ResumedAfterReferral),
     ("case", Case.ReportedToAgency),
     ("case", DecisionRegister.NumberAssigned),
     ("referral", Referral.Referred),

@@ -25,6 +25,7 @@ import httpx
 
 from devtools.launcher import DEFAULT_PORTS, LocalSystem
 from devtools.webhooks import WebhookReceiver
+from services.common import event_types
 from services.infra.clock import today_in_china
 
 # Valid codes (check characters computed per GB 32100 / GB 11643).
@@ -358,11 +359,21 @@ def run_flow(
     _ok(client.post(f"{steps}/head-decision", json=head_approval_request(), headers=auth("agency_head", AGENCY)))
     _ok(client.post(f"{steps}/dispatch", json=dispatch_request(), headers=auth("officer", AGENCY)))
 
+    def _learnt() -> list[dict[str, Any]] | None:
+        # What an auditor replays: every stored event of the case, each naming who acted,
+        # once the case service learnt of the referral (its suspended_for_referral).
+        response = client.get(f"{urls['case']}/v1/cases/{case_id}/history", headers=auth("auditor", AGENCY))
+        history: list[dict[str, Any]] = _ok(response)
+        return history if history[-1]["type"] == event_types.CASE_SUSPENDED_FOR_REFERRAL else None
+
+    result.history = eventually(_learnt, timeout, "the case service to learn of the referral")
+
     def _ledger() -> dict[str, Any] | None:
         response = client.get(f"{urls['case']}/v1/cases/{case_id}", headers=auth("officer", AGENCY))
         entry = response.json() if response.status_code == 200 else {}
         published = [r.get("publication_status") for r in entry.get("respondents", [])] == ["published"] * 2
-        return entry if entry.get("referral_status") == "referred" and published else None
+        current = entry.get("version") == len(result.history)
+        return entry if entry.get("referral_status") == "referred" and published and current else None
 
     result.ledger_entry = eventually(_ledger, timeout, "the ledger to show referral and publication")
     result.tracker_row = eventually(
@@ -404,8 +415,6 @@ def run_flow(
         return mine if types >= EXPECTED_WEBHOOK_TYPES else None
 
     result.webhooks = eventually(_webhooks, timeout, "the webhooks")
-    # What an auditor replays: every stored event of the case, each naming who acted.
-    result.history = _ok(client.get(f"{urls['case']}/v1/cases/{case_id}/history", headers=auth("auditor", AGENCY)))
     return result
 
 

@@ -27,6 +27,7 @@ from services.case.domain import Agency, Case
 from services.case.personal_data import lookup_code
 from services.case.register import DecisionRegister, register_id
 from services.case.schemas import CommandRequest, FileCaseRequest, OnTheSpotRequest, PenaltyDecisionRequest
+from services.common import event_types
 from services.common.agencies import AgencyRegistry, require_own_agency
 from services.common.deadlines import DEFAULT_LEAD_WORKING_DAYS, DeadlineApplication, DeadlineSettings
 from services.common.personal_data import party_as_shown
@@ -34,11 +35,12 @@ from services.common.rules import AppliedRule, Catalogue, Rule, RuleVersion, Unk
 from services.infra.casefile import build_archive
 from services.infra.chain import TamperEvidentLog
 from services.infra.clock import now_in_china, today_in_china
+from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
 from services.infra.errors import Forbidden, IllegalInCurrentState, NotFound, RuleViolation, StaleVersion
 from services.infra.eventstore import event_data, to_cloud_event
 from services.infra.idempotency import Idempotency, keyed_id
-from services.infra.identity import Principal
+from services.infra.identity import Principal, system_actor
 from services.infra.telemetry import tracer
 from services.infra.tree_heads import HeadSigner
 
@@ -123,6 +125,44 @@ class CaseApplication(DeadlineApplication):
         self.cipher = cipher
         self.clock_tolerance_minutes = clock_tolerance_minutes
         self.agencies = agencies
+
+    # -- the referral's events (行刑衔接), run by a PolicyRunner -------------------------------
+    # The policy "case-referral-policy" handles these types only. A referral of the
+    # one-step era (referral.referred.v1) had no way back, so it suspends nothing.
+    policy_handles = frozenset({event_types.REFERRAL_REPORTED, event_types.REFERRAL_RETURNED})
+
+    def on_referral(self, event: ConsumedEvent) -> list[Case]:
+        """A referral reported suspends its case (中止); a referral returned resumes it
+        (反向衔接). The CloudEvent's id is the step's key: a redelivery changes nothing."""
+        try:
+            case = self.get_case(UUID(event.data["case_id"]))
+        except (NotFound, ValueError):
+            return []  # not a case of this service's store
+        referral_id = event.aggregate_id or event.subject
+        actor = system_actor(
+            "case",
+            case.agency["code"],
+            case.agency["region_code"],
+            f"learnt from the referral service ({event.type.removeprefix(event_types.PREFIX)})",
+        )
+        if event.type == event_types.REFERRAL_REPORTED:
+            changed = case.suspend_for_referral(
+                referral_id=referral_id,
+                suspended_on=date.fromisoformat(event.data["reported_on"]),
+                suspected_offence=event.data["suspected_offence"],
+                command_key=event.id,
+                actor=actor,
+            )
+        else:
+            changed = case.resume_after_referral(
+                referral_id=referral_id,
+                resumed_on=date.fromisoformat(event.data["returned_on"]),
+                return_reason=event.data["reason"],
+                penalty_due=bool(event.data["penalty_due"]),
+                command_key=event.id,
+                actor=actor,
+            )
+        return [case] if changed else []
 
     # -- the rules catalogue (GET /v1/rules) ------------------------------------------------
 

@@ -241,7 +241,6 @@ CASE_ACTIONS: dict[str, tuple[str, ...]] = {
         "record_legal_review",
         "record_collective_discussion",
         "dismiss",
-        "suspend_for_referral",
     ),
     "decided": ("conclude_measure",),
     "not_penalised": ("conclude_measure",),
@@ -844,17 +843,45 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             case.remember(self.command_key, self.command_fingerprint)
 
     class SuspendedForReferral(TracedAggregate.Event):
-        """中止: referred as a suspected crime (行刑衔接); the referral resumes it."""
+        """中止: a referral of the case as a suspected crime was reported (行刑衔接), learnt
+        from ``referral.reported.v1``. An open case takes no further step until the referral
+        comes back; a decided one keeps running, but cannot be closed (不得以罚代刑)."""
 
         cloud_type = event_types.CASE_SUSPENDED_FOR_REFERRAL
+        referral_id: str
         suspended_on: str
         suspected_offence: str
-        reason: str
+        # Whether the procedure stops (the case was open), or only closing waits.
+        suspended: bool
         command_key: str
         command_fingerprint: str
 
         def apply(self, case: Case) -> None:
-            case.ended_as = "suspended"
+            case.open_referrals = [*case.open_referrals, self.referral_id]
+            if self.suspended:
+                case.ended_as = "suspended"
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class ResumedAfterReferral(TracedAggregate.Event):
+        """恢复: the referral came back (反向衔接: the head refused it, the police did not
+        file, the procuratorate did not prosecute, or the court exempted from punishment),
+        learnt from ``referral.returned.v1``; the procedure goes on where it stopped."""
+
+        cloud_type = event_types.CASE_RESUMED_AFTER_REFERRAL
+        referral_id: str
+        resumed_on: str
+        return_reason: str
+        penalty_due: bool
+        # Whether the procedure goes on (it was suspended and no other referral is open).
+        resumed: bool
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.open_referrals = [r for r in case.open_referrals if r != self.referral_id]
+            if self.resumed:
+                case.ended_as = None
             case.settle_status()
             case.remember(self.command_key, self.command_fingerprint)
 
@@ -906,6 +933,8 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         self.review: dict[str, Any] | None = None
         self.discussion: dict[str, Any] | None = None
         self.ended_as: str | None = None
+        # Referrals reported and not come back (行刑衔接): the case may not close meanwhile.
+        self.open_referrals: list[str] = []
         self.reported_on: str | None = None
         self.status: str = "filed"
         self.remember(command_key, command_fingerprint)
@@ -1648,27 +1677,50 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         )
 
     def suspend_for_referral(
-        self,
-        *,
-        suspended_on: date,
-        suspected_offence: str,
-        reason: str,
-        latest: date,
-        command_key: str,
-        command_fingerprint: str,
-    ) -> None:
-        """中止: the case is referred as a suspected crime; no track moves until it resumes."""
-        self._require("suspend_for_referral")
-        check_business_date("/suspended_on", suspended_on, latest, not_before=("filed_on", self.filed_on))
-        refuse_personal_data_in_text("/reason", reason)
+        self, *, referral_id: str, suspended_on: date, suspected_offence: str, command_key: str, actor: dict[str, Any]
+    ) -> bool:
+        """中止 on a referral reported (the referral service's event, not a command of the
+        agency's). False when this event was already applied (a redelivery)."""
+        if self.remembers(command_key) or referral_id in self.open_referrals:
+            return False
         self.trigger_event(
             self.SuspendedForReferral,
+            referral_id=referral_id,
             suspended_on=suspended_on.isoformat(),
             suspected_offence=suspected_offence,
-            reason=reason,
+            suspended=self.status in OPEN_CASE,
             command_key=command_key,
-            command_fingerprint=command_fingerprint,
+            command_fingerprint=command_key,
+            actor=actor,
         )
+        return True
+
+    def resume_after_referral(
+        self,
+        *,
+        referral_id: str,
+        resumed_on: date,
+        return_reason: str,
+        penalty_due: bool,
+        command_key: str,
+        actor: dict[str, Any],
+    ) -> bool:
+        """恢复 on a referral returned. False for a redelivery, or a referral the case did
+        not suspend for (reported before cases learnt of referrals)."""
+        if self.remembers(command_key) or referral_id not in self.open_referrals:
+            return False
+        self.trigger_event(
+            self.ResumedAfterReferral,
+            referral_id=referral_id,
+            resumed_on=resumed_on.isoformat(),
+            return_reason=return_reason,
+            penalty_due=penalty_due,
+            resumed=self.ended_as == "suspended" and self.open_referrals == [referral_id],
+            command_key=command_key,
+            command_fingerprint=command_key,
+            actor=actor,
+        )
+        return True
 
     # -- the simplified procedure (简易程序) ----------------------------------------------
     @classmethod

@@ -10,6 +10,7 @@ from services.case.routes import router
 from services.common.agencies import AgencyRegistry
 from services.common.rules import RulesSettings, load_configured_catalogue
 from services.infra.app import create_service_app
+from services.infra.policy import PolicyRunner
 from services.infra.projection import ProjectionRunner
 from services.infra.read_audit import ReadAudit
 from services.infra.runtime import ServiceRuntime
@@ -35,7 +36,13 @@ def create_app(settings: CaseSettings | None = None, rules: RulesSettings | None
             clock_tolerance_minutes=settings.case_clock_tolerance_minutes,
             agencies=agencies,
         ),
-        handlers=lambda rt: [ProjectionRunner(rt.settings, CaseLedgerProjection(rt.cipher))],
+        handlers=lambda rt: [
+            # A referral reported suspends its case; one returned resumes it (行刑衔接).
+            PolicyRunner(
+                rt.application, "case-referral-policy", rt.application.on_referral, CaseApplication.policy_handles
+            ),
+            ProjectionRunner(rt.settings, CaseLedgerProjection(rt.cipher)),
+        ],
         # Deadline approaching / missed, recorded as the case's events (Case.record_deadline_events).
         workers=lambda rt: [DeadlineScheduler(rt.application, settings, rt.application.record_deadline_events)],
         # The audit of reads, its own tamper-evident log ("reads").

@@ -194,7 +194,8 @@ _CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     types.CASE_LEGAL_REVIEW_RECORDED: lambda data: {"review_outcome": data["outcome"]},
     types.CASE_PENALTY_DECIDED: _decided_case_row,
     types.CASE_DISMISSED: lambda _data: {"ended_as": "dismissed"},
-    types.CASE_SUSPENDED_FOR_REFERRAL: lambda _data: {"ended_as": "suspended"},
+    types.CASE_SUSPENDED_FOR_REFERRAL: lambda data: {"ended_as": "suspended"} if data["suspended"] else {},
+    types.CASE_RESUMED_AFTER_REFERRAL: lambda data: {"ended_as": None} if data["resumed"] else {},
     types.CASE_DEADLINE_APPROACHING: lambda _data: {},
     types.CASE_DEADLINE_MISSED: lambda _data: {},
     types.CASE_DEADLINE_EXTENDED: lambda data: (
@@ -348,14 +349,16 @@ class CaseLedgerProjection:
         await _deadline_change(conn, event)
         await _respondent_change(conn, event)
         if event.type in _RESPONDENT_CHANGES or event.type in _CHANGES_STATUS:
-            changes["status"] = await _status(conn, case_id, changes.get("ended_as"))
+            changes["status"] = await _status(conn, case_id, changes)
         if event.aggregate_id == case_id:  # the case's own events move its version
             changes["version"] = event.sequence
         await conn.execute(update(case_ledger).where(case_ledger.c.case_id == case_id).values(**changes, **common))
 
 
 # Events that end the case whatever its tracks.
-_CHANGES_STATUS = frozenset({types.CASE_DISMISSED, types.CASE_SUSPENDED_FOR_REFERRAL})
+_CHANGES_STATUS = frozenset(
+    {types.CASE_DISMISSED, types.CASE_SUSPENDED_FOR_REFERRAL, types.CASE_RESUMED_AFTER_REFERRAL}
+)
 
 
 async def _respondent_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
@@ -376,10 +379,13 @@ async def _respondent_change(conn: AsyncConnection, event: ConsumedEvent) -> Non
         )
 
 
-async def _status(conn: AsyncConnection, case_id: str, ended_as: str | None) -> str:
-    """The case's status from its respondents' rows, as the case computes it."""
+async def _status(conn: AsyncConnection, case_id: str, changes: dict[str, Any]) -> str:
+    """The case's status from its respondents' rows, as the case computes it, with the
+    ``ended_as`` the event sets (None when it resumes) or the row's."""
     states = (await conn.execute(select(case_respondents.c.state).where(case_respondents.c.case_id == case_id))).all()
-    if ended_as is None:
+    if "ended_as" in changes:
+        ended_as = changes["ended_as"]
+    else:
         row = (await conn.execute(select(case_ledger.c.ended_as).where(case_ledger.c.case_id == case_id))).first()
         ended_as = row.ended_as if row else None
     return case_status([s.state for s in states], ended_as)

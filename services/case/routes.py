@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 from uuid import UUID
 
 from fastapi import Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from services.access.guard import Reason, add_tamper_evidence_routes, authorize
 from services.access.policy import Permission, reads_personal_data, sees_agency
@@ -48,7 +46,6 @@ from services.case.schemas import (
     RulePage,
     RuleView,
     StatementRequest,
-    SuspensionRequest,
     TimelinePage,
 )
 from services.infra.app import Cipher, ReadModels, service_application
@@ -65,7 +62,7 @@ from services.infra.endpoints import (
     expected_version,
 )
 from services.infra.errors import InvalidInput
-from services.infra.formats import IsoDate
+from services.infra.formats import IsoDate, IsoInstant
 from services.infra.identity import Principal
 from services.infra.pagination import list_page, position_after
 from services.infra.read_audit import ReadAudit
@@ -287,13 +284,6 @@ _command(
 )
 _command("/v1/cases/{case_id}/dismissal", "dismiss", DismissalRequest, P.DECIDE_PENALTY, "Dismiss the case (撤销立案)")
 _command(
-    "/v1/cases/{case_id}/suspension",
-    "suspend_for_referral",
-    SuspensionRequest,
-    P.DECIDE_PENALTY,
-    "Suspend the case: referred as a suspected crime (中止, 移送)",
-)
-_command(
     "/v1/cases/{case_id}/report",
     "report_to_agency",
     ReportRequest,
@@ -347,7 +337,8 @@ def extend_deadline(
 
 
 @router.get(
-    "/v1/cases/{case_id}",
+    # Only a UUID is a case: /v1/cases/on-the-spot is another resource (405 for GET, not 422).
+    "/v1/cases/{case_id:uuid}",
     response_model=LedgerEntry | CaseAsOf,
     tags=["ledger"],
     summary="A case's ledger entry; with ?as_of= or ?version= the case as recorded then (from its events)",
@@ -381,7 +372,7 @@ async def get_ledger_entry(
     return entry
 
 
-DateQuery = Annotated[date | None, Query()]
+DateQuery = Annotated[IsoDate | None, Query(description="YYYY-MM-DD")]
 
 
 def _shows_person_in_full(caller: Principal, party_kind: str) -> bool:
@@ -454,9 +445,9 @@ async def list_cases(
     respondent_state: Annotated[RespondentState | None, Query(description="Cases with a respondent in it")] = None,
     filed_from: DateQuery = None,
     filed_to: DateQuery = None,
-    decided_from: Annotated[date | None, Query(description="A respondent decided on or after this day")] = None,
+    decided_from: Annotated[IsoDate | None, Query(description="A respondent decided on or after this day")] = None,
     decided_to: DateQuery = None,
-    due_from: Annotated[date | None, Query(description="An open deadline due on or after this day")] = None,
+    due_from: Annotated[IsoDate | None, Query(description="An open deadline due on or after this day")] = None,
     due_to: DateQuery = None,
     overdue: Annotated[
         bool | None, Query(description="Cases with (true) or without (false) an overdue deadline")
@@ -560,8 +551,8 @@ async def list_reads(
     subject: Annotated[
         str | None, Query(max_length=18, description="an enterprise's code or a person's ID number")
     ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset, inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset, exclusive")] = None,
+    since: Annotated[IsoInstant | None, Query(description="RFC 3339 with offset, inclusive")] = None,
+    until: Annotated[IsoInstant | None, Query(description="RFC 3339 with offset, exclusive")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:

@@ -40,6 +40,13 @@ from services.infra.formats import Instant, IsoDate
 TWO_OFFICERS = "At least two officers with distinct certificate_no (行政处罚法 Art. 42), else 422 two-officers"
 # The decision number's form as the domain checks it (DECISION_NUMBER), digits in ASCII.
 DECISION_NUMBER_PATTERN = r"^[(（][^()（）]{1,20}[)）]应急罚〔[0-9]{4}〕[0-9]{1,6}号$"
+DecisionNumber = Annotated[
+    str,
+    Field(
+        pattern=DECISION_NUMBER_PATTERN,
+        description="行政处罚决定书文号, assigned by the system: (机关代字)应急罚〔the decision's year〕serial号",
+    ),
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
@@ -225,14 +232,6 @@ class DismissalRequest(CommandRequest):
     dismissed_on: BusinessDate = None
 
 
-class SuspensionRequest(CommandRequest):
-    """中止: referred as a suspected crime."""
-
-    suspected_offence: ShortText
-    reason: Text
-    suspended_on: BusinessDate = None
-
-
 class OnTheSpotRequest(CommandRequest):
     """当场处罚 (简易程序): a warning or a small fine, decided where the officers found it."""
 
@@ -292,7 +291,7 @@ class RespondentView(BaseModel):
     hearing_request_until: str | None
     hearing_on: str | None
     hearing_record: DocumentRef | None
-    decision_number: str | None
+    decision_number: DecisionNumber | None
     decided_on: str | None
     penalties: list[dict[str, Any]] | None
     fine_total_yuan: int | None
@@ -337,7 +336,7 @@ class CaseState(BaseModel):
     respondents: list[RespondentView]
     filed_on: date
     decision_due: date
-    decision_number: str | None = Field(description="The first respondent's decision number")
+    decision_number: DecisionNumber | None = Field(description="The first respondent's decision number")
     deadlines: list[RecordedDeadline] = Field(description="The case's open deadlines and the rules that set them")
 
     @classmethod
@@ -392,7 +391,7 @@ class LedgerRespondent(BaseModel):
     statement_until: str | None
     hearing_request_until: str | None
     hearing_on: str | None
-    decision_number: str | None
+    decision_number: DecisionNumber | None
     decided_on: str | None
     penalties: list[dict[str, Any]] | None
     fine_total_yuan: int | None
@@ -422,7 +421,7 @@ class LedgerEntry(BaseModel):
     decision_due: str
     deadlines: list[OpenDeadline]
     review_outcome: str | None
-    decision_number: str | None
+    decision_number: DecisionNumber | None
     decided_on: str | None
     penalties: list[dict[str, Any]] | None
     fine_total_yuan: int | None

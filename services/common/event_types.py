@@ -36,6 +36,7 @@ CASE_HEARING_HELD = PREFIX + "case.hearing_held.v1"
 CASE_NOT_PENALISED = PREFIX + "case.not_penalised.v1"
 CASE_DISMISSED = PREFIX + "case.dismissed.v1"
 CASE_SUSPENDED_FOR_REFERRAL = PREFIX + "case.suspended_for_referral.v1"
+CASE_RESUMED_AFTER_REFERRAL = PREFIX + "case.resumed_after_referral.v1"
 CASE_REPORTED_TO_AGENCY = PREFIX + "case.reported_to_agency.v1"
 CASE_DECISION_NUMBER_ASSIGNED = PREFIX + "case.decision_number_assigned.v1"
 # Recorded only before the referral lifecycle (a referral in one step); kept for those events.
@@ -85,6 +86,7 @@ ALL = frozenset(
         CASE_NOT_PENALISED,
         CASE_DISMISSED,
         CASE_SUSPENDED_FOR_REFERRAL,
+        CASE_RESUMED_AFTER_REFERRAL,
         CASE_REPORTED_TO_AGENCY,
         CASE_DECISION_NUMBER_ASSIGNED,
         REFERRAL_REFERRED,

@@ -8,9 +8,9 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Header, Query, Response
-from pydantic import AwareDatetime
 
 from services.infra.errors import InvalidInput
+from services.infra.formats import IsoInstant
 from services.infra.problems import Problem
 
 # The one definition of the retry key every command accepts: a retry with the same key
@@ -41,7 +41,7 @@ Cursor = Annotated[str | None, Query(max_length=500)]
 _STRONG_ETAG = re.compile(r'^"([0-9]{1,18})"$')
 # A point in time to read a resource as it was recorded then (RFC 3339, with its offset:
 # never a local time of unknown zone), or the version to read it at.
-AsOf = Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset: as recorded at that moment")]
+AsOf = Annotated[IsoInstant | None, Query(description="RFC 3339 with offset: as recorded at that moment")]
 AtVersion = Annotated[int | None, Query(ge=1, le=2**62, description="as of this version")]
 
 

@@ -22,8 +22,24 @@ def _iso_date(value: Any) -> Any:
     return date.fromisoformat(value)  # a date, which strict validation accepts as it is
 
 
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("expected an RFC 3339 date-time with its offset, e.g. 2026-09-01T08:00:00+08:00")
+    return datetime.fromisoformat(value.upper())  # a datetime, which strict validation accepts as it is
+
+
 # A calendar date in a request (body or query): YYYY-MM-DD only.
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# A point in time in a request: RFC 3339 with its offset only (pydantic alone also reads
+# ``0.5`` as a Unix timestamp).
+IsoInstant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 # An instant in an answer: RFC 3339 with its UTC offset.
 Instant = AwareDatetime
 

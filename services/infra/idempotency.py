@@ -65,6 +65,10 @@ class RemembersCommands:
         if key:
             self.__dict__.setdefault("command_keys", {})[key] = fingerprint
 
+    def remembers(self, key: str) -> bool:
+        """Whether an event recorded the command (or consumed event) of this key."""
+        return bool(key) and key in self.__dict__.get("command_keys", {})
+
     def already_did(self, idempotency: Idempotency) -> bool:
         recorded: dict[str, str] = self.__dict__.get("command_keys", {})
         return idempotency.replays(recorded.get(idempotency.key or ""))

@@ -133,5 +133,5 @@ class HttpMetrics:
             status = 500
             raise
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path_format", None) or "unmatched"
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)

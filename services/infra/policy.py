@@ -1,6 +1,7 @@
 """Policies: handlers that append events to the service's own event store. For each
 event, the aggregates the policy returns are saved with a tracking row for (policy,
-partition, offset) in one event-store transaction."""
+partition, offset) in one event-store transaction. A policy must be idempotent on its
+aggregates' state (it runs again when its save collides with a command's)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from services.infra.eventstore import ServiceApplication
 from services.infra.telemetry import span_from
 
 Policy = Callable[[ConsumedEvent], Sequence[Aggregate]]
+# How often an event's effect is decided again when its save collides.
+SAVE_ATTEMPTS = 3
 
 
 class PolicyRunner:
@@ -48,16 +51,24 @@ class PolicyRunner:
             if recorder.has_tracking_id(name, tracking.notification_id):
                 continue
             with span_from(event.traceparent, f"process {event.topic}", **event.span_attributes(self.name)):
-                aggregates = self.policy(event)
-                if not aggregates:
-                    continue
-                try:
-                    self.app.save_tracked(tracking, *aggregates)
-                except IntegrityError:
-                    # Deterministic aggregate ids: the effect of this CloudEvent already
-                    # exists (a re-published duplicate). Record the position alone.
-                    with contextlib.suppress(IntegrityError):
-                        recorder.insert_tracking(tracking)
+                self._save(tracking, event)
+
+    def _save(self, tracking: Tracking, event: ConsumedEvent) -> None:
+        for _attempt in range(SAVE_ATTEMPTS):
+            aggregates = self.policy(event)
+            if not aggregates:
+                return
+            try:
+                self.app.save_tracked(tracking, *aggregates)
+                return
+            except IntegrityError:
+                # A command saved the aggregate between the policy's load and its save:
+                # decide again on the newer version (the policy sees what is done already).
+                continue
+        # Still colliding: deterministic aggregate ids, the effect of this CloudEvent
+        # already exists (a re-published duplicate). Record the position alone.
+        with contextlib.suppress(IntegrityError):
+            self.app.process_recorder.insert_tracking(tracking)
 
     def close(self) -> None:
         pass

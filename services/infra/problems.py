@@ -105,12 +105,15 @@ def served_routes(routes: list[Any]) -> list[Any]:
 
 def allowed_methods(request: Request) -> list[str]:
     """The methods the request's path answers (RFC 9110 Allow), from every route matching
-    it, OPTIONS included; none for a path no route serves."""
-    methods: set[str] = set()
+    it, OPTIONS included; none for a path no route serves. A concrete path wins over a
+    templated one, as OpenAPI matches them: ``/v1/cases/on-the-spot`` is not a
+    ``/v1/cases/{case_id}``."""
+    matching: dict[int, set[str]] = {}
     for route in served_routes(request.app.router.routes):
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(route_methods)
+            matching.setdefault(str(getattr(route, "path", "")).count("{"), set()).update(route_methods)
+    methods = matching[min(matching)] if matching else set()
     if methods:
         methods |= {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
     return sorted(methods)

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.infra.formats import IsoInstant
 from services.notification.domain import EVENT_TYPE_PATTERN, DeliveryStatus, check_secret
 
 EventTypePattern = Annotated[
@@ -173,7 +173,7 @@ class ReplayRequest(BaseModel):
     """重放: the subscription's events again, from a time or from a position on the topic."""
 
     model_config = ConfigDict(extra="forbid")
-    from_time: AwareDatetime | None = Field(
+    from_time: IsoInstant | None = Field(
         None, description="Events recorded at or after this instant (RFC 3339 with its offset)"
     )
     from_position: (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -262,8 +261,8 @@ async def list_referrals(
     organ_code: Annotated[str | None, Query(max_length=18, description="The organ addressed")] = None,
     owed_by: Annotated[Party | None, Query(description="Who owes the next step")] = None,
     case_id: Annotated[UUID | None, Query()] = None,
-    opened_from: Annotated[date | None, Query(description="Reported on or after this day")] = None,
-    opened_to: Annotated[date | None, Query(description="Reported on or before this day")] = None,
+    opened_from: Annotated[IsoDate | None, Query(description="Reported on or after this day")] = None,
+    opened_to: Annotated[IsoDate | None, Query(description="Reported on or before this day")] = None,
     overdue: Annotated[
         bool | None, Query(description="Referrals with (true) or without (false) an overdue deadline")
     ] = None,

@@ -6,11 +6,11 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.deadlines import RecordedDeadline
 from services.common.identifiers import USCC
-from services.infra.formats import Instant, IsoDate
+from services.infra.formats import Instant, IsoDate, IsoInstant
 from services.referral.domain import (
     FileKind,
     FilingOutcome,
@@ -71,7 +71,7 @@ class HeadDecisionRequest(Command):
     outcome: HeadOutcome
     reason: Text | None = None
     head: PersonModel
-    decided_at: AwareDatetime | None = Field(None, description="Default: now")
+    decided_at: IsoInstant | None = Field(None, description="Default: now")
 
 
 class FileItemModel(Command):
@@ -83,7 +83,7 @@ class FileItemModel(Command):
 class DispatchRequest(Command):
     """移送: the file, each document typed and referenced by content hash."""
 
-    dispatched_at: AwareDatetime | None = Field(None, description="Default: now")
+    dispatched_at: IsoInstant | None = Field(None, description="Default: now")
     file: Annotated[list[FileItemModel], Field(min_length=1, max_length=100)]
 
 

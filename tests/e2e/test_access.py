@@ -63,9 +63,9 @@ def service_routes() -> list[tuple[str, str, str, Any]]:
     for service in SERVICES:
         router = importlib.import_module(f"services.{service}.routes").router
         for route in router.routes:
-            if isinstance(route, APIRoute) and route.path not in HEALTH_CHECKS:
+            if isinstance(route, APIRoute) and route.path_format not in HEALTH_CHECKS:
                 for method in sorted(route.methods or ()):
-                    found.append((service, method, route.path, access_rule_of(route)))
+                    found.append((service, method, route.path_format, access_rule_of(route)))
     return found
 
 
@@ -277,7 +277,6 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
             "reason": "不成立",
         },
         ("POST", "/v1/cases/{case_id}/dismissal"): {"reason": "违法事实不能成立"},
-        ("POST", "/v1/cases/{case_id}/suspension"): {"suspected_offence": "重大责任事故罪", "reason": "移送"},
         ("POST", "/v1/cases/{case_id}/report"): {},
         ("POST", "/v1/cases/{case_id}/deadlines/{name}/extensions"): {
             "change": "extension",

@@ -19,7 +19,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually, filing_request, referral_request
+from devtools.demo import (
+    AGENCY,
+    ENTERPRISE,
+    OFFICERS,
+    eventually,
+    filing_request,
+    penalty_decision_request,
+    referral_request,
+)
 from devtools.launcher import SERVICES, LocalSystem
 from services.access.policy import Role
 from tests.conftest import start_system
@@ -161,10 +169,10 @@ def test_the_agency_is_the_tokens_and_the_registrys_not_the_bodys(case: httpx.Cl
 @pytest.mark.parametrize("amount", ["true", '"100"', "1e3", "100.0"])
 def test_an_amount_is_a_json_integer(system: LocalSystem, case: httpx.Client, amount: str) -> None:
     filed = _filed(case)
-    body = '{"decision_number": "(醴)应急罚〔2026〕7号", "penalties": [{"kind": "fine", "amount_yuan": AMOUNT}]}'
-    body = body.replace("AMOUNT", amount)
+    # The body is read before the case's state: the amount is refused even before a prior notice.
+    body = json_of(penalty_decision_request(1000)).replace('"amount_yuan": 1000', f'"amount_yuan": {amount}')
     response = case.post(
-        f"/v1/cases/{filed['id']}/penalty-decision",
+        f"/v1/cases/{filed['id']}/respondents/1/penalty-decision",
         content=body.encode(),
         headers={"content-type": "application/json", **system.auth("agency_head", AGENCY)},
     )
@@ -220,7 +228,9 @@ def test_the_openapi_states_the_rules(system: LocalSystem, case: httpx.Client) -
     schemas = openapi["components"]["schemas"]
     filing = schemas["FileCaseRequest"]["properties"]
     assert filing["officers"]["minItems"] == 2 and "distinct certificate_no" in filing["officers"]["description"]
-    decision = schemas["PenaltyDecisionRequest"]["properties"]["decision_number"]
+    # The system assigns the decision number; the responses state its form.
+    assert "decision_number" not in schemas["PenaltyDecisionRequest"]["properties"]
+    decision = schemas["RespondentView"]["properties"]["decision_number"]["anyOf"][0]
     assert decision["pattern"].startswith("^[(（]") and "decision's year" in decision["description"]
     file_case = openapi["paths"]["/v1/cases"]["post"]["responses"]["201"]
     assert {"ETag", "Location"} <= set(file_case["headers"])

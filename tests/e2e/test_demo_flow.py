@@ -71,7 +71,7 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
     # The ledger learnt both decisions and the other services' facts from Kafka, per respondent.
     ledger = result.ledger_entry
     assert ledger["status"] == "decided" and ledger["allowed_actions"] == ["conclude_measure"]
-    assert ledger["version"] == len(result.history) == 15
+    assert ledger["version"] == len(result.history) == 16
     assert ledger["referral_status"] == "referred" and ledger["referral_organ"] == "public_security"
     unit, principal = ledger["respondents"]
     numbers = [unit["decision_number"], principal["decision_number"]]
@@ -150,13 +150,16 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
         ("collective_discussion_recorded", "agency_head"),
         ("penalty_decided", "agency_head"),
         ("penalty_decided", "agency_head"),
+        # The referral reported after the decisions: they keep running, the case cannot close.
+        ("suspended_for_referral", "system"),
     ]
     actors = [e["data"]["actor"] for e in history]
     assert {a["agency_code"] for a in actors} == {AGENCY["code"]} and all(a["subject"] for a in actors)
-    assert [a["reason"] for a in actors[-2:]] == ["负责人集体讨论决定"] * 2
+    assert [a["reason"] for a in actors[-3:-1]] == ["负责人集体讨论决定"] * 2
+    assert actors[-1]["subject"] == "service:case" and history[-1]["data"]["suspended"] is False
     assert actors[0]["trace_id"] == result.responses["file"].headers["x-trace-id"]
-    assert [e["data"]["respondent"] for e in history[-2:]] == [1, 2]
-    assert history[-1]["data"]["hearing_record"]["title"] == "听证笔录"
+    assert [e["data"]["respondent"] for e in history[-3:-1]] == [1, 2]
+    assert history[-2]["data"]["hearing_record"]["title"] == "听证笔录"
     # Auditors read personal data masked.
     assert history[0]["data"]["respondents"][1]["code"] == "430281********1234"
 
@@ -172,30 +175,46 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
     seen: list[Any] = []
 
     def whole() -> bool:
-        seen[:] = httpx.get(url, headers=auditor, params={"limit": 50}).json()["items"]
-        return len(seen) == 6
+        seen[:] = httpx.get(url, headers=auditor, params={"limit": 100}).json()["items"]
+        sources = [e["source"] for e in seen]
+        # The case's events, the referral's three steps, a publication prepared and published per respondent.
+        return len(seen) == len(history) + 3 + 4 and sources.count("/caseledger/disclosure") == 4
 
     eventually(whole, 60, "the timeline")
-    # The case's own events first; the referral and the publication follow from the decision
-    # (in whichever order they happened), the publication prepared before it is published.
+    # The case's own events in their order; the referral and the publications follow from the
+    # decisions (in whichever order they happened), each publication prepared before it is
+    # published, and the case suspended after the referral was reported.
     order = [e["type"].removeprefix("cn.caseledger.") for e in seen]
-    assert order[:3] == ["case.filed.v1", "case.legal_review_recorded.v1", "case.penalty_decided.v1"], order
+    assert [e["type"] for e in seen if e["source"] == "/caseledger/case"] == [e["type"] for e in history], order
+    assert order.index("case.penalty_decided.v1") < order.index("disclosure.publication_prepared.v1"), order
     assert order.index("disclosure.publication_prepared.v1") < order.index("disclosure.published.v1"), order
-    assert "referral.referred.v1" in order[3:], order
-    first = httpx.get(url, headers=auditor, params={"limit": 4}).json()
-    rest = httpx.get(url, headers=auditor, params={"limit": 4, "cursor": first["next_cursor"]}).json()
-    timeline = first["items"] + rest["items"]
-    assert [e["type"] for e in timeline][:3] == [e["type"] for e in history] and rest["next_cursor"] is None
+    assert order.index("referral.reported.v1") < order.index("case.suspended_for_referral.v1"), order
+    assert [t for t in order if t.startswith("referral.")] == [
+        "referral.reported.v1",
+        "referral.head_decided.v1",
+        "referral.dispatched.v1",
+    ], order
+    # Paged by a cursor, the same history.
+    timeline: list[Any] = []
+    cursor = None
+    while True:
+        page = httpx.get(url, headers=auditor, params={"limit": 10, **({"cursor": cursor} if cursor else {})}).json()
+        timeline += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["id"] for e in timeline] == [e["id"] for e in seen]
     # The referral as recorded at a moment: not yet in 2000, referred now.
     referral_url = f"{urls['referral']}/v1/referrals/{tracker['referral_id']}"
     police = system.auth("public_security", POLICE)
     assert httpx.get(referral_url, params={"as_of": "2000-01-01T00:00:00Z"}, headers=police).status_code == 404
     now = httpx.get(referral_url, params={"as_of": datetime.now(UTC).isoformat()}, headers=police).json()
-    assert now["referral"]["status"] == "referred" and now["version"] == 1 and now["recorded_at"]
+    assert now["referral"]["status"] == "dispatched" and now["version"] == 3 and now["recorded_at"]
     referred = next(e for e in timeline if e["source"] == "/caseledger/referral")
     assert referred["trace_id"] == tracker["trace_id"] and referred["actor"]["agency_code"] == AGENCY["code"]
-    assert timeline[2]["reason"] == "负责人集体讨论决定" and timeline[0]["actor"]["role"] == "officer"
-    assert timeline[0]["data"]["party"]["code"] == "430281********1234"
+    decided = next(e for e in timeline if e["type"].endswith("case.penalty_decided.v1"))
+    assert decided["reason"] == "负责人集体讨论决定" and timeline[0]["actor"]["role"] == "officer"
+    assert timeline[0]["data"]["respondents"][1]["code"] == "430281********1234"
 
 
 def test_case_commands_answer_with_problems(system: LocalSystem) -> None:

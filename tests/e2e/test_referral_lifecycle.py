@@ -23,7 +23,10 @@ from devtools.demo import (
     case_unknown_to_referral,
     dispatch_request,
     eventually,
+    penalty_decision_request,
+    prior_notice_request,
     referral_request,
+    waiver_request,
 )
 from devtools.launcher import LocalSystem
 
@@ -32,6 +35,11 @@ AGENCY = {"code": "11430203MB5555555M", "name": "株洲市芦淞区应急管理�
 POLICE = {"code": "11430203MB66666667", "name": "株洲市公安局芦淞分局", "region_code": "430203"}
 PROCURATORATE = {"code": "11430203MB7777777Q", "name": "株洲市芦淞区人民检察院", "region_code": "430203"}
 OTHER_POLICE = {"code": "11430202MB4444444M", "name": "株洲市公安局荷塘分局", "region_code": "430202"}
+
+
+def _status(ledger: httpx.Response) -> tuple[str, str]:
+    entry = ledger.json()
+    return entry["status"], entry["referral_status"]
 
 
 def _at(day: str, time: str) -> str:
@@ -116,6 +124,21 @@ def test_two_referrals_through_the_lifecycle(clocked_system: LocalSystem) -> Non
         walk.file_case("拒不整改重大事故隐患（二）"),
     )
     first, second = walk.report(filed_case, 2), walk.report(declined_case, 1)
+    # Reported: the case service suspends both cases (中止) until their referral comes back.
+    for case_id in (filed_case, declined_case):
+        ledger_url = system.url("case") + f"/v1/cases/{case_id}"
+        eventually(
+            lambda url=ledger_url: _status(httpx.get(url, headers=walk.as_("officer")))[0] == "suspended",
+            60,
+            "the case to be suspended",
+        )
+    # No closing it meanwhile (不得以罚代刑): the agency's dismissal is refused with the state.
+    dismissal = httpx.post(
+        system.url("case") + f"/v1/cases/{declined_case}/dismissal",
+        json={"reason": "移送公安机关后撤销"},
+        headers=walk.as_("agency_head"),
+    )
+    assert dismissal.status_code == 409 and dismissal.json()["current_state"] == "suspended", dismissal.text
     for referral_id in (first, second):
         walk.step(
             referral_id,
@@ -232,19 +255,27 @@ def test_two_referrals_through_the_lifecycle(clocked_system: LocalSystem) -> Non
     assert declined["owed_by"] == "agency"
     walk.step(second, "return", "officer", {"returned_on": "2026-04-28", "note": "恢复行政处罚程序"}, "returned")
     case_url = system.url("case") + f"/v1/cases/{declined_case}"
+    # The case service learnt of it from the topic: the case resumes (no longer suspended).
     eventually(
-        lambda: httpx.get(case_url, headers=walk.as_("officer")).json().get("referral_status") == "returned",
+        lambda: _status(httpx.get(case_url, headers=walk.as_("officer"))) == ("filed", "returned"),
         60,
-        "the ledger to learn the case came back",
+        "the case to resume",
     )
-    review = {"outcome": "passed", "reviewer": {"name": "赵六"}, "reviewed_on": "2026-04-29"}
-    assert httpx.post(case_url + "/legal-reviews", json=review, headers=walk.as_("legal_reviewer")).is_success
-    decision = {
-        "decision_number": "(株芦)应急罚〔2026〕5号",
-        "penalties": [{"kind": "fine", "amount_yuan": 50000}],
-        "decided_on": "2026-04-30",
-    }
-    assert httpx.post(case_url + "/penalty-decision", json=decision, headers=walk.as_("agency_head")).is_success
+    # Back in the administrative procedure: notified, waived, decided (the number is the system's;
+    # below the unit's ¥50,000 no review or discussion is required).
+    steps = [
+        ("/respondents/1/prior-notice", prior_notice_request(30000, notified_on="2026-04-29"), "officer"),
+        ("/respondents/1/statements", waiver_request(received_on="2026-04-29"), "officer"),
+        (
+            "/respondents/1/penalty-decision",
+            penalty_decision_request(30000, agency_short_name="株芦", decided_on="2026-04-30"),
+            "agency_head",
+        ),
+    ]
+    for path, body, role in steps:
+        answer = httpx.post(case_url + path, json=body, headers=walk.as_(role))
+        assert answer.is_success, (path, answer.text)
+    assert answer.json()["respondents"][0]["decision_number"] == "(株芦)应急罚〔2026〕1号"
 
     rows = {first: walk.row(first, "handed_over"), second: walk.row(second, "returned")}
     assert rows[first]["outcomes"] == ["arrested"] and rows[first]["owed_by"] == "public_security"

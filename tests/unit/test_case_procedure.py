@@ -400,24 +400,83 @@ def test_first_offence_not_penalised_only_for_an_item_on_the_list() -> None:
     assert events[0].list_rule == "no_penalty.first_offence_list v1"
 
 
-def test_dismissed_and_suspended_cases_take_no_further_step() -> None:
+def test_a_dismissed_case_takes_no_further_step() -> None:
     case = filed()
     case.dismiss(dismissed_on=date(2026, 11, 5), reason="违法事实不能成立", latest=LATEST, **NO_KEY)
     assert case.status == "dismissed" and case.allowed_actions == ()
     with pytest.raises(IllegalTransition):
         notify(case, 1, fine(1000))
-    suspended = filed()
-    notify(suspended, 1, fine(1000))
-    suspended.suspend_for_referral(
+
+
+# -- a referral (行刑衔接): suspended while it is open, resumed when it comes back ----------
+SERVICE: Any = {"subject": "service:case", "role": "system"}
+
+
+def _refer(case: Case, referral: str, key: str) -> bool:
+    return case.suspend_for_referral(
+        referral_id=referral,
         suspended_on=date(2026, 11, 10),
         suspected_offence="重大责任事故罪",
-        reason="涉嫌犯罪，移送公安机关",
-        latest=LATEST,
-        **NO_KEY,
+        command_key=key,
+        actor=SERVICE,
     )
-    assert suspended.status == "suspended" and suspended.respondent_actions(suspended.tracks[0]) == ()
+
+
+def _return(case: Case, referral: str, key: str) -> bool:
+    return case.resume_after_referral(
+        referral_id=referral,
+        resumed_on=date(2026, 11, 20),
+        return_reason="not_filed",
+        penalty_due=True,
+        command_key=key,
+        actor=SERVICE,
+    )
+
+
+def test_a_referred_case_is_suspended_until_the_referral_comes_back() -> None:
+    case = filed()
+    notify(case, 1, fine(1000))
+    assert _refer(case, "r-1", "event-1")
+    assert case.status == "suspended" and case.respondent_actions(case.tracks[0]) == ()
+    # No penalty in place of prosecution (不得以罚代刑): no decision, no dismissal meanwhile.
     with pytest.raises(IllegalTransition):
-        decide(suspended, 1, fine(1000))
+        decide(case, 1, fine(1000))
+    with pytest.raises(IllegalTransition) as closing:
+        case.dismiss(dismissed_on=date(2026, 11, 12), reason="移送后撤销", latest=LATEST, **NO_KEY)
+    assert closing.value.status == "suspended"
+    # A redelivered event changes nothing; the return resumes where it stopped.
+    assert not _refer(case, "r-1", "event-1")
+    assert _return(case, "r-1", "event-2") and not _return(case, "r-1", "event-2")
+    assert case.status == "notified" and case.open_referrals == []
+    state(case, 1, "waiver", on=date(2026, 11, 20))
+    decide(case, 1, fine(1000))
+    assert case.tracks[0].state == "decided"
+    resumed = [e for e in case.collect_events() if isinstance(e, Case.ResumedAfterReferral)]
+    assert [(e.referral_id, e.return_reason, e.resumed) for e in resumed] == [("r-1", "not_filed", True)]
+
+
+def test_with_two_referrals_open_the_case_resumes_after_the_last() -> None:
+    case = filed()
+    _refer(case, "r-1", "e1")
+    _refer(case, "r-2", "e2")
+    _return(case, "r-1", "e3")
+    assert case.status == "suspended" and case.open_referrals == ["r-2"]
+    _return(case, "r-2", "e4")
+    assert case.status == "filed"
+
+
+def test_a_decided_case_referred_keeps_its_decision_and_a_stray_return_is_ignored() -> None:
+    case = filed([UNIT])
+    notify(case, 1, fine(1000))
+    state(case, 1, "waiver")
+    decide(case, 1, fine(1000))
+    assert _refer(case, "r-1", "e1")
+    # The decision keeps running (DOMAIN.md §4); the referral stays open on the case.
+    assert case.status == "decided" and case.open_referrals == ["r-1"]
+    assert [e.suspended for e in case.collect_events() if isinstance(e, Case.SuspendedForReferral)] == [False]
+    # A referral the case never suspended for (reported before cases learnt of referrals).
+    assert not _return(case, "r-old", "e2")
+    assert _return(case, "r-1", "e3") and case.status == "decided"
 
 
 # -- investigation ---------------------------------------------------------------------

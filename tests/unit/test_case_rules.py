@@ -94,7 +94,6 @@ def test_filing_sets_the_ninety_day_decision_deadline() -> None:
         "record_legal_review",
         "record_collective_discussion",
         "dismiss",
-        "suspend_for_referral",
     )
 
 
