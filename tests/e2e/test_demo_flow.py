@@ -473,16 +473,13 @@ def test_the_case_as_of_each_step_its_reads_audited_and_its_case_file_verified(s
     case_id = case["id"]
     filed = _now(client)
     steps = f"/v1/cases/{case_id}/respondents/1"
-    client.post(
-        f"{steps}/prior-notice", json=prior_notice_request(5000, notified_on="2026-09-02"), headers=officer
-    ).raise_for_status()
+    # Each step on the filing day (the default): a step may not be dated before the filing.
+    client.post(f"{steps}/prior-notice", json=prior_notice_request(5000), headers=officer).raise_for_status()
     notified = _now(client)
-    client.post(
-        f"{steps}/statements", json=waiver_request(received_on="2026-09-02"), headers=officer
-    ).raise_for_status()
+    client.post(f"{steps}/statements", json=waiver_request(), headers=officer).raise_for_status()
     client.post(
         f"{steps}/penalty-decision",
-        json=penalty_decision_request(5000, agency_short_name="醴", decided_on="2026-09-03"),
+        json=penalty_decision_request(5000, agency_short_name="醴"),
         headers=system.auth("agency_head", AGENCY),
     ).raise_for_status()
     decided = _now(client)
