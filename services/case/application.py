@@ -30,7 +30,7 @@ from services.case.schemas import CommandRequest, FileCaseRequest, OnTheSpotRequ
 from services.common import event_types
 from services.common.agencies import AgencyRegistry, require_own_agency
 from services.common.deadlines import DEFAULT_LEAD_WORKING_DAYS, DeadlineApplication, DeadlineSettings
-from services.common.personal_data import party_as_shown
+from services.common.personal_data import event_data_as_shown, party_as_shown
 from services.common.rules import AppliedRule, Catalogue, Rule, RuleVersion, UnknownRule
 from services.infra.casefile import build_archive
 from services.infra.chain import TamperEvidentLog
@@ -457,11 +457,7 @@ class CaseApplication(DeadlineApplication):
         fmt = JSONFormat()
         events = [json.loads(fmt.write(to_cloud_event(e, self.source))) for e in self.events.get(case_id)]
         for event in events:
-            data = event["data"]
-            if "party" in data:
-                data["party"] = party_as_shown(data["party"], self.cipher, full)
-            if "respondents" in data:
-                data["respondents"] = [party_as_shown(p, self.cipher, full) for p in data["respondents"]]
+            event["data"] = event_data_as_shown(event["data"], self.cipher, full)
         return events
 
     # -- for auditors: the case at a moment, its subject, its case file ---------------------

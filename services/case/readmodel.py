@@ -37,9 +37,9 @@ from services.access.policy import jurisdiction_clause, jurisdiction_prefix, rea
 from services.case.domain import allowed_actions, case_status
 from services.case.personal_data import lookup_code
 from services.common import event_types as types
-from services.common.personal_data import party_as_shown
+from services.common.personal_data import event_data_as_shown, party_as_shown
 from services.infra.consumer import ConsumedEvent
-from services.infra.crypto import FieldCipher, masked_copy, revealed_copy
+from services.infra.crypto import FieldCipher
 from services.infra.deadline_rows import SHOWN, DeadlineRows
 from services.infra.formats import utc
 from services.infra.identity import Principal
@@ -609,7 +609,7 @@ async def timeline_page(
     full = reads_personal_data(caller)
     items = []
     for r in rows[:limit]:
-        data = {k: revealed_copy(v, cipher, k) for k, v in r.data.items()} if full else masked_copy(r.data)
+        data = event_data_as_shown(r.data, cipher, full)
         actor = data.get("actor") or {}
         items.append(
             {

@@ -50,3 +50,16 @@ def party_as_shown(party: dict[str, Any], cipher: FieldCipher, full: bool) -> di
     roles that may read personal data (``full``), their masked forms for everyone else."""
     shown: dict[str, Any] = revealed_copy(party, cipher, "party") if full else masked_copy(party)
     return shown
+
+
+def event_data_as_shown(data: dict[str, Any], cipher: FieldCipher, full: bool) -> dict[str, Any]:
+    """An event's data as a caller sees it: its parties (``party``, ``respondents``, each
+    sealed under the "party" path wherever it sits) as ``party_as_shown``; anything else
+    sealed masked."""
+    shown = dict(data)
+    if isinstance(shown.get("party"), dict):
+        shown["party"] = party_as_shown(shown["party"], cipher, full)
+    if isinstance(shown.get("respondents"), list):
+        shown["respondents"] = [party_as_shown(p, cipher, full) for p in shown["respondents"]]
+    masked: dict[str, Any] = masked_copy(shown)
+    return masked
