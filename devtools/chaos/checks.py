@@ -19,6 +19,7 @@ from devtools.chaos.report import ChaosReport
 from devtools.chaos.stores import StoredEvent
 from devtools.demo import AGENCY
 from services.case.application import CASE_ID_NAMESPACE
+from services.common import event_types
 from services.disclosure.domain import publication_id_for
 from services.infra.consumer import ConsumedEvent, parse_record
 from services.notification.domain import cloud_event_envelope, matches
@@ -86,6 +87,9 @@ def check_commands(
     # Duplicates whoever asked: a key or a (case, organ) stored more than once.
     twice = [k for k, v in by_key.items() if len(v) > 1] + [k for k, v in referred.items() if len(v) > 1]
     asked = {cmd.key for cmd in commands}
+    # A referral reported suspends its case: that case event's key is the referral event's id
+    # (at most one per referral event, the duplicates check above counts keys).
+    asked |= {e.event_id for found in referred.values() for e in found}
     # The decision-number register's events are taken by the decisions they number.
     strangers = [
         e for e in case_events if e.state.get("command_key") not in asked and "DecisionRegister." not in e.topic
@@ -208,7 +212,8 @@ def check_webhooks(
     """Every event the subscription matches arrived at least once, correctly signed, with
     the event's content, and never with two different bodies under one webhook id."""
     c = report.counts
-    owed = {i: e for i, e in first.items() if matches(e.type, patterns)}
+    # Webhooks carry the events of cases (the decision-number register's are on the topic only).
+    owed = {i: e for i, e in first.items() if matches(e.type, patterns) and e.type not in event_types.NOT_OF_A_CASE}
     bodies: dict[str, set[bytes]] = defaultdict(set)
     bad_signature = differ = 0
     signer = Webhook(secret)

@@ -39,6 +39,10 @@ CASE_SUSPENDED_FOR_REFERRAL = PREFIX + "case.suspended_for_referral.v1"
 CASE_RESUMED_AFTER_REFERRAL = PREFIX + "case.resumed_after_referral.v1"
 CASE_REPORTED_TO_AGENCY = PREFIX + "case.reported_to_agency.v1"
 CASE_DECISION_NUMBER_ASSIGNED = PREFIX + "case.decision_number_assigned.v1"
+# Events about no case: the agency's register of decision numbers is keyed by itself (its
+# serials in order on one partition). They are on the topic for consumers; webhooks carry
+# the events of cases, and the number reaches them in case.penalty_decided.v1.
+NOT_OF_A_CASE = frozenset({CASE_DECISION_NUMBER_ASSIGNED})
 # Recorded only before the referral lifecycle (a referral in one step); kept for those events.
 REFERRAL_REFERRED = PREFIX + "referral.referred.v1"
 # The referral lifecycle (行刑衔接), one type per step.

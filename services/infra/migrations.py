@@ -22,6 +22,7 @@ table or column, while the metadata and the revisions disagree.
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,8 +76,19 @@ def schema_of(metadata: MetaData) -> Schema | None:
     return _SCHEMAS.get(id(metadata))
 
 
+# Alembic's ``op`` and ``context`` are process-wide proxies: two threads migrating at once
+# (the chaos run rebuilds every projection in a thread of its own) would run each other's
+# operations on the wrong connection and hang. One migration at a time per process.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def upgrade_connection(connection: Connection, schema: Schema, revision: str = "head") -> None:
     """Upgrade the database of ``connection`` (inside its transaction) to ``revision``."""
+    with _ONE_AT_A_TIME:
+        _upgrade(connection, schema, revision)
+
+
+def _upgrade(connection: Connection, schema: Schema, revision: str) -> None:
     if connection.dialect.name == "postgresql":
         # Replicas starting together: one migrates, the others then find it done.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema._lock_key})

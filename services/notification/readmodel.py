@@ -166,6 +166,8 @@ class DeliveryProjection:
     async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
         if event.type == types.CASE_FILED:
             await self._remember_agency(conn, event)
+        if event.type in types.NOT_OF_A_CASE:
+            return  # no case to tell who is entitled to it (event_types.NOT_OF_A_CASE)
         rows = await conn.execute(
             select(
                 subscriptions.c.id,
