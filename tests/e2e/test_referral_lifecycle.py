@@ -124,14 +124,14 @@ def test_two_referrals_through_the_lifecycle(clocked_system: LocalSystem) -> Non
         walk.file_case("拒不整改重大事故隐患（二）"),
     )
     first, second = walk.report(filed_case, 2), walk.report(declined_case, 1)
+
     # Reported: the case service suspends both cases (中止) until their referral comes back.
-    for case_id in (filed_case, declined_case):
-        ledger_url = system.url("case") + f"/v1/cases/{case_id}"
-        eventually(
-            lambda url=ledger_url: _status(httpx.get(url, headers=walk.as_("officer")))[0] == "suspended",
-            60,
-            "the case to be suspended",
-        )
+    def suspended() -> bool:
+        ledgers = [httpx.get(system.url("case") + f"/v1/cases/{c}", headers=walk.as_("officer")) for c in both]
+        return all(_status(ledger)[0] == "suspended" for ledger in ledgers)
+
+    both = (filed_case, declined_case)
+    eventually(suspended, 60, "both cases to be suspended")
     # No closing it meanwhile (不得以罚代刑): the agency's dismissal is refused with the state.
     dismissal = httpx.post(
         system.url("case") + f"/v1/cases/{declined_case}/dismissal",
