@@ -7,11 +7,20 @@ table checksums), not copies of them.
     caseledger rebuild case           rebuild the case ledger beside the one serving, switch
                                       when it has caught up, and print the checksum proof
     caseledger replay referral        publish the referral event store to the broker again
+    caseledger verify case            check the case service's tamper-evident log (the
+                                      chain and every signed head): the first bad position
+    caseledger export <case id>       the case file (案卷), saved and verified offline
+    caseledger show <case id> --as-of 2026-09-01T10:00:00+08:00
+                                      the case as recorded at a moment (or --version N)
 
 Where the system is: ``--postgres`` (the server; each service's database is
 ``<prefix>_<service>``), ``--prefix``, ``--bootstrap`` (the brokers) and ``--data-dir`` (the
-personal-data key ring and, for ``replay`` on SQLite, the event stores). ``status`` and
-``rebuild`` read PostgreSQL, as production runs; ``replay`` works on either.
+personal-data key ring and, for ``replay`` and ``verify`` on SQLite, the event stores).
+``status`` and ``rebuild`` read PostgreSQL, as production runs; ``replay`` and ``verify``
+work on either. ``export`` and ``show`` ask the case service over HTTP (``--case-url``) with
+the operator's bearer token (``--token`` or ``CASELEDGER_TOKEN``; on a development system,
+one is minted for ``--role``/``--agency`` with the keys under ``--data-dir``), so the read
+audit records them like any other read, with ``--reason`` as their X-Reason.
 
 A rebuild runs the service's own projection class and ``ProjectionRunner`` over the whole
 topic into a PostgreSQL schema of its own in the service's database, while the serving
@@ -27,14 +36,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from uuid import UUID
 
+import httpx
 import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kafka import KafkaConsumer, TopicPartition
 from psycopg import sql
 from psycopg.types.json import Json
@@ -51,6 +65,7 @@ from services.case.application import CaseApplication
 from services.common.rules import load_catalogue
 from services.disclosure.application import DisclosureApplication
 from services.infra.broker import ensure_topic, make_producer
+from services.infra.casefile import verify_archive
 from services.infra.eventstore import ServiceApplication, to_kafka_message
 from services.infra.migrations import new_revision
 from services.infra.projection import ProjectionRunner, applied_events, consumer_positions
@@ -58,6 +73,8 @@ from services.infra.relay import produce
 from services.infra.settings import Settings
 from services.infra.storage import event_store_env, read_model_url
 from services.infra.topic import topic_watch
+from services.infra.tree_heads import HeadSigner, load_public_key
+from services.infra.verify import SERVICE_LOGS, open_log, verify_log
 from services.referral.application import ReferralApplication
 
 
@@ -328,6 +345,76 @@ def replay(system: LocalSystem, service: str, start: int = 1) -> int:
     return sent
 
 
+# -- audit: verify, export, show (issue 15) -------------------------------------------------
+
+# The development agency (devtools/agencies.yaml), for development tokens.
+DEV_AGENCY = "11430281MB1234567L,430281"
+
+
+def verify(system: LocalSystem, service: str, log: str = "events") -> dict[str, Any]:
+    """The chain of every stored event and every signed head of the service's log, checked
+    on its store with a progress bar; the first bad position when it does not verify."""
+    settings = service_settings(system, service)
+    tree_log, factory = open_log(settings, log)
+    try:
+        key = HeadSigner.from_settings(settings).public_key
+        with tqdm(total=tree_log.size(), desc=f"verify {tree_log.name}", unit="event", file=sys.stderr) as bar:
+
+            def progress(checked: int) -> None:
+                bar.update(checked - bar.n)
+
+            report = verify_log(tree_log, key, progress)
+        return report.as_dict()
+    finally:
+        factory.close()
+
+
+def dev_token(system: LocalSystem, role: str, agency: str) -> str:
+    """A development bearer token signed with the keys ``make run`` wrote under the data dir."""
+    code, _, region = agency.partition(",")
+    return system.token(role, {"code": code, "region_code": region})
+
+
+class CaseReader:
+    """The case service's auditor reads, over HTTP: each is in the read audit with its reason."""
+
+    def __init__(self, case_url: str, token: str, reason: str) -> None:
+        self.client = httpx.Client(
+            base_url=case_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "X-Reason": quote(reason)},
+            timeout=120,
+        )
+
+    def show(self, case_id: UUID, as_of: str | None, version: int | None) -> dict[str, Any]:
+        params = {k: v for k, v in (("as_of", as_of), ("version", version)) if v is not None}
+        answer: dict[str, Any] = self._ok(self.client.get(f"/v1/cases/{case_id}", params=params)).json()
+        return answer
+
+    def export(self, case_id: UUID, out: Path, key: Ed25519PublicKey | None) -> dict[str, Any]:
+        """Saved to ``out`` with a progress bar, then verified offline: with ``key`` (the
+        service's public key obtained out of band), else the one the service serves."""
+        with self.client.stream("GET", f"/v1/cases/{case_id}/export") as answer:
+            if answer.status_code != 200:
+                answer.read()
+                self._ok(answer)
+            size = int(answer.headers.get("content-length") or 0) or None
+            bar = tqdm(total=size, desc=f"export {case_id}", unit="B", unit_scale=True, file=sys.stderr)
+            with bar, out.open("wb") as f:
+                for chunk in answer.iter_bytes():
+                    f.write(chunk)
+                    bar.update(len(chunk))
+        if key is None:
+            served = self._ok(self.client.get("/v1/logs/events/public-key")).json()
+            key = load_public_key(served["pem"].encode())
+        return verify_archive(out.read_bytes(), key)
+
+    @staticmethod
+    def _ok(answer: httpx.Response) -> httpx.Response:
+        if answer.is_error:
+            raise SystemExit(f"{answer.request.method} {answer.request.url.path}: {answer.status_code} {answer.text}")
+        return answer
+
+
 # -- the command line -----------------------------------------------------------------------
 
 
@@ -346,6 +433,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     republish = commands.add_parser("replay", help="publish a service's events to the broker again")
     republish.add_argument("service", choices=sorted(APPLICATIONS))
     republish.add_argument("--from", dest="start", type=int, default=1, help="first notification id")
+    check = commands.add_parser("verify", help="check a service's tamper-evident log, with a progress bar")
+    check.add_argument("service", choices=sorted(SERVICE_LOGS))
+    check.add_argument("--log", default="events", help="events, or the case service's reads")
+    readers = {
+        "export": commands.add_parser("export", help="the case file (案卷), saved and verified offline"),
+        "show": commands.add_parser("show", help="a case as recorded at a moment"),
+    }
+    for reader in readers.values():
+        reader.add_argument("case_id", type=UUID)
+        reader.add_argument("--case-url", default="http://127.0.0.1:8101")
+        reader.add_argument("--token", default=os.environ.get("CASELEDGER_TOKEN"))
+        reader.add_argument("--role", default="auditor", help="for a development token")
+        reader.add_argument("--agency", default=DEV_AGENCY, help="for a development token: code,region_code")
+        reader.add_argument("--reason", default="operator read", help="X-Reason recorded in the read audit")
+    readers["export"].add_argument("--out", type=Path, help="where to save it (default case-file-<id>.zip)")
+    readers["export"].add_argument("--public-key", type=Path, help="the key (PEM) obtained out of band")
+    readers["show"].add_argument("--as-of", help="RFC 3339 with offset")
+    readers["show"].add_argument("--version", type=int)
     migrations = commands.add_parser("migrations", help="schema revisions")
     migrations.add_argument("action", choices=["new"])
     migrations.add_argument("service", choices=[c.service for c in PROJECTIONS])
@@ -358,6 +463,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {new_revision(schema, args.message)} (review it)")
         return 0
     system = system_of(args)
+    if args.command == "verify":
+        report = verify(system, args.service, args.log)
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0 if report["ok"] else 1
+    if args.command in ("export", "show"):
+        cases = CaseReader(args.case_url, args.token or dev_token(system, args.role, args.agency), args.reason)
+        if args.command == "show":
+            print(json.dumps(cases.show(args.case_id, args.as_of, args.version), ensure_ascii=False, indent=2))
+            return 0
+        out = args.out or Path(f"case-file-{args.case_id}.zip")
+        key = load_public_key(args.public_key.read_bytes()) if args.public_key else None
+        verified = cases.export(args.case_id, out, key)
+        print(json.dumps({"saved": str(out), **verified}, ensure_ascii=False, indent=2))
+        return 0 if verified["ok"] else 1
     if args.command == "status":
         while True:
             state = status(system)

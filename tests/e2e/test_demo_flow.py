@@ -27,6 +27,7 @@ from kafka import KafkaConsumer
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from standardwebhooks import Webhook
 
+from devtools import ops
 from devtools.demo import (
     AGENCY,
     AGENCY_SHORT_NAME,
@@ -465,7 +466,9 @@ def _now(client: httpx.Client) -> str:
     return moment
 
 
-def test_the_case_as_of_each_step_its_reads_audited_and_its_case_file_verified(system: LocalSystem) -> None:
+def test_the_case_as_of_each_step_its_reads_audited_and_its_case_file_verified(
+    system: LocalSystem, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     client = httpx.Client(base_url=system.url("case"), timeout=60)
     officer, auditor = system.auth("officer", AGENCY), system.auth("auditor", AGENCY)
     before = _now(client)
@@ -559,6 +562,23 @@ def test_the_case_as_of_each_step_its_reads_audited_and_its_case_file_verified(s
     verification = client.get("/v1/logs/events/verification", headers=auditor).json()
     assert verification["ok"] and verification["first_bad_position"] is None, verification
     assert client.get("/v1/logs/reads/verification", headers=system.auth("admin", AGENCY)).json()["ok"]
+
+    # The same for operators on the command line (caseledger): verify the store, export and
+    # verify the case file, show the case at a version; the export is in the read audit.
+    capsys.readouterr()
+    where = ["--data-dir", str(system.data_dir), "--prefix", system.database_prefix, "--bootstrap", system.bootstrap]
+    where += ["--postgres", system.postgres_url] if system.postgres_url else []
+    assert ops.main([*where, "verify", "case"]) == 0
+    verified = json.loads(capsys.readouterr().out)
+    assert verified["ok"] and verified["events_checked"] >= 4 and verified["first_bad_position"] is None
+    reader = ["--case-url", system.url("case"), "--reason", "operator-check"]
+    saved = tmp_path / "case-file.zip"
+    assert ops.main([*where, "export", case_id, *reader, "--out", str(saved)]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 4 and verify_archive(saved.read_bytes(), key)["ok"]
+    assert ops.main([*where, "show", case_id, *reader, "--version", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["case"]["status"] == "notified"
+    reads = client.get("/v1/audit/reads", params={"case_id": case_id}, headers=auditor).json()["items"]
+    assert ("export", "operator-check") in [(r["what"], r["reason"]) for r in reads]
 
 
 # -- operations: metrics under load --------------------------------------------------------
