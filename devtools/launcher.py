@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,6 +215,12 @@ class LocalSystem:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the {service} service kept exiting while starting (code {process.returncode})")
             time.sleep(1.0)
+
+    def restart_together(self, *services: str) -> None:
+        """``restart`` several services at once (each start mostly waits for its imports
+        and its store)."""
+        with ThreadPoolExecutor(max(1, len(services))) as pool:
+            list(pool.map(self.restart, services))
 
     def stop(self) -> None:
         for name in reversed(list(self.processes)):

@@ -14,7 +14,6 @@ business "today" fixed at 2026-05-01.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -189,9 +188,7 @@ DECIDED_ON, PUBLISH_BY = "2026-05-20", "2026-05-29"
 
 def _move_clock(system: LocalSystem, today: str, *services: str) -> None:
     system.extra_env["CLOCK_TODAY"] = today
-    # Killed and started together (each start is mostly waiting for its imports and store).
-    with ThreadPoolExecutor(len(services)) as pool:
-        list(pool.map(system.restart, services))
+    system.restart_together(*services)
 
 
 @pytest.mark.timeout(900)  # eight service restarts: over the default 300 s on a loaded machine

@@ -46,8 +46,7 @@ def _system(request: pytest.FixtureRequest, factory: pytest.TempPathFactory, sto
         # their tick (30 s by default): tick every half second, so that what they record falls
         # inside the one-second quiet window settled() waits for, not after a snapshot.
         running.extra_env["SCHEDULER_INTERVAL_S"] = "0.5"
-        for service in ("case", "referral", "disclosure"):
-            running.restart(service)
+        running.restart_together("case", "referral", "disclosure")
         yield running
 
 
