@@ -2752,9 +2752,10 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         self, *, closed_on: date, summary: str, latest: date, command_key: str, command_fingerprint: str
     ) -> None:
         """结案 when every respondent's track ended (paid, performed, enforced, not
-        penalised, revoked) and no referral is open (不得以罚代刑)."""
+        penalised, revoked) or the case was dismissed, and no referral is open (不得以罚代刑)."""
         self._require("close_case")
-        running = [t for t in self.tracks if t.state not in ENDED_TRACKS]
+        # A dismissed case (撤销立案) ends every track with it.
+        running = [t for t in self.tracks if t.state not in ENDED_TRACKS and self.status != "dismissed"]
         if running:
             track = running[0]
             raise IllegalTransition(
