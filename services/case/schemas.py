@@ -11,20 +11,26 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from services.case.domain import (
     Agency,
     Approver,
+    ArrangementKind,
     Case,
     CaseStatus,
+    CourtRuling,
     DeadlineChange,
     Discretion,
     DocumentRef,
     EvidenceKind,
     InquiryKind,
+    Instalment,
     MeasureKind,
     Name,
     NoPenaltyGround,
     Party,
     Penalty,
+    RemedyKind,
+    RemedyOutcome,
     Reviewer,
     ReviewOutcome,
+    ServiceMethod,
     Sha256,
     ShortName,
     ShortText,
@@ -261,6 +267,122 @@ class DeadlineExtensionRequest(CommandRequest):
     due_on: IsoDate = Field(description="The new due date (after the current one)")
     reason: Text
     approver: Approver
+
+
+# -- after the decision (issue 12) -------------------------------------------------------
+Fen = Annotated[int, Field(gt=0, le=10_000_000_000_00, description="An amount in fen (分: 1 yuan = 100 fen)")]
+
+
+class ServiceConsentRequest(CommandRequest):
+    """The party's consent to electronic service (同意电子送达) and the address it gave."""
+
+    address: ShortText
+    document: DocumentRef
+    consented_on: BusinessDate = None
+
+
+class ServiceRequest(CommandRequest):
+    """送达 of the decision: on the spot (the decision's day), to an absent party (within
+    its period), electronically (with the recorded consent), or by public notice (give
+    ``published_on``; recorded once it counts as served, that day being the service)."""
+
+    method: ServiceMethod
+    document: DocumentRef
+    published_on: IsoDate | None = Field(None, description="A public notice's publication date (公告之日)")
+    served_on: BusinessDate = None
+
+    def arguments(self, today: date) -> dict[str, Any]:
+        values = super().arguments(today)
+        if self.method == "public_notice":
+            values["served_on"] = self.served_on  # counted from the notice, not today
+        values["published_on"] = self.published_on
+        return values
+
+
+class PaymentArrangementRequest(CommandRequest):
+    """暂缓 (a new day) or 分期 (instalments covering the unpaid fine), approved by the head."""
+
+    kind: ArrangementKind
+    applied_on: IsoDate = Field(description="The day the party applied (within the payment period)")
+    approver: Approver
+    reason: Text
+    due_on: IsoDate | None = Field(None, description="A deferral's new last day of payment")
+    instalments: Annotated[list[Instalment], Field(max_length=36)] = []
+    approved_on: BusinessDate = None
+
+    def arguments(self, today: date) -> dict[str, Any]:
+        return {**super().arguments(today), "due_on": self.due_on}
+
+
+class PaymentRequest(CommandRequest):
+    """罚款缴纳 at a bank (never to the agency), by the bank's receipt reference."""
+
+    amount_fen: Fen
+    bank: ShortText
+    receipt_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    paid_on: BusinessDate = None
+
+
+class RemedyRequest(CommandRequest):
+    """行政复议 applied for or 行政诉讼 filed (neither suspends the penalty)."""
+
+    kind: RemedyKind
+    organ: ShortText = Field(description="The reconsideration organ or the court")
+    filed_on: BusinessDate = None
+
+
+class RemedyDecisionRequest(CommandRequest):
+    """The pending remedy's decision; a changed decision gives its new penalties."""
+
+    outcome: RemedyOutcome
+    document: DocumentRef
+    penalties: Annotated[list[Penalty], Field(min_length=1, max_length=10)] | None = None
+    decided_on: BusinessDate = None
+
+
+class ReminderRequest(CommandRequest):
+    """催告书 served on a party who neither paid nor sought a remedy."""
+
+    document: DocumentRef
+    served_on: BusinessDate = None
+
+
+class CourtApplicationRequest(CommandRequest):
+    """申请人民法院强制执行."""
+
+    court: ShortText
+    document: DocumentRef
+    applied_on: BusinessDate = None
+
+
+class CourtRulingRequest(CommandRequest):
+    """The court's ruling and what its enforcement recovered (fen)."""
+
+    ruling: CourtRuling
+    recovered_fen: Annotated[int, Field(ge=0, le=10_000_000_000_00)] = 0
+    document: DocumentRef
+    ruled_on: BusinessDate = None
+
+
+class ClosureRequest(CommandRequest):
+    """结案, once every respondent's track ended and no referral is open."""
+
+    summary: Text
+    closed_on: BusinessDate = None
+
+
+class ArchiveRequest(CommandRequest):
+    """归档 of a closed case."""
+
+    archive_reference: ShortText
+    archived_on: BusinessDate = None
+
+
+class AnnotationRequest(CommandRequest):
+    """备注 on a closed or archived case."""
+
+    text: Text
+    annotated_on: BusinessDate = None
 
 
 class ShownParty(BaseModel):
