@@ -441,19 +441,8 @@ class Track:
         return None
 
     def surcharge_fen(self, as_of: date) -> int:
-        """加处罚款 accrued to ``as_of`` (inclusive): the catalogue's percent of the fine a day
-        from the day after the payment period, until the fine is paid, capped at the
-        catalogue's percent of the fine (行政处罚法 Art. 72)."""
-        if self.surcharge is None or self.payment_due is None or self.fine_fen == 0:
-            return 0
-        paid_off = self.fine_paid_off_on()
-        until = min(as_of, paid_off) if paid_off else as_of
-        days = (until - date.fromisoformat(self.payment_due)).days
-        if days <= 0:
-            return 0
-        per_day = Decimal(self.fine_fen) * Decimal(self.surcharge["percent_per_day"]) / 100
-        cap = Decimal(self.fine_fen) * Decimal(self.surcharge["capped_at_percent"]) / 100
-        return int(min(per_day * days, cap).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        """加处罚款 accrued to ``as_of`` (see :func:`accrued_surcharge_fen`)."""
+        return accrued_surcharge_fen(self.fine_fen, self.payment_due, self.surcharge, self.fine_paid_off_on(), as_of)
 
     def outstanding_fen(self, as_of: date) -> int:
         """The fine and the surcharge accrued to ``as_of``, less what was paid (and recovered)."""
@@ -477,6 +466,28 @@ class Track:
         ]
         dated = [(name, day) for name, day in steps if day]
         return max(dated, key=lambda step: step[1]) if dated else None
+
+
+def accrued_surcharge_fen(
+    fine_fen: int, payment_due: str | None, terms: SurchargeTerms | None, paid_off_on: date | None, as_of: date
+) -> int:
+    """加处罚款 accrued to ``as_of`` (inclusive), in fen: the catalogue's percent of the
+    fine (罚款数额, not what is left of it) a day from the day after the payment period,
+    until the day the fine was paid, capped at the catalogue's percent of the fine
+    (行政处罚法 Art. 72). The ledger computes it with the same function."""
+    if terms is None or payment_due is None or fine_fen == 0:
+        return 0
+    until = min(as_of, paid_off_on) if paid_off_on else as_of
+    days = (until - date.fromisoformat(payment_due)).days
+    if days <= 0:
+        return 0
+    per_day = Decimal(fine_fen) * Decimal(terms["percent_per_day"]) / 100
+    cap = Decimal(fine_fen) * Decimal(terms["capped_at_percent"]) / 100
+    return int(min(per_day * days, cap).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# A track before its decision (what the decision deadline waits for).
+BEFORE_DECISION = frozenset({"investigating", "notified", "hearing_requested", "hearing_scheduled", "heard"})
 
 
 def case_status(states: list[str], ended_as: str | None) -> str:

@@ -541,6 +541,16 @@ async def list_cases(
         bool | None, Query(description="Cases with (true) or without (false) an overdue deadline")
     ] = None,
     due_before: Annotated[IsoDate | None, Query(description="Cases with an open deadline due before this day")] = None,
+    remedy_status: Annotated[
+        str | None, Query(max_length=40, description="A respondent's remedy, e.g. reconsideration_pending")
+    ] = None,
+    enforcement_status: Annotated[
+        Literal["none", "reminded", "applied", "granted", "refused"] | None,
+        Query(description="A respondent's court enforcement"),
+    ] = None,
+    unpaid: Annotated[
+        bool | None, Query(description="Cases with (true) or without (false) a fine served and not yet paid")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
     reason: Reason = None,
@@ -560,6 +570,9 @@ async def list_cases(
         due_to=due_to,
         due_before=due_before,
         overdue=overdue,
+        remedy_status=remedy_status,
+        enforcement_status=enforcement_status,
+        unpaid=unpaid,
     )
     page = await readmodel.ledger_page(db, cipher, caller, wanted, limit=limit, cursor=cursor)
     for entry in page["items"]:  # each person shown in full is a full read of their case

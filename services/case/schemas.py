@@ -520,6 +520,18 @@ class LedgerRespondent(BaseModel):
     no_penalty_ground: str | None
     publication_status: str
     published_on: str | None
+    # After the decision (issue 12); amounts in fen, the surcharge accrued to today (China).
+    service_method: str | None = None
+    served_on: str | None = None
+    payment_due: str | None = None
+    surcharge_rule: dict[str, Any] | None = None
+    paid_fen: int = 0
+    recovered_fen: int = 0
+    surcharge_accrued_fen: int = 0
+    outstanding_fen: int = 0
+    remedy_status: str | None = Field(None, description="none, or <reconsideration|suit>_<pending|outcome>")
+    enforcement_status: str | None = Field(None, description="none, reminded, applied, granted, refused")
+    correction: str | None = Field(None, description="The last correction by a remedy: revoked, changed, ...")
 
 
 class LedgerEntry(BaseModel):
@@ -551,6 +563,8 @@ class LedgerEntry(BaseModel):
     referral_organ: str | None
     publication_status: str
     published_on: str | None
+    closed_on: str | None = None
+    archived_on: str | None = None
     last_event_type: str
     last_event_id: str
     trace_id: str | None

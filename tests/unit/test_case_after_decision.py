@@ -10,11 +10,20 @@ Every expected date is counted by hand on the 2026 official calendar (rules/cale
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import TopicPartition
 
 from services.case.domain import Case, IllegalTransition
+from services.case.readmodel import CaseLedgerProjection, LedgerFilter, ledger_page
+from services.infra.consumer import parse_record
+from services.infra.eventstore import to_kafka_message
+from services.infra.projection import ProjectionRunner
+from services.infra.settings import Settings
+from tests.unit.conftest import OFFICER, TEST_CIPHER
+from tests.unit.test_case_ledger import TOPIC, Record
 from tests.unit.test_case_procedure import (
     CATALOGUE,
     DOC,
@@ -496,3 +505,101 @@ def test_an_undecided_case_does_not_close() -> None:
     notify(case, 1, fine(1_000))
     with pytest.raises(IllegalTransition):
         close(case)
+
+
+# -- the ledger (案件台账) after the decision ---------------------------------------------
+
+
+def test_the_ledger_shows_service_amounts_remedies_enforcement_and_closure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The unit pays all (fine and surcharge); the principal never pays and is reminded.
+    first = decided()
+    serve(first, 1)
+    serve(first, 2)
+    pay(first, 1, date(2026, 10, 5), 4_000, "R-1")
+    pay(first, 1, date(2026, 10, 20), 6_000, "R-2")
+    pay(first, 1, date(2026, 10, 21), 3_600, "R-3")
+    first.serve_reminder(
+        respondent=2, served_on=date(2026, 10, 12), document=DOC, catalogue=CATALOGUE, latest=LATEST, **NO_KEY
+    )
+    # A decision revoked on reconsideration.
+    second = decided((10_000,))
+    serve(second, 1)
+    file(second, "reconsideration", date(2026, 10, 12))
+    rule_on(second, "revoked", date(2026, 11, 2))
+    # A case paid, closed and archived.
+    third = paid_case()
+    close(third, date(2026, 10, 9))
+    third.archive_case(archived_on=date(2026, 10, 10), archive_reference="醴应急档1号", latest=LATEST, **NO_KEY)
+    events = [e for case in (first, second, third) for e in case.collect_events()]
+    records = []
+    for offset, domain_event in enumerate(events):
+        parsed = parse_record(Record(TOPIC, 0, offset, to_kafka_message(domain_event, "/caseledger/case").value))
+        assert parsed is not None
+        records.append(parsed)
+    monkeypatch.setenv("CLOCK_TODAY", "2026-11-11")
+    runner = ProjectionRunner(Settings(service_name="case", data_dir=tmp_path), CaseLedgerProjection(TEST_CIPHER))
+    try:
+        runner.apply(TopicPartition(TOPIC, 0), records, len(records) - 1, "topic-a")
+
+        def page(**filters: Any) -> list[dict[str, Any]]:
+            found = runner.loop.run_until_complete(
+                ledger_page(runner.engine, TEST_CIPHER, OFFICER, LedgerFilter(**filters), limit=50, cursor=None)
+            )
+            items: list[dict[str, Any]] = found["items"]
+            return items
+
+        entries = {e["case_id"]: e for e in page()}
+        unit, principal = entries[str(first.id)]["respondents"]
+        assert (unit["state"], unit["service_method"], unit["served_on"], unit["payment_due"]) == (
+            "paid",
+            "on_the_spot",
+            "2026-09-16",
+            "2026-10-08",
+        )
+        # Decided 10,000; paid 13,600 (the fine and 12 days of surcharge, see above); nothing outstanding.
+        assert (unit["fine_total_yuan"], unit["paid_fen"], unit["outstanding_fen"]) == (10_000, 1_360_000, 0)
+        # The principal: 5,000 decided, nothing paid; on 11-11 the surcharge reached its cap
+        # (34 days at 150 yuan would be 5,100): 10,000 outstanding; reminded.
+        assert (principal["state"], principal["paid_fen"], principal["surcharge_accrued_fen"]) == (
+            "reminded",
+            0,
+            500_000,
+        )
+        assert (principal["outstanding_fen"], principal["enforcement_status"]) == (1_000_000, "reminded")
+        assert principal["allowed_actions"] == [
+            "record_payment",
+            "arrange_payment",
+            "file_remedy",
+            "decide_remedy",
+            "apply_to_court",
+        ]
+        # The reminder closed the principal's payment deadline and opened the court's window:
+        # suit until 2027-03-16 (6 months from 09-16), then 3 months: 2027-06-16 (provisional year).
+        deadlines = {d["name"]: d["due_on"] for d in entries[str(first.id)]["deadlines"]}
+        assert deadlines == {"court_application_2": "2027-06-16"}
+        (revoked,) = entries[str(second.id)]["respondents"]
+        assert (revoked["state"], revoked["remedy_status"], revoked["correction"], revoked["fine_total_yuan"]) == (
+            "revoked",
+            "reconsideration_revoked",
+            "revoked",
+            0,
+        )
+        assert not entries[str(second.id)]["deadlines"]
+        archived = entries[str(third.id)]
+        assert (archived["status"], archived["closed_on"], archived["archived_on"]) == (
+            "archived",
+            "2026-10-09",
+            "2026-10-10",
+        )
+        assert archived["allowed_actions"] == ["annotate"] and archived["respondents"][0]["allowed_actions"] == []
+
+        ids = lambda **filters: {e["case_id"] for e in page(**filters)}  # noqa: E731
+        assert ids(enforcement_status="reminded") == {str(first.id)}
+        assert ids(remedy_status="reconsideration_revoked") == {str(second.id)}
+        assert ids(unpaid=True) == {str(first.id)}
+        assert ids(status="archived") == {str(third.id)}
+        assert ids(respondent_state="revoked") == {str(second.id)}
+    finally:
+        runner.close()
