@@ -39,6 +39,7 @@ from services.case.domain import (
 )
 from services.common.deadlines import RecordedDeadline
 from services.common.officers import Officer
+from services.infra.clock import today_in_china
 from services.infra.formats import Instant, IsoDate
 
 # Two officers with distinct certificates act (行政处罚法 Art. 42): fewer, or two sharing a
@@ -418,10 +419,24 @@ class RespondentView(BaseModel):
     penalties: list[dict[str, Any]] | None
     fine_total_yuan: int | None
     no_penalty_ground: str | None
+    # After the decision (issue 12); amounts in fen, the surcharge accrued to today (China).
+    service_method: str | None = None
+    served_on: str | None = None
+    payment_due: str | None = None
+    paid_fen: int = 0
+    surcharge_accrued_fen: int = 0
+    outstanding_fen: int = 0
+    remedies: list[dict[str, Any]] = []
+    reminder_served_on: str | None = None
+    court_application_until: str | None = None
+    court_ruling: str | None = None
+    recovered_fen: int = 0
 
     @classmethod
     def of(cls, track: Track, allowed: tuple[str, ...], party: dict[str, Any]) -> RespondentView:
         intended = track.intended
+        today = today_in_china()
+        unpaid = track.state in ("served", "reminded", "enforcement_applied")
         return cls(
             number=track.number,
             party=ShownParty(**party),
@@ -442,11 +457,25 @@ class RespondentView(BaseModel):
             penalties=[dict(p) for p in track.penalties] if track.penalties is not None else None,
             fine_total_yuan=track.fine_total_yuan,
             no_penalty_ground=track.no_penalty_ground,
+            service_method=track.service_method,
+            served_on=track.served_on,
+            payment_due=track.payment_due,
+            paid_fen=track.paid_fen,
+            surcharge_accrued_fen=track.surcharge_fen(today) if unpaid else 0,
+            outstanding_fen=track.outstanding_fen(today) if unpaid else 0,
+            remedies=list(track.remedies),
+            reminder_served_on=track.reminder_served_on,
+            court_application_until=track.court_application_until,
+            court_ruling=track.court_ruling,
+            recovered_fen=track.recovered_fen,
         )
 
 
 class CaseState(BaseModel):
     """The case as its event store knows it right after the command."""
+
+    closed_on: date | None = None
+    archived_on: date | None = None
 
     id: UUID
     version: int
@@ -479,6 +508,8 @@ class CaseState(BaseModel):
             filed_on=date.fromisoformat(case.filed_on),
             decision_due=date.fromisoformat(case.decision_due),
             decision_number=case.decision_number,
+            closed_on=date.fromisoformat(case.closed_on) if case.closed_on else None,
+            archived_on=date.fromisoformat(case.archived_on) if case.archived_on else None,
             deadlines=case.open_deadlines(),
         )
 
