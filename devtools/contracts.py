@@ -65,6 +65,7 @@ EVENTS: list[tuple[str, type[Any]]] = [
     ("case", Case.Closed),
     ("case", Case.Archived),
     ("case", Case.Annotated),
+    ("case", Case.ConcludedByReferral),
     ("case", DecisionRegister.NumberAssigned),
     ("referral", Referral.Referred),
     ("referral", Referral.Reported),

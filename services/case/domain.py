@@ -58,7 +58,9 @@ from services.infra.errors import IllegalInCurrentState, NotFound, RuleViolation
 from services.infra.eventstore import TracedAggregate
 from services.infra.idempotency import RemembersCommands
 
-CaseStatus = Literal["filed", "notified", "decided", "not_penalised", "dismissed", "suspended", "closed", "archived"]
+CaseStatus = Literal[
+    "filed", "notified", "decided", "not_penalised", "referred", "dismissed", "suspended", "closed", "archived"
+]
 RespondentState = Literal[
     "investigating",
     "notified",
@@ -76,6 +78,7 @@ RespondentState = Literal[
     "enforced",
     "enforcement_refused",
     "revoked",
+    "referred",
 ]
 Procedure = Literal["ordinary", "simplified"]  # 普通程序, 简易程序
 PartyKind = Literal["enterprise", "natural_person"]
@@ -296,7 +299,8 @@ CASE_ACTIONS: dict[str, tuple[str, ...]] = {
 CASE_ACTIONS["notified"] = tuple(a for a in CASE_ACTIONS["filed"] if a != "dismiss")
 # After the decision (issue 12): a case whose every track concluded closes once every track
 # ended (and no referral is open); a closed case is archived; after that only annotations.
-for _status in ("decided", "not_penalised", "dismissed"):
+CASE_ACTIONS["referred"] = ("conclude_measure",)
+for _status in ("decided", "not_penalised", "referred", "dismissed"):
     CASE_ACTIONS[_status] = (*CASE_ACTIONS[_status], "close_case")
 CASE_ACTIONS["closed"] = ("archive_case", "annotate")
 CASE_ACTIONS["archived"] = ("annotate",)
@@ -326,9 +330,12 @@ RESPONDENT_ACTIONS: dict[str, tuple[str, ...]] = {
     "enforced": (),
     "enforcement_refused": (),
     "revoked": (),
+    "referred": (),
 }
 # A track has ended (履行完毕、强制执行、不予处罚、撤销): the case may close.
-ENDED_TRACKS = frozenset({"not_penalised", "paid", "performed", "enforced", "enforcement_refused", "revoked"})
+ENDED_TRACKS = frozenset(
+    {"not_penalised", "paid", "performed", "enforced", "enforcement_refused", "revoked", "referred"}
+)
 # A track from its decision on: it moves while the case is decided (or still open for others).
 AFTER_DECISION = frozenset(
     {
@@ -495,11 +502,13 @@ def case_status(states: list[str], ended_as: str | None) -> str:
     (one penalty at least, whatever happened after the decision) or not_penalised; a
     notice served, notified; else filed. A dismissal, suspension, closure or archive
     (``ended_as``) is the status whatever the tracks."""
-    concluded = [state for state in states if state in AFTER_DECISION or state == "not_penalised"]
+    concluded = [state for state in states if state not in BEFORE_DECISION]
     if ended_as:
         return ended_as
     if len(concluded) == len(states):
-        return "not_penalised" if all(state == "not_penalised" for state in concluded) else "decided"
+        if all(state in ("not_penalised", "referred") for state in concluded):
+            return "referred" if "referred" in concluded else "not_penalised"
+        return "decided"
     if any(state != "investigating" for state in states):
         return "notified"
     return "filed"
@@ -1049,6 +1058,29 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             case.settle_status()
             case.remember(self.command_key, self.command_fingerprint)
 
+    class ConcludedByReferral(TracedAggregate.Event):
+        """The referral ended in a criminal judgment (刑事判决), learnt from
+        ``referral.outcome_recorded.v1``: the respondents not yet decided are referred (their
+        tracks end: 不再给予行政处罚 for what the court punished), the referral is no longer
+        open, and a case it suspended goes on to its closure."""
+
+        cloud_type = event_types.CASE_CONCLUDED_BY_REFERRAL
+        referral_id: str
+        judged_on: str
+        respondents: list[int]  # the tracks it ends
+        resumed: bool
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.open_referrals = [r for r in case.open_referrals if r != self.referral_id]
+            for number in self.respondents:
+                case.tracks[number - 1].state = "referred"
+            if self.resumed:
+                case.ended_as = None
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
     class ReportedToAgency(TracedAggregate.Event):
         """简易程序: the on-the-spot decision reported to the agency for filing (备案)."""
 
@@ -1404,7 +1436,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
     def settle_status(self) -> None:
         """The case's status from its tracks (module docstring)."""
         self.status = case_status([t.state for t in self.tracks], self.ended_as)
-        if self.status in ("decided", "not_penalised", "dismissed"):
+        if self.status in ("decided", "not_penalised", "referred", "dismissed"):
             self.close_deadline(DECISION_DEADLINE)  # the step is taken
 
     @property
@@ -2177,6 +2209,25 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             resumed_on=resumed_on.isoformat(),
             return_reason=return_reason,
             penalty_due=penalty_due,
+            resumed=self.ended_as == "suspended" and self.open_referrals == [referral_id],
+            command_key=command_key,
+            command_fingerprint=command_key,
+            actor=actor,
+        )
+        return True
+
+    def conclude_by_referral(
+        self, *, referral_id: str, judged_on: date, command_key: str, actor: dict[str, Any]
+    ) -> bool:
+        """A referral's criminal judgment ends the respondents not yet decided (referred).
+        False for a redelivery, or a referral the case did not suspend for."""
+        if self.remembers(command_key) or referral_id not in self.open_referrals:
+            return False
+        self.trigger_event(
+            self.ConcludedByReferral,
+            referral_id=referral_id,
+            judged_on=judged_on.isoformat(),
+            respondents=[t.number for t in self.tracks if t.state in BEFORE_DECISION],
             resumed=self.ended_as == "suspended" and self.open_referrals == [referral_id],
             command_key=command_key,
             command_fingerprint=command_key,

@@ -227,6 +227,7 @@ _CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     types.DISCLOSURE_PUBLICATION_PREPARED: lambda _data: {"publication_status": "pending"},
     types.DISCLOSURE_PUBLISHED: lambda data: {"publication_status": "published", "published_on": data["published_on"]},
     types.CASE_CLOSED: lambda data: {"ended_as": "closed", "closed_on": data["closed_on"]},
+    types.CASE_CONCLUDED_BY_REFERRAL: lambda data: {"ended_as": None} if data["resumed"] else {},
     types.CASE_ARCHIVED: lambda data: {"ended_as": "archived", "archived_on": data["archived_on"]},
 }
 for _type in (
@@ -462,6 +463,7 @@ _CHANGES_STATUS = frozenset(
         types.CASE_RESUMED_AFTER_REFERRAL,
         types.CASE_CLOSED,
         types.CASE_ARCHIVED,
+        types.CASE_CONCLUDED_BY_REFERRAL,
     }
 )
 
@@ -475,6 +477,17 @@ async def _respondent_change(conn: AsyncConnection, event: ConsumedEvent) -> Non
             update(case_respondents)
             .where(where, case_respondents.c.number == number)
             .values(**respondent_change(event.data))
+        )
+    if event.type == types.CASE_CONCLUDED_BY_REFERRAL:
+        await conn.execute(
+            update(case_respondents)
+            .where(where, case_respondents.c.number.in_(event.data["respondents"]))
+            .values(state="referred")
+        )
+        await conn.execute(
+            update(case_deadlines)
+            .where(case_deadlines.c.case_id == event.subject, case_deadlines.c.name == "decision")
+            .values(open=False)
         )
     amount_change = _AMOUNT_CHANGES.get(event.type)
     if amount_change is not None:

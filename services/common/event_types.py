@@ -54,6 +54,8 @@ CASE_COURT_RULED = PREFIX + "case.court_ruled.v1"
 CASE_CLOSED = PREFIX + "case.closed.v1"
 CASE_ARCHIVED = PREFIX + "case.archived.v1"
 CASE_ANNOTATED = PREFIX + "case.annotated.v1"
+# A referral ended in a criminal judgment: the respondents not yet decided end as referred.
+CASE_CONCLUDED_BY_REFERRAL = PREFIX + "case.concluded_by_referral.v1"
 # Events about no case: the agency's register of decision numbers is keyed by itself (its
 # serials in order on one partition). They are on the topic for consumers; webhooks carry
 # the events of cases, and the number reaches them in case.penalty_decided.v1.
@@ -121,6 +123,7 @@ ALL = frozenset(
         CASE_CLOSED,
         CASE_ARCHIVED,
         CASE_ANNOTATED,
+        CASE_CONCLUDED_BY_REFERRAL,
         REFERRAL_REFERRED,
         REFERRAL_REPORTED,
         REFERRAL_HEAD_DECIDED,

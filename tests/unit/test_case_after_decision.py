@@ -603,3 +603,25 @@ def test_the_ledger_shows_service_amounts_remedies_enforcement_and_closure(
         assert ids(respondent_state="revoked") == {str(second.id)}
     finally:
         runner.close()
+
+
+def test_a_criminal_judgment_ends_the_undecided_tracks_as_referred_and_the_case_closes() -> None:
+    case = filed()
+    notify(case, 1, fine(1_000))
+    assert case.suspend_for_referral(
+        referral_id="r-1",
+        suspended_on=date(2026, 11, 10),
+        suspected_offence="重大责任事故罪",
+        command_key="event-1",
+        actor=SERVICE,
+    )
+    with pytest.raises(IllegalTransition):
+        close(case)
+    assert case.conclude_by_referral(referral_id="r-1", judged_on=date(2026, 12, 1), command_key="e-2", actor=SERVICE)
+    assert not case.conclude_by_referral(
+        referral_id="r-1", judged_on=date(2026, 12, 1), command_key="e-2", actor=SERVICE
+    )
+    assert [t.state for t in case.tracks] == ["referred", "referred"]
+    assert case.status == "referred" and not case.open_referrals and not case.open_deadlines()
+    close(case)
+    assert case.status == "closed"
