@@ -2902,6 +2902,13 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         earlier due date and its events stay in the history."""
         if self.status in ("closed", "archived"):
             raise IllegalTransition("extend_deadline", self.status, self.allowed_actions)
+        if name.startswith(("payment_", "court_application_")):
+            raise RuleViolation(
+                "/name",
+                "not-extensible",
+                f"'{name}' is the party's payment period (moved only by an approved deferral or instalments)"
+                " or the statutory window of the court application (not extensible)",
+            )
         state = self.deadlines.get(name)
         if state is None or not state["open"]:
             raise DeadlineNotOpen(name, [d["name"] for d in self.open_deadlines()])

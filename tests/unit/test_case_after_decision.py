@@ -255,6 +255,18 @@ def test_a_deferral_or_instalments_approved_move_the_clock() -> None:
     assert payment["due_on"] == "2026-11-30"
     (arranged,) = events(case, Case.PaymentArranged)
     assert arranged.previous_due_on == "2026-10-08"
+    # Not through the generic extension: the track's payment period would not follow.
+    violation = refused(
+        "not-extensible",
+        case.extend_deadline,
+        name="payment_1",
+        change="extension",
+        due_on=date(2026, 12, 31),
+        reason="延期",
+        approver={"name": "局长"},
+        **NO_KEY,
+    )
+    assert violation.pointer == "/name"
 
 
 def test_instalments_cover_the_unpaid_fine_and_the_clock_moves_to_the_last() -> None:
