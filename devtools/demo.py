@@ -418,6 +418,107 @@ def run_flow(
     return result
 
 
+@dataclass
+class AfterDecisionResult:
+    """What :func:`run_after_decision` saw: the case's answers, its ledger entry, its history."""
+
+    case_id: str
+    numbers: list[str]
+    ledger_entry: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def run_after_decision(urls: dict[str, str], auth: Auth, timeout: float = 60) -> AfterDecisionResult:
+    """一案双罚 after the decision (issue 12): a case decided 250 days ago, so that the
+    remedy periods (6 months from service) have run out and the court application's
+    window (3 months after them) is still open. Both served on the spot; the unit pays
+    its fine in the payment period; the principal pays nothing, is reminded (催告), the
+    head applies to the court, which grants and recovers the fine and the surcharge at its
+    cap; the case closes (every track ended, no referral), is archived and annotated.
+    (The demo's first case was decided 18 days ago: its remedy periods are still running.)"""
+    client = httpx.Client(timeout=30)
+    today = today_in_china()
+    day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731 - n days ago
+    officer, legal, head = auth("officer", AGENCY), auth("legal_reviewer", AGENCY), auth("agency_head", AGENCY)
+    filed = _ok(
+        client.post(
+            f"{urls['case']}/v1/cases",
+            json=filing_request(PRINCIPAL, day(290), respondents=[UNIT, PRINCIPAL], filed_on=day(280)),
+            headers={"Idempotency-Key": f"demo-after-{uuid.uuid4()}", **officer},
+        )
+    )
+    case_id = filed["id"]
+    cases = f"{urls['case']}/v1/cases/{case_id}"
+
+    def step(path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        answer: dict[str, Any] = _ok(client.post(f"{cases}{path}", json=body, headers=headers))
+        return answer
+
+    # Below the major-decision thresholds (unit 50,000, person 20,000): no hearing right.
+    for number, fine in ((1, 10_000), (2, 5_000)):
+        step(f"/respondents/{number}/prior-notice", prior_notice_request(fine, notified_on=day(270)), officer)
+        step(f"/respondents/{number}/statements", waiver_request(received_on=day(269)), officer)
+        step(f"/respondents/{number}/penalty-decision", penalty_decision_request(fine, decided_on=day(250)), head)
+        step(
+            f"/respondents/{number}/service",
+            {
+                "method": "on_the_spot",
+                "document": document("行政处罚决定书送达回证", 10 + number),
+                "served_on": day(250),
+            },
+            officer,
+        )
+    # The unit pays its 10,000 at the bank within the period; the principal pays nothing.
+    step(
+        "/respondents/1/payments",
+        {
+            "amount_fen": 1_000_000,
+            "bank": "中国农业银行醴陵支行",
+            "receipt_reference": "ABC-2026-0001",
+            "paid_on": day(245),
+        },
+        officer,
+    )
+    step("/respondents/2/reminder", {"document": document("催告书", 20), "served_on": day(40)}, officer)
+    applied = step(
+        "/respondents/2/court-application",
+        {"court": "醴陵市人民法院", "document": document("强制执行申请书", 21), "applied_on": day(20)},
+        head,
+    )
+    outstanding = applied["respondents"][1]["outstanding_fen"]
+    step(
+        "/respondents/2/court-ruling",
+        {
+            "ruling": "granted",
+            "recovered_fen": outstanding,
+            "document": document("准予强制执行裁定书", 22),
+            "ruled_on": day(10),
+        },
+        officer,
+    )
+    step("/closure", {"summary": "单位已缴纳罚款；主要负责人经人民法院强制执行", "closed_on": day(5)}, head)
+    step("/archive", {"archive_reference": "醴应急档〔2026〕1号", "archived_on": day(3)}, head)
+    step("/annotations", {"text": "案卷评查：程序合法，文书齐全", "annotated_on": day(1)}, legal)
+
+    def _ledger() -> dict[str, Any] | None:
+        response = client.get(cases, headers=officer)
+        entry: dict[str, Any] = response.json() if response.status_code == 200 else {}
+        return (
+            entry
+            if entry.get("status") == "archived" and entry.get("last_event_type", "").endswith("annotated.v1")
+            else None
+        )
+
+    entry = eventually(_ledger, timeout, "the ledger to show the case archived")
+    history: list[dict[str, Any]] = _ok(client.get(f"{cases}/history", headers=auth("auditor", AGENCY)))
+    return AfterDecisionResult(
+        case_id=case_id,
+        numbers=[r["decision_number"] for r in entry["respondents"]],
+        ledger_entry=entry,
+        history=history,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Drive one case through the running system")
     parser.add_argument("--host", default="127.0.0.1")
@@ -447,6 +548,12 @@ def main() -> None:
             for e in result.history
         ],
     )
+    after = run_after_decision(urls, LocalSystem(data_dir=args.data_dir).auth)
+    show(
+        "after the decision (issue 12): another 一案双罚 case, paid / enforced, closed and archived",
+        after.ledger_entry,
+    )
+    show("its history", [{"type": e["type"], "by": e["data"]["actor"]["subject"]} for e in after.history])
     first = result.webhooks[0]
     show(
         f"a webhook received ({len(result.webhooks)} in all for this case)",

@@ -37,6 +37,14 @@ class Permission(StrEnum):
     READ_CASES = "case:read"
     READ_CASE_HISTORY = "case:read-history"
     EXTEND_DEADLINE = "case:extend-deadline"
+    # After the decision (issue 12).
+    SERVE = "case:serve"
+    RECORD_PAYMENT = "case:record-payment"
+    ARRANGE_PAYMENT = "case:arrange-payment"
+    RECORD_REMEDY = "case:record-remedy"
+    ENFORCE = "case:enforce"
+    CLOSE_CASE = "case:close"
+    ANNOTATE = "case:annotate"
     READ_RULES = "rules:read"
     REFER_CASE = "referral:refer"
     APPROVE_REFERRAL = "referral:approve"
@@ -77,6 +85,20 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.READ_CASE_HISTORY: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
     # An extension or suspension of a deadline is approved by the agency head.
     Permission.EXTEND_DEADLINE: frozenset({R.AGENCY_HEAD}),
+    # The decision served (and the consent to electronic service, and the reminder 催告):
+    # by the officers; payments are recorded from the bank's receipts, and the court's
+    # ruling as it comes back, by them too.
+    Permission.SERVE: frozenset({R.OFFICER}),
+    Permission.RECORD_PAYMENT: frozenset({R.OFFICER}),
+    # A deferral or instalments is approved by the agency head.
+    Permission.ARRANGE_PAYMENT: frozenset({R.AGENCY_HEAD}),
+    # Reconsideration and suits (复议、应诉) are the legal office's.
+    Permission.RECORD_REMEDY: frozenset({R.LEGAL_REVIEWER}),
+    # The application to the court is the agency head's.
+    Permission.ENFORCE: frozenset({R.AGENCY_HEAD}),
+    # Closure and archive are approved by the head; annotations by anyone who works the case.
+    Permission.CLOSE_CASE: frozenset({R.AGENCY_HEAD}),
+    Permission.ANNOTATE: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD}),
     # The rules catalogue is public law: every authenticated role reads it.
     Permission.READ_RULES: frozenset(Role),
     # The referring agency's steps: the report, the dispatch, reconsideration requests, the

@@ -129,11 +129,17 @@ class CaseApplication(DeadlineApplication):
     # -- the referral's events (行刑衔接), run by a PolicyRunner -------------------------------
     # The policy "case-referral-policy" handles these types only. A referral of the
     # one-step era (referral.referred.v1) had no way back, so it suspends nothing.
-    policy_handles = frozenset({event_types.REFERRAL_REPORTED, event_types.REFERRAL_RETURNED})
+    # A criminal judgment (referral.outcome_recorded.v1, outcome judged) ends the referral (issue 12).
+    policy_handles = frozenset(
+        {event_types.REFERRAL_REPORTED, event_types.REFERRAL_RETURNED, event_types.REFERRAL_OUTCOME_RECORDED}
+    )
 
     def on_referral(self, event: ConsumedEvent) -> list[Case]:
         """A referral reported suspends its case (中止); a referral returned resumes it
-        (反向衔接). The CloudEvent's id is the step's key: a redelivery changes nothing."""
+        (反向衔接); a criminal judgment ends its undecided respondents (referred). The
+        CloudEvent's id is the step's key: a redelivery changes nothing."""
+        if event.type == event_types.REFERRAL_OUTCOME_RECORDED and event.data.get("outcome") != "judged":
+            return []
         try:
             case = self.get_case(UUID(event.data["case_id"]))
         except (NotFound, ValueError):
@@ -150,6 +156,13 @@ class CaseApplication(DeadlineApplication):
                 referral_id=referral_id,
                 suspended_on=date.fromisoformat(event.data["reported_on"]),
                 suspected_offence=event.data["suspected_offence"],
+                command_key=event.id,
+                actor=actor,
+            )
+        elif event.type == event_types.REFERRAL_OUTCOME_RECORDED:
+            changed = case.conclude_by_referral(
+                referral_id=referral_id,
+                judged_on=date.fromisoformat(event.data["on"]),
                 command_key=event.id,
                 actor=actor,
             )

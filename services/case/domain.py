@@ -22,8 +22,9 @@ before the Administrative Penalty Law took effect (BUSINESS_DATE_FLOOR).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -51,15 +52,33 @@ from services.common.identifiers import (
 )
 from services.common.officers import Officer, require_two_officers
 from services.common.personal_data import SealedText
-from services.common.rules import AppliedRule, Catalogue, Codes, Yuan
+from services.common.rules import AppliedRule, Catalogue, Codes, DailySurcharge, RuleNotConfigured, Yuan
 from services.infra.crypto import FieldCipher, is_sealed
 from services.infra.errors import IllegalInCurrentState, NotFound, RuleViolation
 from services.infra.eventstore import TracedAggregate
 from services.infra.idempotency import RemembersCommands
 
-CaseStatus = Literal["filed", "notified", "decided", "not_penalised", "dismissed", "suspended"]
+CaseStatus = Literal[
+    "filed", "notified", "decided", "not_penalised", "referred", "dismissed", "suspended", "closed", "archived"
+]
 RespondentState = Literal[
-    "investigating", "notified", "hearing_requested", "hearing_scheduled", "heard", "decided", "not_penalised"
+    "investigating",
+    "notified",
+    "hearing_requested",
+    "hearing_scheduled",
+    "heard",
+    "decided",
+    "not_penalised",
+    # after the decision (issue 12)
+    "served",
+    "reminded",
+    "enforcement_applied",
+    "paid",
+    "performed",
+    "enforced",
+    "enforcement_refused",
+    "revoked",
+    "referred",
 ]
 Procedure = Literal["ordinary", "simplified"]  # 普通程序, 简易程序
 PartyKind = Literal["enterprise", "natural_person"]
@@ -83,6 +102,16 @@ DiscretionLevel = Literal["exempted", "mitigated", "lighter", "general", "heavie
 # 不予处罚: not established (违法事实不能成立), minor and corrected in time (轻微并及时改正),
 # first offence with slight harm corrected (首违不罚, on the catalogue's list), no fault proved.
 NoPenaltyGround = Literal["not_established", "minor_corrected", "first_offence", "no_fault"]
+# 送达方式: 直接送达 on the spot (当场交付), to an absent party within its period (留置、
+# 邮寄、委托送达), electronic (电子送达, only with the party's recorded consent), public
+# notice (公告送达, counted as served when its period has passed).
+ServiceMethod = Literal["on_the_spot", "absent_party", "electronic", "public_notice"]
+ArrangementKind = Literal["deferral", "instalments"]  # 暂缓缴纳, 分期缴纳
+RemedyKind = Literal["reconsideration", "suit"]  # 行政复议, 行政诉讼
+# 维持 (upheld, or the claim dismissed), 撤销 (revoked), 变更 (changed), 确认无效 (void),
+# 确认违法 (confirmed illegal, the decision left standing).
+RemedyOutcome = Literal["upheld", "revoked", "changed", "void", "confirmed_illegal"]
+CourtRuling = Literal["granted", "refused"]  # 准予执行, 不予执行
 
 # Names and titles are recorded in clear: no personal identifier in them (422).
 Name = Annotated[
@@ -114,6 +143,12 @@ SEIZURE_EXTENSION_RULE = "investigation.seizure.extension"
 PAYMENT_RULE = "payment.due"
 RECONSIDERATION_RULE = "remedy.reconsideration"
 SUIT_RULE = "remedy.suit"
+SUIT_AFTER_RECONSIDERATION_RULE = "remedy.suit_after_reconsideration"
+SURCHARGE_RULE = "payment.surcharge"
+ABSENT_SERVICE_RULE = "service.absent_party"
+PUBLIC_NOTICE_RULE = "service.public_notice"
+COURT_APPLICATION_RULE = "enforcement.court_application"
+REMINDER_WAIT_RULE = "enforcement.reminder_wait"
 FIRST_OFFENCE_LIST_RULE = "no_penalty.first_offence_list"
 # The threshold of a major decision (法制审核, 集体讨论, 听证) by the respondent's kind.
 MAJOR_FINE_RULES: dict[str, str] = {
@@ -222,6 +257,20 @@ class Performance(TypedDict):
     rule_version: int
 
 
+class SurchargeTerms(TypedDict):
+    """The surcharge rule applied (chosen by the first day of late payment), its values as text."""
+
+    rule_id: str
+    rule_version: int
+    percent_per_day: str
+    capped_at_percent: str
+
+
+class Instalment(TypedDict):
+    due_on: str
+    amount_fen: int
+
+
 class Remedies(TypedDict):
     """How and by when to seek remedies (救济途径和期限), from the catalogue's rules."""
 
@@ -248,16 +297,59 @@ CASE_ACTIONS: dict[str, tuple[str, ...]] = {
     "suspended": ("conclude_measure",),
 }
 CASE_ACTIONS["notified"] = tuple(a for a in CASE_ACTIONS["filed"] if a != "dismiss")
+# After the decision (issue 12): a case whose every track concluded closes once every track
+# ended (and no referral is open); a closed case is archived; after that only annotations.
+CASE_ACTIONS["referred"] = ("conclude_measure",)
+for _status in ("decided", "not_penalised", "referred", "dismissed"):
+    CASE_ACTIONS[_status] = (*CASE_ACTIONS[_status], "close_case")
+CASE_ACTIONS["closed"] = ("archive_case", "annotate")
+CASE_ACTIONS["archived"] = ("annotate",)
 MEASURE_ACTIONS = ("extend_measure", "conclude_measure")
+# What a served track with an unpaid fine may do (remedies neither suspend the penalty).
+_UNPAID = ("record_payment", "arrange_payment", "file_remedy", "decide_remedy")
 RESPONDENT_ACTIONS: dict[str, tuple[str, ...]] = {
     "investigating": ("serve_prior_notice", "not_penalise"),
-    "notified": ("serve_prior_notice", "record_statement", "request_hearing", "decide_penalty", "not_penalise"),
+    "notified": (
+        "serve_prior_notice",
+        "record_statement",
+        "request_hearing",
+        "decide_penalty",
+        "not_penalise",
+    ),
     "hearing_requested": ("record_statement", "schedule_hearing"),
     "hearing_scheduled": ("record_statement", "record_hearing"),
     "heard": ("record_statement", "decide_penalty", "not_penalise"),
-    "decided": (),
+    "decided": ("record_service_consent", "serve_decision"),
     "not_penalised": (),
+    "served": (*_UNPAID, "serve_reminder"),
+    "reminded": (*_UNPAID, "apply_to_court"),
+    "enforcement_applied": ("record_payment", "record_court_ruling"),
+    # Ended tracks (a remedy still pending may change or revoke a paid or enforced decision).
+    "paid": ("file_remedy", "decide_remedy"),
+    "performed": ("file_remedy", "decide_remedy"),
+    "enforced": (),
+    "enforcement_refused": (),
+    "revoked": (),
+    "referred": (),
 }
+# A track has ended (履行完毕、强制执行、不予处罚、撤销): the case may close.
+ENDED_TRACKS = frozenset(
+    {"not_penalised", "paid", "performed", "enforced", "enforcement_refused", "revoked", "referred"}
+)
+# A track from its decision on: it moves while the case is decided (or still open for others).
+AFTER_DECISION = frozenset(
+    {
+        "decided",
+        "served",
+        "reminded",
+        "enforcement_applied",
+        "paid",
+        "performed",
+        "enforced",
+        "enforcement_refused",
+        "revoked",
+    }
+)
 # While the case is suspended, dismissed or closed no respondent's track moves.
 OPEN_CASE = frozenset({"filed", "notified"})
 
@@ -314,10 +406,58 @@ class Track:
     penalties: list[Penalty] | None = None
     fine_total_yuan: int | None = None
     no_penalty_ground: str | None = None
+    # after the decision (issue 12)
+    electronic_consent: str | None = None  # the address the party consented to (电子送达地址)
+    service_method: str | None = None
+    served_on: str | None = None  # 送达日 (for a public notice, the day it counts as served)
+    payment_due: str | None = None  # 缴款期限 (moved by an approved deferral or instalments)
+    surcharge: SurchargeTerms | None = None
+    arrangement: str | None = None  # deferral / instalments approved
+    payments: list[dict[str, Any]] = field(default_factory=list)  # {paid_on, amount_fen, receipt}
+    reconsideration_until: str | None = None
+    suit_until: str | None = None
+    remedies: list[dict[str, Any]] = field(default_factory=list)  # {kind, filed_on, decided_on, outcome}
+    reminder_served_on: str | None = None
+    reminder_wait_until: str | None = None
+    court_application_until: str | None = None
+    court_applied_on: str | None = None
+    court_ruling: str | None = None
+    recovered_fen: int = 0
+    corrections: int = 0
 
     @property
     def allowed(self) -> tuple[str, ...]:
         return RESPONDENT_ACTIONS[self.state]
+
+    # -- amounts (分, so that 3% of a fine in yuan is exact) ------------------------------
+    @property
+    def fine_fen(self) -> int:
+        return (self.fine_total_yuan or 0) * 100
+
+    @property
+    def paid_fen(self) -> int:
+        return sum(p["amount_fen"] for p in self.payments)
+
+    def fine_paid_off_on(self) -> date | None:
+        """The day the payments (applied to the fine first) covered the fine: the surcharge stops there."""
+        total = 0
+        for payment in sorted(self.payments, key=lambda p: p["paid_on"]):
+            total += payment["amount_fen"]
+            if total >= self.fine_fen:
+                return date.fromisoformat(payment["paid_on"])
+        return None
+
+    def surcharge_fen(self, as_of: date) -> int:
+        """加处罚款 accrued to ``as_of`` (see :func:`accrued_surcharge_fen`)."""
+        return accrued_surcharge_fen(self.fine_fen, self.payment_due, self.surcharge, self.fine_paid_off_on(), as_of)
+
+    def outstanding_fen(self, as_of: date) -> int:
+        """The fine and the surcharge accrued to ``as_of``, less what was paid (and recovered)."""
+        return max(0, self.fine_fen + self.surcharge_fen(as_of) - self.paid_fen - self.recovered_fen)
+
+    @property
+    def remedy_pending(self) -> dict[str, Any] | None:
+        return next((r for r in self.remedies if r.get("decided_on") is None), None)
 
     @property
     def kind(self) -> str:
@@ -335,18 +475,51 @@ class Track:
         return max(dated, key=lambda step: step[1]) if dated else None
 
 
+def accrued_surcharge_fen(
+    fine_fen: int, payment_due: str | None, terms: SurchargeTerms | None, paid_off_on: date | None, as_of: date
+) -> int:
+    """加处罚款 accrued to ``as_of`` (inclusive), in fen: the catalogue's percent of the
+    fine (罚款数额, not what is left of it) a day from the day after the payment period,
+    until the day the fine was paid, capped at the catalogue's percent of the fine
+    (行政处罚法 Art. 72). The ledger computes it with the same function."""
+    if terms is None or payment_due is None or fine_fen == 0:
+        return 0
+    until = min(as_of, paid_off_on) if paid_off_on else as_of
+    days = (until - date.fromisoformat(payment_due)).days
+    if days <= 0:
+        return 0
+    per_day = Decimal(fine_fen) * Decimal(terms["percent_per_day"]) / 100
+    cap = Decimal(fine_fen) * Decimal(terms["capped_at_percent"]) / 100
+    return int(min(per_day * days, cap).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# A track before its decision (what the decision deadline waits for).
+BEFORE_DECISION = frozenset({"investigating", "notified", "hearing_requested", "hearing_scheduled", "heard"})
+
+
 def case_status(states: list[str], ended_as: str | None) -> str:
     """A case's status from its respondents' states: every track concluded is decided
-    (one penalty at least) or not_penalised; a notice served, notified; else filed. A
-    dismissal or suspension (``ended_as``) is the status whatever the tracks."""
-    concluded = [state for state in states if state in ("decided", "not_penalised")]
+    (one penalty at least, whatever happened after the decision) or not_penalised; a
+    notice served, notified; else filed. A dismissal, suspension, closure or archive
+    (``ended_as``) is the status whatever the tracks."""
+    concluded = [state for state in states if state not in BEFORE_DECISION]
     if ended_as:
         return ended_as
     if len(concluded) == len(states):
-        return "decided" if "decided" in concluded else "not_penalised"
+        if all(state in ("not_penalised", "referred") for state in concluded):
+            return "referred" if "referred" in concluded else "not_penalised"
+        return "decided"
     if any(state != "investigating" for state in states):
         return "notified"
     return "filed"
+
+
+def track_actions(status: str, state: str) -> tuple[str, ...]:
+    """What a respondent in ``state`` may do while the case is ``status``: before the
+    decision only in an open case; from the decision on also once the case is decided."""
+    if status in OPEN_CASE or (status == "decided" and state in AFTER_DECISION):
+        return RESPONDENT_ACTIONS[state]
+    return ()
 
 
 def allowed_actions(status: str, state: str | None = None) -> list[str]:
@@ -354,7 +527,7 @@ def allowed_actions(status: str, state: str | None = None) -> list[str]:
     ledger shows it."""
     if state is None:
         return list(CASE_ACTIONS[status])
-    return list(RESPONDENT_ACTIONS[state]) if status in OPEN_CASE else []
+    return list(track_actions(status, state))
 
 
 # -- rules -------------------------------------------------------------------------------
@@ -885,6 +1058,29 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             case.settle_status()
             case.remember(self.command_key, self.command_fingerprint)
 
+    class ConcludedByReferral(TracedAggregate.Event):
+        """The referral ended in a criminal judgment (刑事判决), learnt from
+        ``referral.outcome_recorded.v1``: the respondents not yet decided are referred (their
+        tracks end: 不再给予行政处罚 for what the court punished), the referral is no longer
+        open, and a case it suspended goes on to its closure."""
+
+        cloud_type = event_types.CASE_CONCLUDED_BY_REFERRAL
+        referral_id: str
+        judged_on: str
+        respondents: list[int]  # the tracks it ends
+        resumed: bool
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.open_referrals = [r for r in case.open_referrals if r != self.referral_id]
+            for number in self.respondents:
+                case.tracks[number - 1].state = "referred"
+            if self.resumed:
+                case.ended_as = None
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
     class ReportedToAgency(TracedAggregate.Event):
         """简易程序: the on-the-spot decision reported to the agency for filing (备案)."""
 
@@ -895,6 +1091,301 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
 
         def apply(self, case: Case) -> None:
             case.reported_on = self.reported_on
+            case.remember(self.command_key, self.command_fingerprint)
+
+    # -- after the decision (issue 12) -----------------------------------------------------
+
+    class ServiceConsentRecorded(TracedAggregate.Event):
+        """The party's consent to electronic service (同意电子送达), with the address it gave
+        and the document it signed (送达地址确认书)."""
+
+        cloud_type = event_types.CASE_SERVICE_CONSENT_RECORDED
+        respondent: int
+        consented_on: str
+        address: str
+        document: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.tracks[self.respondent - 1].electronic_consent = self.address
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class DecisionServed(TracedAggregate.Event):
+        """行政处罚决定书送达: the day it was served (for a public notice, the day it counts
+        as served) starts the payment period (a deadline of the case) and the party's
+        remedy periods; the surcharge rule is the one in force on the first day late."""
+
+        cloud_type = event_types.CASE_DECISION_SERVED
+        respondent: int
+        decision_number: str
+        method: ServiceMethod
+        served_on: str
+        published_on: str | None
+        address: str | None
+        document: DocumentRef
+        payment_deadline: RecordedDeadline | None
+        surcharge: SurchargeTerms | None
+        reconsideration_until: str
+        suit_until: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.service_method = self.method
+            track.served_on = self.served_on
+            track.reconsideration_until = self.reconsideration_until
+            track.suit_until = self.suit_until
+            track.surcharge = self.surcharge
+            if self.payment_deadline is None:
+                track.state = "performed"  # no fine: performed by its service
+            else:
+                track.state = "served"
+                track.payment_due = self.payment_deadline["due_on"]
+                case.add_deadline(self.payment_deadline)
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class PaymentArranged(TracedAggregate.Event):
+        """暂缓或者分期缴纳 approved on the party's application (行政处罚法 Art. 66): the
+        payment deadline moves (for instalments to the last one's day)."""
+
+        cloud_type = event_types.CASE_PAYMENT_ARRANGED
+        respondent: int
+        kind: ArrangementKind
+        applied_on: str
+        approved_on: str
+        approver: Approver
+        reason: str
+        instalments: list[Instalment]
+        payment_deadline: RecordedDeadline
+        previous_due_on: str
+        surcharge: SurchargeTerms
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.arrangement = self.kind
+            track.payment_due = self.payment_deadline["due_on"]
+            track.surcharge = self.surcharge
+            case.deadlines[self.payment_deadline["name"]]["deadline"] = self.payment_deadline
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class PaymentRecorded(TracedAggregate.Event):
+        """罚款缴纳 at the bank (never to the agency), by the bank's receipt reference; a
+        part of what is due, or all of it (the fine, then the surcharge accrued)."""
+
+        cloud_type = event_types.CASE_PAYMENT_RECORDED
+        respondent: int
+        paid_on: str
+        amount_fen: int
+        bank: str
+        receipt_reference: str
+        surcharge_accrued_fen: int
+        outstanding_fen: int
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.payments = [
+                *track.payments,
+                {"paid_on": self.paid_on, "amount_fen": self.amount_fen, "receipt": self.receipt_reference},
+            ]
+            if self.outstanding_fen == 0:
+                track.state = "paid"
+                case.close_deadline(_payment_deadline(self.respondent))
+                case.close_deadline(_court_deadline(self.respondent))
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class RemedyFiled(TracedAggregate.Event):
+        """行政复议 applied for or 行政诉讼 filed, within its period (neither suspends the penalty)."""
+
+        cloud_type = event_types.CASE_REMEDY_FILED
+        respondent: int
+        kind: RemedyKind
+        filed_on: str
+        organ: str
+        within: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.remedies = [*track.remedies, {"kind": self.kind, "filed_on": self.filed_on, "organ": self.organ}]
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class RemedyDecided(TracedAggregate.Event):
+        """复议决定 or 判决: upheld, or the decision revoked, changed, declared void or
+        illegal (the correction follows as its own event)."""
+
+        cloud_type = event_types.CASE_REMEDY_DECIDED
+        respondent: int
+        kind: RemedyKind
+        decided_on: str
+        outcome: RemedyOutcome
+        document: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            pending = track.remedy_pending
+            assert pending is not None
+            track.remedies = [
+                {**r, "decided_on": self.decided_on, "outcome": self.outcome} if r is pending else r
+                for r in track.remedies
+            ]
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class DecisionCorrected(TracedAggregate.Event):
+        """The correction a remedy's outcome makes to a decision (纠错): revoked, changed
+        (its new penalties), void or confirmed illegal. Self-contained like the decision,
+        so the disclosure service and Credit China can follow it without reading the case;
+        the decision's own event stays as it was."""
+
+        cloud_type = event_types.CASE_DECISION_CORRECTED
+        respondent: int
+        decision_number: str
+        correction: Literal["revoked", "changed", "void", "confirmed_illegal"]
+        by: RemedyKind
+        corrected_on: str
+        agency: Agency
+        party: RecordedParty
+        previous_penalties: list[Penalty]
+        penalties: list[Penalty]
+        fine_total_yuan: int
+        # Whether the publication of the decision must be withdrawn (revoked or void).
+        withdraw_publication: bool
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.corrections += 1
+            track.penalties = self.penalties
+            track.fine_total_yuan = self.fine_total_yuan
+            if self.correction in ("revoked", "void"):
+                track.state = "revoked"
+                case.close_deadline(_payment_deadline(self.respondent))
+                case.close_deadline(_court_deadline(self.respondent))
+            elif (
+                track.state in ("served", "reminded", "enforcement_applied")
+                and track.outstanding_fen(date.fromisoformat(self.corrected_on)) == 0
+            ):
+                track.state = "paid"  # changed to what was paid already
+                case.close_deadline(_payment_deadline(self.respondent))
+                case.close_deadline(_court_deadline(self.respondent))
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class ReminderServed(TracedAggregate.Event):
+        """催告书 served (行政强制法 Art. 54): the party neither paid nor sought remedies;
+        the court application may follow after the reminder's period, within the window
+        from the end of the remedy periods (a deadline of the case)."""
+
+        cloud_type = event_types.CASE_REMINDER_SERVED
+        respondent: int
+        served_on: str
+        document: DocumentRef
+        outstanding_fen: int
+        wait_deadline: RecordedDeadline
+        court_application_deadline: RecordedDeadline
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.state = "reminded"
+            track.reminder_served_on = self.served_on
+            track.reminder_wait_until = self.wait_deadline["due_on"]
+            track.court_application_until = self.court_application_deadline["due_on"]
+            case.close_deadline(_payment_deadline(self.respondent))  # its step is now the court's
+            case.add_deadline(self.court_application_deadline)
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class CourtApplied(TracedAggregate.Event):
+        """申请人民法院强制执行 (行政强制法 Art. 53, 54), with what was outstanding."""
+
+        cloud_type = event_types.CASE_COURT_APPLIED
+        respondent: int
+        applied_on: str
+        court: str
+        outstanding_fen: int
+        document: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.state = "enforcement_applied"
+            track.court_applied_on = self.applied_on
+            case.close_deadline(_court_deadline(self.respondent))
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class CourtRuled(TracedAggregate.Event):
+        """The court's ruling (准予执行 / 不予执行裁定) and what its enforcement recovered."""
+
+        cloud_type = event_types.CASE_COURT_RULED
+        respondent: int
+        ruled_on: str
+        ruling: CourtRuling
+        recovered_fen: int
+        document: DocumentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            track = case.tracks[self.respondent - 1]
+            track.court_ruling = self.ruling
+            track.recovered_fen = self.recovered_fen
+            track.state = "enforced" if self.ruling == "granted" else "enforcement_refused"
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class Closed(TracedAggregate.Event):
+        """结案: every respondent's track ended and no referral is open."""
+
+        cloud_type = event_types.CASE_CLOSED
+        closed_on: str
+        summary: str
+        tracks: dict[str, str]  # respondent number → how its track ended
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.ended_as = "closed"
+            case.closed_on = self.closed_on
+            for state in case.deadlines.values():
+                state["open"] = False
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class Archived(TracedAggregate.Event):
+        """归档: the case file is sealed; after this only annotations are added."""
+
+        cloud_type = event_types.CASE_ARCHIVED
+        archived_on: str
+        archive_reference: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.ended_as = "archived"
+            case.archived_on = self.archived_on
+            case.settle_status()
+            case.remember(self.command_key, self.command_fingerprint)
+
+    class Annotated(TracedAggregate.Event):
+        """备注 on a closed or archived case: adds to the file, changes nothing in it."""
+
+        cloud_type = event_types.CASE_ANNOTATED
+        annotated_on: str
+        text: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            case.annotations += 1
             case.remember(self.command_key, self.command_fingerprint)
 
     def __init__(
@@ -936,13 +1427,16 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         # Referrals reported and not come back (行刑衔接): the case may not close meanwhile.
         self.open_referrals: list[str] = []
         self.reported_on: str | None = None
+        self.closed_on: str | None = None
+        self.archived_on: str | None = None
+        self.annotations = 0
         self.status: str = "filed"
         self.remember(command_key, command_fingerprint)
 
     def settle_status(self) -> None:
         """The case's status from its tracks (module docstring)."""
         self.status = case_status([t.state for t in self.tracks], self.ended_as)
-        if self.status in ("decided", "not_penalised", "dismissed"):
+        if self.status in ("decided", "not_penalised", "referred", "dismissed"):
             self.close_deadline(DECISION_DEADLINE)  # the step is taken
 
     @property
@@ -958,7 +1452,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         return actions
 
     def respondent_actions(self, track: Track) -> tuple[str, ...]:
-        return track.allowed if self.status in OPEN_CASE else ()
+        return track_actions(self.status, track.state)
 
     def _require(self, action: str) -> None:
         if action not in CASE_ACTIONS[self.status]:
@@ -970,7 +1464,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         track = self.tracks[number - 1]
         allowed = self.respondent_actions(track)
         if action not in allowed:
-            state = track.state if self.status in OPEN_CASE else f"{track.state}, the case {self.status}"
+            state = track.state if allowed or self.status in OPEN_CASE else f"{track.state}, the case {self.status}"
             raise IllegalTransition(
                 action, state, allowed, why=f"'{action}' is not allowed while respondent {number} is '{state}'"
             )
@@ -1722,6 +2216,25 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         )
         return True
 
+    def conclude_by_referral(
+        self, *, referral_id: str, judged_on: date, command_key: str, actor: dict[str, Any]
+    ) -> bool:
+        """A referral's criminal judgment ends the respondents not yet decided (referred).
+        False for a redelivery, or a referral the case did not suspend for."""
+        if self.remembers(command_key) or referral_id not in self.open_referrals:
+            return False
+        self.trigger_event(
+            self.ConcludedByReferral,
+            referral_id=referral_id,
+            judged_on=judged_on.isoformat(),
+            respondents=[t.number for t in self.tracks if t.state in BEFORE_DECISION],
+            resumed=self.ended_as == "suspended" and self.open_referrals == [referral_id],
+            command_key=command_key,
+            command_fingerprint=command_key,
+            actor=actor,
+        )
+        return True
+
     # -- the simplified procedure (简易程序) ----------------------------------------------
     @classmethod
     def decide_on_the_spot(
@@ -1823,6 +2336,555 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             command_fingerprint=command_fingerprint,
         )
 
+    # -- commands: after the decision (issue 12) ---------------------------------------
+    def record_service_consent(
+        self,
+        *,
+        respondent: int,
+        consented_on: date,
+        address: str,
+        document: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """同意电子送达: the party's consent, with the address it gave, before the decision is served."""
+        track = self._track(respondent, "record_service_consent")
+        check_business_date("/consented_on", consented_on, latest, not_before=("filed_on", self.filed_on))
+        if not address.strip():
+            raise RuleViolation("/address", "address-required", "electronic service needs the address consented to")
+        self.trigger_event(
+            self.ServiceConsentRecorded,
+            respondent=track.number,
+            consented_on=consented_on.isoformat(),
+            address=address.strip(),
+            document=document,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def serve_decision(
+        self,
+        *,
+        respondent: int,
+        method: ServiceMethod,
+        served_on: date | None,
+        published_on: date | None,
+        document: DocumentRef,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """送达 (行政处罚法 Art. 61): on the spot the day it was decided; to an absent party
+        within the catalogue's period from the decision; electronically only to the address
+        the party consented to; by public notice counted as served when the catalogue's
+        period from its publication has passed (recorded then, the day it counts as served).
+        Service opens the payment deadline (when there is a fine) and the remedy periods."""
+        track = self._track(respondent, "serve_decision")
+        assert track.decided_on is not None and track.decision_number is not None
+        region = self.agency["region_code"]
+        decided = date.fromisoformat(track.decided_on)
+        address = None
+        if method == "public_notice":
+            if published_on is None:
+                raise RuleViolation("/published_on", "published-on-required", "a public notice needs its date")
+            check_business_date("/published_on", published_on, latest, not_before=("decided_on", decided))
+            deemed = catalogue.procedural_deadline(PUBLIC_NOTICE_RULE, published_on, region=region).due_on
+            if served_on is not None and served_on != deemed:
+                raise RuleViolation(
+                    "/served_on", "public-notice-served-on", f"a notice of {published_on} counts as served on {deemed}"
+                )
+            if deemed > latest:
+                raise RuleViolation(
+                    "/published_on",
+                    "public-notice-period-running",
+                    f"the notice counts as served on {deemed} ({PUBLIC_NOTICE_RULE}): record the service then",
+                )
+            served = deemed
+        else:
+            if served_on is None:
+                raise RuleViolation("/served_on", "served-on-required", "the day of service is required")
+            if published_on is not None:
+                raise RuleViolation(
+                    "/published_on", "only-public-notice", "only a public notice has a publication date"
+                )
+            check_business_date("/served_on", served_on, latest, not_before=("decided_on", decided))
+            served = served_on
+        if method == "on_the_spot" and served != decided:
+            raise RuleViolation(
+                "/served_on", "on-the-spot-same-day", f"served on the spot means on the decision's day ({decided})"
+            )
+        if method == "absent_party":
+            within = catalogue.procedural_deadline(ABSENT_SERVICE_RULE, decided, region=region)
+            if served > within.due_on:
+                raise RuleViolation(
+                    "/served_on",
+                    "absent-party-service-period",
+                    f"a decision of {decided} is served on an absent party by {within.due_on} ({ABSENT_SERVICE_RULE})",
+                )
+        if method == "electronic":
+            if track.electronic_consent is None:
+                raise RuleViolation(
+                    "/method",
+                    "electronic-service-consent",
+                    f"respondent {respondent} has not consented to electronic service (行政处罚法 Art. 61)",
+                )
+            address = track.electronic_consent
+        payment = None
+        surcharge = None
+        if track.fine_fen:
+            due = catalogue.procedural_deadline(PAYMENT_RULE, served, region=region)
+            payment = recorded_deadline(_payment_deadline(respondent), due)
+            surcharge = _surcharge_terms(catalogue, due.due_on, region)
+        self.trigger_event(
+            self.DecisionServed,
+            respondent=respondent,
+            decision_number=track.decision_number,
+            method=method,
+            served_on=served.isoformat(),
+            published_on=published_on.isoformat() if published_on else None,
+            address=address,
+            document=document,
+            payment_deadline=payment,
+            surcharge=surcharge,
+            reconsideration_until=catalogue.procedural_deadline(
+                RECONSIDERATION_RULE, served, region=region
+            ).due_on.isoformat(),
+            suit_until=catalogue.procedural_deadline(SUIT_RULE, served, region=region).due_on.isoformat(),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def arrange_payment(
+        self,
+        *,
+        respondent: int,
+        kind: ArrangementKind,
+        applied_on: date,
+        approved_on: date,
+        approver: Approver,
+        reason: str,
+        due_on: date | None,
+        instalments: list[Instalment],
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """暂缓或者分期缴纳 (行政处罚法 Art. 66), applied for within the payment period and
+        approved: a deferral to a later day, or instalments covering the unpaid fine; the
+        payment deadline (and the first day of surcharge) moves to the new (last) day."""
+        track = self._track(respondent, "arrange_payment")
+        assert track.payment_due is not None
+        check_business_date("/applied_on", applied_on, latest, not_before=("served_on", track.served_on))
+        check_business_date("/approved_on", approved_on, latest, not_before=("applied_on", applied_on))
+        if applied_on > date.fromisoformat(track.payment_due):
+            raise RuleViolation(
+                "/applied_on",
+                "apply-within-payment-period",
+                f"a deferral or instalments must be applied for by {track.payment_due} ({PAYMENT_RULE})",
+            )
+        if not reason.strip():
+            raise RuleViolation("/reason", "reason-required", "a deferral or instalments must give its reason")
+        refuse_personal_data_in_text("/reason", reason)
+        if kind == "deferral":
+            if due_on is None or instalments:
+                raise RuleViolation("/due_on", "deferral-due-on", "a deferral gives its new day and no instalments")
+            new_due = due_on
+        else:
+            if due_on is not None or len(instalments) < 2:
+                raise RuleViolation("/instalments", "instalments", "instalments are two or more, each with its day")
+            days = [i["due_on"] for i in instalments]
+            if days != sorted(set(days)) or any(i["amount_fen"] <= 0 for i in instalments):
+                raise RuleViolation(
+                    "/instalments", "instalments", "instalments on distinct days in order, each positive"
+                )
+            unpaid = track.fine_fen - track.paid_fen
+            if sum(i["amount_fen"] for i in instalments) != unpaid:
+                raise RuleViolation("/instalments", "instalments-sum", f"the instalments must add up to {unpaid} fen")
+            new_due = date.fromisoformat(days[-1])
+        if new_due <= date.fromisoformat(track.payment_due):
+            raise RuleViolation("/due_on", "later-due-date", f"the new day must be after {track.payment_due}")
+        current = self.deadlines[_payment_deadline(respondent)]["deadline"]
+        self.trigger_event(
+            self.PaymentArranged,
+            respondent=respondent,
+            kind=kind,
+            applied_on=applied_on.isoformat(),
+            approved_on=approved_on.isoformat(),
+            approver=approver,
+            reason=reason,
+            instalments=instalments,
+            payment_deadline=RecordedDeadline(**{**current, "due_on": new_due.isoformat()}),
+            previous_due_on=current["due_on"],
+            surcharge=_surcharge_terms(catalogue, new_due, self.agency["region_code"]),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def record_payment(
+        self,
+        *,
+        respondent: int,
+        paid_on: date,
+        amount_fen: int,
+        bank: str,
+        receipt_reference: str,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """罚款缴纳 at the bank (行政处罚法 Art. 67: never to the agency), by its receipt
+        reference; applied to the fine first, then to the surcharge accrued on that day;
+        no more than is outstanding. The track ends (paid) when nothing is."""
+        track = self._track(respondent, "record_payment")
+        last = max((p["paid_on"] for p in track.payments), default=None)
+        check_business_date(
+            "/paid_on", paid_on, latest, not_before=("paid_on", last) if last else ("served_on", track.served_on)
+        )
+        if amount_fen <= 0:
+            raise RuleViolation("/amount_fen", "positive-amount", "a payment is a positive amount")
+        if not receipt_reference.strip() or not bank.strip():
+            raise RuleViolation(
+                "/receipt_reference",
+                "bank-receipt",
+                "a fine is paid to a bank: give the bank and its receipt reference",
+            )
+        if any(p["receipt"] == receipt_reference.strip() for p in track.payments):
+            raise RuleViolation("/receipt_reference", "receipt-once", "this receipt was recorded already")
+        outstanding = track.outstanding_fen(paid_on)
+        if amount_fen > outstanding:
+            raise RuleViolation(
+                "/amount_fen", "overpayment", f"{amount_fen} fen is more than the {outstanding} fen outstanding"
+            )
+        self.trigger_event(
+            self.PaymentRecorded,
+            respondent=respondent,
+            paid_on=paid_on.isoformat(),
+            amount_fen=amount_fen,
+            bank=bank.strip(),
+            receipt_reference=receipt_reference.strip(),
+            surcharge_accrued_fen=track.surcharge_fen(paid_on),
+            outstanding_fen=outstanding - amount_fen,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def file_remedy(
+        self,
+        *,
+        respondent: int,
+        kind: RemedyKind,
+        filed_on: date,
+        organ: str,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """行政复议 within its period of service; 行政诉讼 within its period of service, or
+        of the reconsideration decision if there was one; one at a time, no
+        reconsideration after a suit. Neither suspends the penalty (the track runs on)."""
+        track = self._track(respondent, "file_remedy")
+        check_business_date("/filed_on", filed_on, latest, not_before=("served_on", track.served_on))
+        if track.remedy_pending is not None:
+            raise RuleViolation("/kind", "remedy-pending", f"a {track.remedy_pending['kind']} is pending")
+        kinds = [r["kind"] for r in track.remedies]
+        if "suit" in kinds or (kind == "reconsideration" and kinds):
+            raise RuleViolation("/kind", "remedy-used", f"respondent {respondent} already sought {', '.join(kinds)}")
+        refuse_personal_data_in_text("/organ", organ)
+        if kind == "reconsideration":
+            until, rule = track.reconsideration_until, RECONSIDERATION_RULE
+        elif kinds:  # a suit after the reconsideration decision
+            decided = date.fromisoformat(track.remedies[-1]["decided_on"])
+            region = self.agency["region_code"]
+            until = catalogue.procedural_deadline(
+                SUIT_AFTER_RECONSIDERATION_RULE, decided, region=region
+            ).due_on.isoformat()
+            rule = SUIT_AFTER_RECONSIDERATION_RULE
+        else:
+            until, rule = track.suit_until, SUIT_RULE
+        assert until is not None
+        if filed_on > date.fromisoformat(until):
+            raise RuleViolation("/filed_on", "remedy-period", f"a {kind} had to be filed by {until} ({rule})")
+        self.trigger_event(
+            self.RemedyFiled,
+            respondent=respondent,
+            kind=kind,
+            filed_on=filed_on.isoformat(),
+            organ=organ,
+            within=f"by {until} ({rule})",
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def decide_remedy(
+        self,
+        *,
+        respondent: int,
+        decided_on: date,
+        outcome: RemedyOutcome,
+        penalties: list[Penalty] | None,
+        document: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """The pending remedy decided. A decision revoked, changed, declared void or
+        illegal is corrected by a DecisionCorrected event (its own history stays); a change
+        gives the new penalties, never heavier (复议、诉讼不得加重: 行政复议法 Art. 63)."""
+        track = self._track(respondent, "decide_remedy")
+        pending = track.remedy_pending
+        if pending is None:
+            raise IllegalTransition(
+                "decide_remedy",
+                track.state,
+                self.respondent_actions(track),
+                why=f"respondent {respondent} has no remedy pending",
+            )
+        check_business_date("/decided_on", decided_on, latest, not_before=("filed_on", pending["filed_on"]))
+        assert track.penalties is not None and track.decision_number is not None
+        if outcome == "changed":
+            if not penalties:
+                raise RuleViolation("/penalties", "changed-penalties", "a changed decision gives its new penalties")
+            validate_penalties(penalties)
+            heavier = heavier_than(penalties, track.penalties)
+            if heavier:
+                raise RuleViolation(
+                    "/penalties", "no-heavier-on-remedy", f"a remedy may not make it heavier ({heavier})"
+                )
+        elif penalties:
+            raise RuleViolation("/penalties", "penalties-only-when-changed", "only a changed decision gives penalties")
+        self.trigger_event(
+            self.RemedyDecided,
+            respondent=respondent,
+            kind=pending["kind"],
+            decided_on=decided_on.isoformat(),
+            outcome=outcome,
+            document=document,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+        if outcome == "upheld":
+            return
+        after = penalties if outcome == "changed" else track.penalties
+        if outcome in ("revoked", "void"):
+            after = []
+        assert after is not None
+        self.trigger_event(
+            self.DecisionCorrected,
+            respondent=respondent,
+            decision_number=track.decision_number,
+            correction=outcome,
+            by=pending["kind"],
+            corrected_on=decided_on.isoformat(),
+            agency=self.agency,
+            party=track.party,
+            previous_penalties=track.penalties,
+            penalties=after,
+            fine_total_yuan=fine_total(after),
+            withdraw_publication=outcome in ("revoked", "void"),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def serve_reminder(
+        self,
+        *,
+        respondent: int,
+        served_on: date,
+        document: DocumentRef,
+        catalogue: Catalogue,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """催告 (行政强制法 Art. 54) after the payment period, to a party who neither paid
+        nor sought a remedy. Opens the court application's window: within the catalogue's
+        period from the end of the remedy periods."""
+        track = self._track(respondent, "serve_reminder")
+        assert track.payment_due is not None and track.suit_until is not None
+        check_business_date("/served_on", served_on, latest, not_before=("served_on", track.served_on))
+        if served_on <= date.fromisoformat(track.payment_due):
+            raise RuleViolation(
+                "/served_on", "payment-period-running", f"respondent {respondent} may pay until {track.payment_due}"
+            )
+        if track.remedies:
+            raise RuleViolation("/respondent", "remedy-sought", f"respondent {respondent} sought a remedy: no reminder")
+        region = self.agency["region_code"]
+        wait = catalogue.procedural_deadline(REMINDER_WAIT_RULE, served_on, region=region)
+        remedy_end = max(
+            date.fromisoformat(track.suit_until), date.fromisoformat(track.reconsideration_until or track.suit_until)
+        )
+        window = catalogue.procedural_deadline(COURT_APPLICATION_RULE, remedy_end, region=region, step_date=served_on)
+        self.trigger_event(
+            self.ReminderServed,
+            respondent=respondent,
+            served_on=served_on.isoformat(),
+            document=document,
+            outstanding_fen=track.outstanding_fen(served_on),
+            wait_deadline=recorded_deadline(f"reminder_wait_{respondent}", wait),
+            court_application_deadline=recorded_deadline(_court_deadline(respondent), window),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def apply_to_court(
+        self,
+        *,
+        respondent: int,
+        applied_on: date,
+        court: str,
+        document: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """申请人民法院强制执行 (行政强制法 Art. 53, 54): only after the reminder's period
+        has passed and the remedy periods ended unused, within the window after them."""
+        track = self._track(respondent, "apply_to_court")
+        assert track.reminder_wait_until and track.court_application_until and track.suit_until
+        check_business_date("/applied_on", applied_on, latest, not_before=("reminder", track.reminder_served_on))
+        if track.remedies:
+            raise RuleViolation("/respondent", "remedy-sought", f"respondent {respondent} sought a remedy")
+        if applied_on <= date.fromisoformat(track.reminder_wait_until):
+            raise RuleViolation(
+                "/applied_on",
+                "reminder-period-running",
+                f"the reminder served on {track.reminder_served_on} runs until {track.reminder_wait_until}"
+                f" ({REMINDER_WAIT_RULE}): apply after it",
+            )
+        remedy_end = max(track.suit_until, track.reconsideration_until or track.suit_until)
+        if applied_on <= date.fromisoformat(remedy_end):
+            raise RuleViolation(
+                "/applied_on", "remedy-period-running", f"the party may seek a remedy until {remedy_end}"
+            )
+        if applied_on > date.fromisoformat(track.court_application_until):
+            raise RuleViolation(
+                "/applied_on",
+                "court-application-window",
+                f"the application had to be made by {track.court_application_until} ({COURT_APPLICATION_RULE})",
+            )
+        refuse_personal_data_in_text("/court", court)
+        self.trigger_event(
+            self.CourtApplied,
+            respondent=respondent,
+            applied_on=applied_on.isoformat(),
+            court=court,
+            outstanding_fen=track.outstanding_fen(applied_on),
+            document=document,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def record_court_ruling(
+        self,
+        *,
+        respondent: int,
+        ruled_on: date,
+        ruling: CourtRuling,
+        recovered_fen: int,
+        document: DocumentRef,
+        latest: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """The court's ruling and what its enforcement recovered (no more than was
+        outstanding): the track ends, enforced or refused."""
+        track = self._track(respondent, "record_court_ruling")
+        check_business_date("/ruled_on", ruled_on, latest, not_before=("applied_on", track.court_applied_on))
+        outstanding = track.outstanding_fen(ruled_on)
+        if recovered_fen < 0 or recovered_fen > outstanding or (ruling == "refused" and recovered_fen):
+            raise RuleViolation(
+                "/recovered_fen", "recovered", f"between 0 and the {outstanding} fen outstanding (0 if refused)"
+            )
+        self.trigger_event(
+            self.CourtRuled,
+            respondent=respondent,
+            ruled_on=ruled_on.isoformat(),
+            ruling=ruling,
+            recovered_fen=recovered_fen,
+            document=document,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def close_case(
+        self, *, closed_on: date, summary: str, latest: date, command_key: str, command_fingerprint: str
+    ) -> None:
+        """结案 when every respondent's track ended (paid, performed, enforced, not
+        penalised, revoked) or the case was dismissed, and no referral is open (不得以罚代刑)."""
+        self._require("close_case")
+        # A dismissed case (撤销立案) ends every track with it.
+        running = [t for t in self.tracks if t.state not in ENDED_TRACKS and self.status != "dismissed"]
+        if running:
+            track = running[0]
+            raise IllegalTransition(
+                "close_case",
+                self.status,
+                self.allowed_actions,
+                why=f"respondent {track.number} is '{track.state}': every track must end before the case closes",
+            )
+        if self.open_referrals:
+            raise IllegalTransition(
+                "close_case",
+                self.status,
+                self.allowed_actions,
+                why=f"referral {self.open_referrals[0]} is open: the case cannot close until it comes back",
+            )
+        check_business_date("/closed_on", closed_on, latest, not_before=("the last step", self._last_step_on()))
+        refuse_personal_data_in_text("/summary", summary)
+        self.trigger_event(
+            self.Closed,
+            closed_on=closed_on.isoformat(),
+            summary=summary,
+            tracks={str(t.number): t.state for t in self.tracks},
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def archive_case(
+        self, *, archived_on: date, archive_reference: str, latest: date, command_key: str, command_fingerprint: str
+    ) -> None:
+        """归档 of a closed case: after it only annotations."""
+        self._require("archive_case")
+        check_business_date("/archived_on", archived_on, latest, not_before=("closed_on", self.closed_on))
+        if not archive_reference.strip():
+            raise RuleViolation("/archive_reference", "archive-reference", "the archive's file reference is required")
+        self.trigger_event(
+            self.Archived,
+            archived_on=archived_on.isoformat(),
+            archive_reference=archive_reference.strip(),
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def annotate(
+        self, *, annotated_on: date, text: str, latest: date, command_key: str, command_fingerprint: str
+    ) -> None:
+        """备注 on a closed or archived case (adds to its file, changes nothing)."""
+        self._require("annotate")
+        check_business_date("/annotated_on", annotated_on, latest, not_before=("closed_on", self.closed_on))
+        if not text.strip():
+            raise RuleViolation("/text", "text-required", "an annotation has text")
+        refuse_personal_data_in_text("/text", text)
+        self.trigger_event(
+            self.Annotated,
+            annotated_on=annotated_on.isoformat(),
+            text=text,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def _last_step_on(self) -> str:
+        days = [self.filed_on]
+        for t in self.tracks:
+            days += [d for d in (t.decided_on, t.served_on, t.court_applied_on, t.reminder_served_on) if d]
+            days += [p["paid_on"] for p in t.payments]
+            days += [r["decided_on"] for r in t.remedies if r.get("decided_on")]
+        return max(days)
+
     # -- deadlines -----------------------------------------------------------------------
 
     def extend_deadline(
@@ -1838,6 +2900,15 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
     ) -> None:
         """延期 or 中止 approved by the agency head: a new due date, with the reason; the
         earlier due date and its events stay in the history."""
+        if self.status in ("closed", "archived"):
+            raise IllegalTransition("extend_deadline", self.status, self.allowed_actions)
+        if name.startswith(("payment_", "court_application_")):
+            raise RuleViolation(
+                "/name",
+                "not-extensible",
+                f"'{name}' is the party's payment period (moved only by an approved deferral or instalments)"
+                " or the statutory window of the court application (not extensible)",
+            )
         state = self.deadlines.get(name)
         if state is None or not state["open"]:
             raise DeadlineNotOpen(name, [d["name"] for d in self.open_deadlines()])
@@ -1868,6 +2939,14 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
 
 def _measure_deadline(number: int) -> str:
     return f"measure_{number}"
+
+
+def _payment_deadline(respondent: int) -> str:
+    return f"payment_{respondent}"
+
+
+def _court_deadline(respondent: int) -> str:
+    return f"court_application_{respondent}"
 
 
 def _is_investigator(person: Reviewer, investigators: list[Officer]) -> bool:
@@ -1904,6 +2983,20 @@ def _remedies(organ: str, court: str, catalogue: Catalogue, decided_on: date, re
         reconsideration_within=_within(reconsideration),
         court=court,
         suit_within=_within(suit),
+    )
+
+
+def _surcharge_terms(catalogue: Catalogue, due_on: date, region: str) -> SurchargeTerms:
+    """The surcharge rule in force on the first day late (the day after ``due_on``)."""
+    applied = catalogue.procedural(SURCHARGE_RULE, due_on + timedelta(days=1), region)
+    value = applied.value
+    if not isinstance(value, DailySurcharge):
+        raise RuleNotConfigured(f"{applied.rule_id} v{applied.rule_version} has no daily surcharge configured")
+    return SurchargeTerms(
+        rule_id=applied.rule_id,
+        rule_version=applied.rule_version,
+        percent_per_day=str(value.percent_per_day),
+        capped_at_percent=str(value.capped_at_percent),
     )
 
 

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -34,10 +35,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.access.policy import jurisdiction_clause, jurisdiction_prefix, reads_personal_data
-from services.case.domain import allowed_actions, case_status
+from services.case.domain import BEFORE_DECISION, accrued_surcharge_fen, allowed_actions, case_status
 from services.case.personal_data import lookup_code
 from services.common import event_types as types
 from services.common.personal_data import event_data_as_shown, party_as_shown
+from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
 from services.infra.deadline_rows import SHOWN, DeadlineRows
@@ -83,6 +85,9 @@ case_ledger = Table(
     Column("referral_organ", String(30)),
     Column("publication_status", String(30), nullable=False, default="none"),
     Column("published_on", String(10)),
+    # 结案 and 归档 (issue 12).
+    Column("closed_on", String(10)),
+    Column("archived_on", String(10)),
     Column("last_event_type", String(120), nullable=False),
     Column("last_event_id", String(36), nullable=False),
     Column("trace_id", String(32)),
@@ -150,6 +155,19 @@ case_respondents = Table(
     Column("no_penalty_ground", String(30)),
     Column("publication_status", String(30), nullable=False),
     Column("published_on", String(10)),
+    # After the decision (issue 12): service, the payment period and the surcharge rule,
+    # what was paid (fen) and when the fine was paid off (the surcharge stops), what the
+    # court recovered, the remedy's and the enforcement's status, the last correction.
+    Column("service_method", String(20)),
+    Column("served_on", String(10)),
+    Column("payment_due", String(10)),
+    Column("surcharge", JSON),
+    Column("paid_fen", BigInteger),
+    Column("fine_paid_off_on", String(10)),
+    Column("recovered_fen", BigInteger),
+    Column("remedy_status", String(40), index=True),
+    Column("enforcement_status", String(20), index=True),
+    Column("correction", String(20)),
 )
 DEADLINES = DeadlineRows(case_deadlines, "case_id", (*SHOWN, "approaching_recorded", "missed_recorded", "extended"))
 
@@ -208,8 +226,22 @@ _CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     types.REFERRAL_RETURNED: lambda _data: {"referral_status": "returned"},
     types.DISCLOSURE_PUBLICATION_PREPARED: lambda _data: {"publication_status": "pending"},
     types.DISCLOSURE_PUBLISHED: lambda data: {"publication_status": "published", "published_on": data["published_on"]},
+    types.CASE_CLOSED: lambda data: {"ended_as": "closed", "closed_on": data["closed_on"]},
+    types.CASE_CONCLUDED_BY_REFERRAL: lambda data: {"ended_as": None} if data["resumed"] else {},
+    types.CASE_ARCHIVED: lambda data: {"ended_as": "archived", "archived_on": data["archived_on"]},
 }
 for _type in (
+    types.CASE_SERVICE_CONSENT_RECORDED,
+    types.CASE_DECISION_SERVED,
+    types.CASE_PAYMENT_ARRANGED,
+    types.CASE_PAYMENT_RECORDED,
+    types.CASE_REMEDY_FILED,
+    types.CASE_REMEDY_DECIDED,
+    types.CASE_DECISION_CORRECTED,
+    types.CASE_REMINDER_SERVED,
+    types.CASE_COURT_APPLIED,
+    types.CASE_COURT_RULED,
+    types.CASE_ANNOTATED,
     types.CASE_EVIDENCE_RECORDED,
     types.CASE_INQUIRY_RECORDED,
     types.CASE_MEASURE_TAKEN,
@@ -251,6 +283,74 @@ _RESPONDENT_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "decided_on": data["decided_on"],
         "no_penalty_ground": data["ground"],
     },
+    # After the decision (issue 12); payments and corrections are computed on the row
+    # (_AMOUNT_CHANGES).
+    types.CASE_DECISION_SERVED: lambda data: {
+        "state": "served" if data["payment_deadline"] else "performed",
+        "service_method": data["method"],
+        "served_on": data["served_on"],
+        "payment_due": (data["payment_deadline"] or {}).get("due_on"),
+        "surcharge": data["surcharge"],
+        "paid_fen": 0,
+        "recovered_fen": 0,
+        "remedy_status": "none",
+        "enforcement_status": "none",
+    },
+    types.CASE_PAYMENT_ARRANGED: lambda data: {
+        "payment_due": data["payment_deadline"]["due_on"],
+        "surcharge": data["surcharge"],
+    },
+    types.CASE_REMEDY_FILED: lambda data: {"remedy_status": f"{data['kind']}_pending"},
+    types.CASE_REMEDY_DECIDED: lambda data: {"remedy_status": f"{data['kind']}_{data['outcome']}"},
+    types.CASE_REMINDER_SERVED: lambda _data: {"state": "reminded", "enforcement_status": "reminded"},
+    types.CASE_COURT_APPLIED: lambda _data: {"state": "enforcement_applied", "enforcement_status": "applied"},
+    types.CASE_COURT_RULED: lambda data: {
+        "state": "enforced" if data["ruling"] == "granted" else "enforcement_refused",
+        "enforcement_status": data["ruling"],
+        "recovered_fen": data["recovered_fen"],
+    },
+}
+
+
+def _payment(row: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """A payment: what was paid, the day the fine was paid off, paid when nothing is outstanding."""
+    paid = (row.paid_fen or 0) + data["amount_fen"]
+    changes: dict[str, Any] = {"paid_fen": paid}
+    if row.fine_paid_off_on is None and paid >= (row.fine_total_yuan or 0) * 100:
+        changes["fine_paid_off_on"] = data["paid_on"]
+    if data["outstanding_fen"] == 0:
+        changes["state"] = "paid"
+    return changes
+
+
+def _correction(row: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """A decision revoked, void, confirmed illegal, or changed (its new fine): as the case applies it."""
+    changes: dict[str, Any] = {
+        "correction": data["correction"],
+        "penalties": data["penalties"],
+        "fine_total_yuan": data["fine_total_yuan"],
+    }
+    if data["correction"] in ("revoked", "void"):
+        changes["state"] = "revoked"
+        return changes
+    fine_fen = data["fine_total_yuan"] * 100
+    paid = row.paid_fen or 0
+    paid_off = row.fine_paid_off_on or (data["corrected_on"] if paid >= fine_fen else None)
+    changes["fine_paid_off_on"] = paid_off
+    if row.state in ("served", "reminded", "enforcement_applied"):
+        as_of = date.fromisoformat(data["corrected_on"])
+        surcharge = accrued_surcharge_fen(
+            fine_fen, row.payment_due, row.surcharge, date.fromisoformat(paid_off) if paid_off else None, as_of
+        )
+        if fine_fen + surcharge - paid - (row.recovered_fen or 0) <= 0:
+            changes["state"] = "paid"
+    return changes
+
+
+# Events whose change to a respondent's row depends on the row.
+_AMOUNT_CHANGES: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {
+    types.CASE_PAYMENT_RECORDED: _payment,
+    types.CASE_DECISION_CORRECTED: _correction,
 }
 # A publication's events name the decision: its respondent's row shows it.
 _PUBLICATION_CHANGES: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {
@@ -346,9 +446,9 @@ class CaseLedgerProjection:
         if change is None:
             return  # an event type the ledger does not show
         changes = change(data)
-        await _deadline_change(conn, event)
         await _respondent_change(conn, event)
-        if event.type in _RESPONDENT_CHANGES or event.type in _CHANGES_STATUS:
+        await _deadline_change(conn, event)  # after: a payment's deadline closes when its row is paid
+        if event.type in _RESPONDENT_CHANGES or event.type in _AMOUNT_CHANGES or event.type in _CHANGES_STATUS:
             changes["status"] = await _status(conn, case_id, changes)
         if event.aggregate_id == case_id:  # the case's own events move its version
             changes["version"] = event.sequence
@@ -357,7 +457,14 @@ class CaseLedgerProjection:
 
 # Events that end the case whatever its tracks.
 _CHANGES_STATUS = frozenset(
-    {types.CASE_DISMISSED, types.CASE_SUSPENDED_FOR_REFERRAL, types.CASE_RESUMED_AFTER_REFERRAL}
+    {
+        types.CASE_DISMISSED,
+        types.CASE_SUSPENDED_FOR_REFERRAL,
+        types.CASE_RESUMED_AFTER_REFERRAL,
+        types.CASE_CLOSED,
+        types.CASE_ARCHIVED,
+        types.CASE_CONCLUDED_BY_REFERRAL,
+    }
 )
 
 
@@ -371,6 +478,27 @@ async def _respondent_change(conn: AsyncConnection, event: ConsumedEvent) -> Non
             .where(where, case_respondents.c.number == number)
             .values(**respondent_change(event.data))
         )
+    if event.type == types.CASE_CONCLUDED_BY_REFERRAL:
+        await conn.execute(
+            update(case_respondents)
+            .where(where, case_respondents.c.number.in_(event.data["respondents"]))
+            .values(state="referred")
+        )
+        await conn.execute(
+            update(case_deadlines)
+            .where(case_deadlines.c.case_id == event.subject, case_deadlines.c.name == "decision")
+            .values(open=False)
+        )
+    amount_change = _AMOUNT_CHANGES.get(event.type)
+    if amount_change is not None:
+        number = event.data["respondent"]
+        row = (await conn.execute(select(case_respondents).where(where, case_respondents.c.number == number))).first()
+        if row is not None:
+            await conn.execute(
+                update(case_respondents)
+                .where(where, case_respondents.c.number == number)
+                .values(**amount_change(row, event.data))
+            )
     publication_change = _PUBLICATION_CHANGES.get(event.type)
     if publication_change is not None:
         number, changes = publication_change(event.data)
@@ -422,6 +550,9 @@ async def _deadline_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
     if event.type == types.CASE_MEASURE_TAKEN:
         await _insert_deadline(conn, event.subject, event.data["deadline"])
         return
+    if event.type in _TRACK_DEADLINES:
+        await _track_deadlines(conn, event)
+        return
     if event.type in (types.CASE_MEASURE_EXTENDED, types.CASE_MEASURE_CONCLUDED):
         name = f"measure_{event.data['measure_no']}"
         changes: dict[str, Any] = (
@@ -444,6 +575,54 @@ async def _deadline_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
         )
 
 
+_TRACK_DEADLINES = frozenset(
+    {
+        types.CASE_DECISION_SERVED,
+        types.CASE_PAYMENT_ARRANGED,
+        types.CASE_PAYMENT_RECORDED,
+        types.CASE_DECISION_CORRECTED,
+        types.CASE_REMINDER_SERVED,
+        types.CASE_COURT_APPLIED,
+        types.CASE_CLOSED,
+    }
+)
+
+
+async def _track_deadlines(conn: AsyncConnection, event: ConsumedEvent) -> None:
+    """A respondent's payment deadline (opened at service, moved by a deferral, closed when
+    paid, revoked or reminded) and court application deadline (opened by the reminder,
+    closed by the application); a closure closes every deadline."""
+    data, c = event.data, case_deadlines.c
+    where = c.case_id == event.subject
+    if event.type == types.CASE_CLOSED:
+        await conn.execute(update(case_deadlines).where(where).values(open=False))
+        return
+    number = data["respondent"]
+    names = (f"payment_{number}", f"court_application_{number}")
+    if event.type == types.CASE_DECISION_SERVED and data["payment_deadline"]:
+        await _insert_deadline(conn, event.subject, data["payment_deadline"])
+    elif event.type == types.CASE_PAYMENT_ARRANGED:
+        moved = {"due_on": data["payment_deadline"]["due_on"], "extended": True, "approaching_recorded": False}
+        await conn.execute(
+            update(case_deadlines).where(where, c.name == names[0]).values(**moved, missed_recorded=False)
+        )
+    elif event.type == types.CASE_REMINDER_SERVED:
+        await conn.execute(update(case_deadlines).where(where, c.name == names[0]).values(open=False))
+        await _insert_deadline(conn, event.subject, data["court_application_deadline"])
+    elif event.type == types.CASE_COURT_APPLIED:
+        await conn.execute(update(case_deadlines).where(where, c.name == names[1]).values(open=False))
+    else:  # a payment or a correction: closed when the track ended
+        state = (
+            await conn.execute(
+                select(case_respondents.c.state).where(
+                    case_respondents.c.case_id == event.subject, case_respondents.c.number == number
+                )
+            )
+        ).scalar()
+        if state in ("paid", "revoked"):
+            await conn.execute(update(case_deadlines).where(where, c.name.in_(names)).values(open=False))
+
+
 _CLOSE_DECISION_DEADLINE = frozenset({types.CASE_PENALTY_DECIDED, types.CASE_NOT_PENALISED, types.CASE_DISMISSED})
 
 
@@ -453,7 +632,7 @@ async def _open_tracks(conn: AsyncConnection, event: ConsumedEvent) -> bool:
     query = select(c.number).where(
         c.case_id == event.subject,
         c.number != event.data.get("respondent", 1),
-        c.state.not_in(("decided", "not_penalised")),
+        c.state.in_(BEFORE_DECISION),
     )
     return (await conn.execute(query)).first() is not None
 
@@ -488,7 +667,28 @@ def _respondent(row: Any, status: str, cipher: FieldCipher, full_personal_data: 
     shown["party"] = party_as_shown(shown["party"], cipher, full_personal_data)
     shown["party_code"] = shown["party"]["code"]
     shown["allowed_actions"] = allowed_actions(status, shown["state"])
+    # Amounts decided, paid and outstanding, with the surcharge accrued to today (China).
+    fine_fen = (shown["fine_total_yuan"] or 0) * 100
+    paid_off = shown.pop("fine_paid_off_on")
+    surcharge = accrued_surcharge_fen(
+        fine_fen,
+        shown["payment_due"],
+        shown["surcharge"] if shown["state"] in _UNPAID else None,
+        date.fromisoformat(paid_off) if paid_off else None,
+        today_in_china(),
+    )
+    shown["surcharge_rule"] = shown.pop("surcharge")
+    shown["paid_fen"] = shown["paid_fen"] or 0
+    shown["recovered_fen"] = shown["recovered_fen"] or 0
+    shown["surcharge_accrued_fen"] = surcharge
+    shown["outstanding_fen"] = (
+        max(0, fine_fen + surcharge - shown["paid_fen"] - shown["recovered_fen"]) if shown["state"] in _UNPAID else 0
+    )
     return shown
+
+
+# Tracks whose fine is still to be paid (or enforced): the ledger counts their surcharge on.
+_UNPAID = frozenset({"served", "reminded", "enforcement_applied"})
 
 
 async def _respondents(db: AsyncEngine, case_ids: list[str]) -> list[Any]:
@@ -539,6 +739,9 @@ class LedgerFilter:
     due_to: date | None = None
     due_before: date | None = None
     overdue: bool | None = None
+    remedy_status: str | None = None
+    enforcement_status: str | None = None
+    unpaid: bool | None = None
 
 
 def _with_respondent(case_id: Any, *conditions: Any) -> Any:
@@ -572,6 +775,13 @@ async def ledger_page(
         query = query.where(_with_respondent(c.case_id, r.decision_number == wanted.decision_number.strip()))
     if wanted.respondent_state:
         query = query.where(_with_respondent(c.case_id, r.state == wanted.respondent_state))
+    if wanted.remedy_status:
+        query = query.where(_with_respondent(c.case_id, r.remedy_status == wanted.remedy_status))
+    if wanted.enforcement_status:
+        query = query.where(_with_respondent(c.case_id, r.enforcement_status == wanted.enforcement_status))
+    if wanted.unpaid is not None:
+        unpaid = _with_respondent(c.case_id, r.state.in_(_UNPAID))
+        query = query.where(unpaid if wanted.unpaid else ~unpaid)
     if wanted.filed_from:
         query = query.where(c.filed_on >= wanted.filed_from.isoformat())
     if wanted.filed_to:

@@ -18,10 +18,15 @@ from services.case import readmodel
 from services.case.application import CaseApplication
 from services.case.domain import Case, CaseStatus, RespondentState
 from services.case.schemas import (
+    AnnotationRequest,
+    ArchiveRequest,
     CaseAsOf,
     CaseState,
+    ClosureRequest,
     CollectiveDiscussionRequest,
     CommandRequest,
+    CourtApplicationRequest,
+    CourtRulingRequest,
     DeadlineExtensionRequest,
     DismissalRequest,
     EvidenceRequest,
@@ -39,12 +44,19 @@ from services.case.schemas import (
     MeasureRequest,
     NoPenaltyRequest,
     OnTheSpotRequest,
+    PaymentArrangementRequest,
+    PaymentRequest,
     PenaltyDecisionRequest,
     PriorNoticeRequest,
     ReadPage,
+    RemedyDecisionRequest,
+    RemedyRequest,
+    ReminderRequest,
     ReportRequest,
     RulePage,
     RuleView,
+    ServiceConsentRequest,
+    ServiceRequest,
     StatementRequest,
     TimelinePage,
 )
@@ -290,6 +302,82 @@ _command(
     P.DECIDE_ON_THE_SPOT,
     "Report an on-the-spot decision to the agency (备案)",
 )
+# After the decision (issue 12).
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/service-consent",
+    "record_service_consent",
+    ServiceConsentRequest,
+    P.SERVE,
+    "Record a respondent's consent to electronic service (同意电子送达)",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/service",
+    "serve_decision",
+    ServiceRequest,
+    P.SERVE,
+    "Serve the decision (送达): starts the payment and remedy periods",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/payment-arrangement",
+    "arrange_payment",
+    PaymentArrangementRequest,
+    P.ARRANGE_PAYMENT,
+    "Approve a deferral or instalments (暂缓、分期缴纳): the payment deadline moves",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/payments",
+    "record_payment",
+    PaymentRequest,
+    P.RECORD_PAYMENT,
+    "Record a payment at the bank by its receipt reference (罚款缴纳, part or all)",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/remedies",
+    "file_remedy",
+    RemedyRequest,
+    P.RECORD_REMEDY,
+    "Record a reconsideration applied for or a suit filed (行政复议、行政诉讼), within its period",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/remedy-decision",
+    "decide_remedy",
+    RemedyDecisionRequest,
+    P.RECORD_REMEDY,
+    "Record the pending remedy's decision; a revoked, changed, void or illegal decision is corrected",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/reminder",
+    "serve_reminder",
+    ReminderRequest,
+    P.SERVE,
+    "Serve the written reminder (催告) on a party who neither paid nor sought a remedy",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/court-application",
+    "apply_to_court",
+    CourtApplicationRequest,
+    P.ENFORCE,
+    "Apply to the court for enforcement (申请人民法院强制执行), within its window",
+    "respondent",
+)
+_command(
+    "/v1/cases/{case_id}/respondents/{number}/court-ruling",
+    "record_court_ruling",
+    CourtRulingRequest,
+    P.RECORD_PAYMENT,
+    "Record the court's ruling and what was recovered",
+    "respondent",
+)
+_command("/v1/cases/{case_id}/closure", "close_case", ClosureRequest, P.CLOSE_CASE, "Close the case (结案)")
+_command("/v1/cases/{case_id}/archive", "archive_case", ArchiveRequest, P.CLOSE_CASE, "Archive the case (归档)")
+_command("/v1/cases/{case_id}/annotations", "annotate", AnnotationRequest, P.ANNOTATE, "Annotate a closed case (备注)")
 
 
 @router.post(
@@ -453,6 +541,16 @@ async def list_cases(
         bool | None, Query(description="Cases with (true) or without (false) an overdue deadline")
     ] = None,
     due_before: Annotated[IsoDate | None, Query(description="Cases with an open deadline due before this day")] = None,
+    remedy_status: Annotated[
+        str | None, Query(max_length=40, description="A respondent's remedy, e.g. reconsideration_pending")
+    ] = None,
+    enforcement_status: Annotated[
+        Literal["none", "reminded", "applied", "granted", "refused"] | None,
+        Query(description="A respondent's court enforcement"),
+    ] = None,
+    unpaid: Annotated[
+        bool | None, Query(description="Cases with (true) or without (false) a fine served and not yet paid")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
     reason: Reason = None,
@@ -472,6 +570,9 @@ async def list_cases(
         due_to=due_to,
         due_before=due_before,
         overdue=overdue,
+        remedy_status=remedy_status,
+        enforcement_status=enforcement_status,
+        unpaid=unpaid,
     )
     page = await readmodel.ledger_page(db, cipher, caller, wanted, limit=limit, cursor=cursor)
     for entry in page["items"]:  # each person shown in full is a full read of their case

@@ -11,20 +11,26 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from services.case.domain import (
     Agency,
     Approver,
+    ArrangementKind,
     Case,
     CaseStatus,
+    CourtRuling,
     DeadlineChange,
     Discretion,
     DocumentRef,
     EvidenceKind,
     InquiryKind,
+    Instalment,
     MeasureKind,
     Name,
     NoPenaltyGround,
     Party,
     Penalty,
+    RemedyKind,
+    RemedyOutcome,
     Reviewer,
     ReviewOutcome,
+    ServiceMethod,
     Sha256,
     ShortName,
     ShortText,
@@ -33,6 +39,7 @@ from services.case.domain import (
 )
 from services.common.deadlines import RecordedDeadline
 from services.common.officers import Officer
+from services.infra.clock import today_in_china
 from services.infra.formats import Instant, IsoDate
 
 # Two officers with distinct certificates act (行政处罚法 Art. 42): fewer, or two sharing a
@@ -263,6 +270,122 @@ class DeadlineExtensionRequest(CommandRequest):
     approver: Approver
 
 
+# -- after the decision (issue 12) -------------------------------------------------------
+Fen = Annotated[int, Field(gt=0, le=10_000_000_000_00, description="An amount in fen (分: 1 yuan = 100 fen)")]
+
+
+class ServiceConsentRequest(CommandRequest):
+    """The party's consent to electronic service (同意电子送达) and the address it gave."""
+
+    address: ShortText
+    document: DocumentRef
+    consented_on: BusinessDate = None
+
+
+class ServiceRequest(CommandRequest):
+    """送达 of the decision: on the spot (the decision's day), to an absent party (within
+    its period), electronically (with the recorded consent), or by public notice (give
+    ``published_on``; recorded once it counts as served, that day being the service)."""
+
+    method: ServiceMethod
+    document: DocumentRef
+    published_on: IsoDate | None = Field(None, description="A public notice's publication date (公告之日)")
+    served_on: BusinessDate = None
+
+    def arguments(self, today: date) -> dict[str, Any]:
+        values = super().arguments(today)
+        if self.method == "public_notice":
+            values["served_on"] = self.served_on  # counted from the notice, not today
+        values["published_on"] = self.published_on
+        return values
+
+
+class PaymentArrangementRequest(CommandRequest):
+    """暂缓 (a new day) or 分期 (instalments covering the unpaid fine), approved by the head."""
+
+    kind: ArrangementKind
+    applied_on: IsoDate = Field(description="The day the party applied (within the payment period)")
+    approver: Approver
+    reason: Text
+    due_on: IsoDate | None = Field(None, description="A deferral's new last day of payment")
+    instalments: Annotated[list[Instalment], Field(max_length=36)] = []
+    approved_on: BusinessDate = None
+
+    def arguments(self, today: date) -> dict[str, Any]:
+        return {**super().arguments(today), "due_on": self.due_on}
+
+
+class PaymentRequest(CommandRequest):
+    """罚款缴纳 at a bank (never to the agency), by the bank's receipt reference."""
+
+    amount_fen: Fen
+    bank: ShortText
+    receipt_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    paid_on: BusinessDate = None
+
+
+class RemedyRequest(CommandRequest):
+    """行政复议 applied for or 行政诉讼 filed (neither suspends the penalty)."""
+
+    kind: RemedyKind
+    organ: ShortText = Field(description="The reconsideration organ or the court")
+    filed_on: BusinessDate = None
+
+
+class RemedyDecisionRequest(CommandRequest):
+    """The pending remedy's decision; a changed decision gives its new penalties."""
+
+    outcome: RemedyOutcome
+    document: DocumentRef
+    penalties: Annotated[list[Penalty], Field(min_length=1, max_length=10)] | None = None
+    decided_on: BusinessDate = None
+
+
+class ReminderRequest(CommandRequest):
+    """催告书 served on a party who neither paid nor sought a remedy."""
+
+    document: DocumentRef
+    served_on: BusinessDate = None
+
+
+class CourtApplicationRequest(CommandRequest):
+    """申请人民法院强制执行."""
+
+    court: ShortText
+    document: DocumentRef
+    applied_on: BusinessDate = None
+
+
+class CourtRulingRequest(CommandRequest):
+    """The court's ruling and what its enforcement recovered (fen)."""
+
+    ruling: CourtRuling
+    recovered_fen: Annotated[int, Field(ge=0, le=10_000_000_000_00)] = 0
+    document: DocumentRef
+    ruled_on: BusinessDate = None
+
+
+class ClosureRequest(CommandRequest):
+    """结案, once every respondent's track ended and no referral is open."""
+
+    summary: Text
+    closed_on: BusinessDate = None
+
+
+class ArchiveRequest(CommandRequest):
+    """归档 of a closed case."""
+
+    archive_reference: ShortText
+    archived_on: BusinessDate = None
+
+
+class AnnotationRequest(CommandRequest):
+    """备注 on a closed or archived case."""
+
+    text: Text
+    annotated_on: BusinessDate = None
+
+
 class ShownParty(BaseModel):
     """当事人 as shown to the caller: a natural person's ID number, phone and address in
     full for roles that need them, masked (430281********1234) for the rest."""
@@ -296,10 +419,24 @@ class RespondentView(BaseModel):
     penalties: list[dict[str, Any]] | None
     fine_total_yuan: int | None
     no_penalty_ground: str | None
+    # After the decision (issue 12); amounts in fen, the surcharge accrued to today (China).
+    service_method: str | None = None
+    served_on: str | None = None
+    payment_due: str | None = None
+    paid_fen: int = 0
+    surcharge_accrued_fen: int = 0
+    outstanding_fen: int = 0
+    remedies: list[dict[str, Any]] = []
+    reminder_served_on: str | None = None
+    court_application_until: str | None = None
+    court_ruling: str | None = None
+    recovered_fen: int = 0
 
     @classmethod
     def of(cls, track: Track, allowed: tuple[str, ...], party: dict[str, Any]) -> RespondentView:
         intended = track.intended
+        today = today_in_china()
+        unpaid = track.state in ("served", "reminded", "enforcement_applied")
         return cls(
             number=track.number,
             party=ShownParty(**party),
@@ -320,11 +457,25 @@ class RespondentView(BaseModel):
             penalties=[dict(p) for p in track.penalties] if track.penalties is not None else None,
             fine_total_yuan=track.fine_total_yuan,
             no_penalty_ground=track.no_penalty_ground,
+            service_method=track.service_method,
+            served_on=track.served_on,
+            payment_due=track.payment_due,
+            paid_fen=track.paid_fen,
+            surcharge_accrued_fen=track.surcharge_fen(today) if unpaid else 0,
+            outstanding_fen=track.outstanding_fen(today) if unpaid else 0,
+            remedies=list(track.remedies),
+            reminder_served_on=track.reminder_served_on,
+            court_application_until=track.court_application_until,
+            court_ruling=track.court_ruling,
+            recovered_fen=track.recovered_fen,
         )
 
 
 class CaseState(BaseModel):
     """The case as its event store knows it right after the command."""
+
+    closed_on: date | None = None
+    archived_on: date | None = None
 
     id: UUID
     version: int
@@ -357,6 +508,8 @@ class CaseState(BaseModel):
             filed_on=date.fromisoformat(case.filed_on),
             decision_due=date.fromisoformat(case.decision_due),
             decision_number=case.decision_number,
+            closed_on=date.fromisoformat(case.closed_on) if case.closed_on else None,
+            archived_on=date.fromisoformat(case.archived_on) if case.archived_on else None,
             deadlines=case.open_deadlines(),
         )
 
@@ -398,6 +551,18 @@ class LedgerRespondent(BaseModel):
     no_penalty_ground: str | None
     publication_status: str
     published_on: str | None
+    # After the decision (issue 12); amounts in fen, the surcharge accrued to today (China).
+    service_method: str | None = None
+    served_on: str | None = None
+    payment_due: str | None = None
+    surcharge_rule: dict[str, Any] | None = None
+    paid_fen: int = 0
+    recovered_fen: int = 0
+    surcharge_accrued_fen: int = 0
+    outstanding_fen: int = 0
+    remedy_status: str | None = Field(None, description="none, or <reconsideration|suit>_<pending|outcome>")
+    enforcement_status: str | None = Field(None, description="none, reminded, applied, granted, refused")
+    correction: str | None = Field(None, description="The last correction by a remedy: revoked, changed, ...")
 
 
 class LedgerEntry(BaseModel):
@@ -429,6 +594,8 @@ class LedgerEntry(BaseModel):
     referral_organ: str | None
     publication_status: str
     published_on: str | None
+    closed_on: str | None = None
+    archived_on: str | None = None
     last_event_type: str
     last_event_id: str
     trace_id: str | None

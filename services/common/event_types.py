@@ -39,6 +39,23 @@ CASE_SUSPENDED_FOR_REFERRAL = PREFIX + "case.suspended_for_referral.v1"
 CASE_RESUMED_AFTER_REFERRAL = PREFIX + "case.resumed_after_referral.v1"
 CASE_REPORTED_TO_AGENCY = PREFIX + "case.reported_to_agency.v1"
 CASE_DECISION_NUMBER_ASSIGNED = PREFIX + "case.decision_number_assigned.v1"
+# After the decision (issue 12): service, payment, remedies and their corrections, court
+# enforcement, closure and archive.
+CASE_SERVICE_CONSENT_RECORDED = PREFIX + "case.service_consent_recorded.v1"
+CASE_DECISION_SERVED = PREFIX + "case.decision_served.v1"
+CASE_PAYMENT_ARRANGED = PREFIX + "case.payment_arranged.v1"
+CASE_PAYMENT_RECORDED = PREFIX + "case.payment_recorded.v1"
+CASE_REMEDY_FILED = PREFIX + "case.remedy_filed.v1"
+CASE_REMEDY_DECIDED = PREFIX + "case.remedy_decided.v1"
+CASE_DECISION_CORRECTED = PREFIX + "case.decision_corrected.v1"
+CASE_REMINDER_SERVED = PREFIX + "case.reminder_served.v1"
+CASE_COURT_APPLIED = PREFIX + "case.court_applied.v1"
+CASE_COURT_RULED = PREFIX + "case.court_ruled.v1"
+CASE_CLOSED = PREFIX + "case.closed.v1"
+CASE_ARCHIVED = PREFIX + "case.archived.v1"
+CASE_ANNOTATED = PREFIX + "case.annotated.v1"
+# A referral ended in a criminal judgment: the respondents not yet decided end as referred.
+CASE_CONCLUDED_BY_REFERRAL = PREFIX + "case.concluded_by_referral.v1"
 # Events about no case: the agency's register of decision numbers is keyed by itself (its
 # serials in order on one partition). They are on the topic for consumers; webhooks carry
 # the events of cases, and the number reaches them in case.penalty_decided.v1.
@@ -93,6 +110,20 @@ ALL = frozenset(
         CASE_RESUMED_AFTER_REFERRAL,
         CASE_REPORTED_TO_AGENCY,
         CASE_DECISION_NUMBER_ASSIGNED,
+        CASE_SERVICE_CONSENT_RECORDED,
+        CASE_DECISION_SERVED,
+        CASE_PAYMENT_ARRANGED,
+        CASE_PAYMENT_RECORDED,
+        CASE_REMEDY_FILED,
+        CASE_REMEDY_DECIDED,
+        CASE_DECISION_CORRECTED,
+        CASE_REMINDER_SERVED,
+        CASE_COURT_APPLIED,
+        CASE_COURT_RULED,
+        CASE_CLOSED,
+        CASE_ARCHIVED,
+        CASE_ANNOTATED,
+        CASE_CONCLUDED_BY_REFERRAL,
         REFERRAL_REFERRED,
         REFERRAL_REPORTED,
         REFERRAL_HEAD_DECIDED,

@@ -47,11 +47,13 @@ from devtools.tokens import KEY_ID, mint
 from devtools.webhooks import WebhookReceiver
 from services.access.guard import WRITE_PERMISSIONS, access_rule_of
 from services.access.policy import PERMISSIONS, Role
+from services.infra.clock import today_in_china
 from tests.conftest import start_system
 
 pytestmark = pytest.mark.e2e
 HEALTH_CHECKS = {"/healthz", "/readyz", "/metrics"}  # unauthenticated by design, for the orchestrator and the scraper
 YEAR = time.localtime().tm_year
+TODAY = today_in_china().isoformat()  # a business date the world's case takes
 
 
 def service_routes() -> list[tuple[str, str, str, Any]]:
@@ -278,6 +280,43 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
         },
         ("POST", "/v1/cases/{case_id}/dismissal"): {"reason": "违法事实不能成立"},
         ("POST", "/v1/cases/{case_id}/report"): {},
+        # After the decision, in the routes' order: the world's decision (1,000 yuan, today)
+        # served, paid in full, a reconsideration filed and upheld; so the reminder and the
+        # court's steps are out of turn (409), and the case closes once its referral is back.
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/service-consent"): {
+            "address": "access@example.cn",
+            "document": DOCUMENT,
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/service"): {"method": "absent_party", "document": DOCUMENT},
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/payment-arrangement"): {
+            "kind": "deferral",
+            "applied_on": TODAY,
+            "approver": {"name": "陈局长"},
+            "reason": "经营困难",
+            "due_on": f"{YEAR + 1}-06-30",
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/payments"): {
+            "amount_fen": 100_000,
+            "bank": "中国农业银行醴陵支行",
+            "receipt_reference": "ACCESS-0001",
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/remedies"): {
+            "kind": "reconsideration",
+            "organ": "醴陵市人民政府",
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/remedy-decision"): {
+            "outcome": "upheld",
+            "document": DOCUMENT,
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/reminder"): {"document": DOCUMENT},
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/court-application"): {
+            "court": "醴陵市人民法院",
+            "document": DOCUMENT,
+        },
+        ("POST", "/v1/cases/{case_id}/respondents/{number}/court-ruling"): {"ruling": "granted", "document": DOCUMENT},
+        ("POST", "/v1/cases/{case_id}/closure"): {"summary": "罚款已缴纳"},
+        ("POST", "/v1/cases/{case_id}/archive"): {"archive_reference": "醴应急档1号"},
+        ("POST", "/v1/cases/{case_id}/annotations"): {"text": "案卷评查：合格"},
         ("POST", "/v1/cases/{case_id}/deadlines/{name}/extensions"): {
             "change": "extension",
             "due_on": f"{YEAR + 1}-12-31",

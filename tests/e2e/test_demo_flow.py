@@ -71,7 +71,9 @@ def test_one_case_through_every_service(system: LocalSystem) -> None:
     case_id = result.case["id"]
     # The ledger learnt both decisions and the other services' facts from Kafka, per respondent.
     ledger = result.ledger_entry
-    assert ledger["status"] == "decided" and ledger["allowed_actions"] == ["conclude_measure"]
+    # Closing is among the decided case's actions (issue 12); its open referral and its
+    # unserved decisions refuse it for now (409).
+    assert ledger["status"] == "decided" and ledger["allowed_actions"] == ["conclude_measure", "close_case"]
     assert ledger["version"] == len(result.history) == 16
     assert ledger["referral_status"] == "referred" and ledger["referral_organ"] == "public_security"
     unit, principal = ledger["respondents"]

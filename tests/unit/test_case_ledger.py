@@ -78,7 +78,8 @@ def test_the_ledger_shows_each_respondents_track(tmp_path: Path, monkeypatch: py
             "(醴)应急罚〔2026〕1号",
             30000,
         )
-        assert unit["intended_fine_yuan"] == 30000 and unit["allowed_actions"] == []
+        assert unit["intended_fine_yuan"] == 30000
+        assert unit["allowed_actions"] == ["record_service_consent", "serve_decision"]  # its track goes on (issue 12)
         assert (principal["state"], principal["intended_fine_yuan"], principal["hearing_on"]) == (
             "heard",
             20000,

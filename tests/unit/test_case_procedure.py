@@ -403,7 +403,7 @@ def test_first_offence_not_penalised_only_for_an_item_on_the_list() -> None:
 def test_a_dismissed_case_takes_no_further_step() -> None:
     case = filed()
     case.dismiss(dismissed_on=date(2026, 11, 5), reason="违法事实不能成立", latest=LATEST, **NO_KEY)
-    assert case.status == "dismissed" and case.allowed_actions == ()
+    assert case.status == "dismissed" and case.allowed_actions == ("close_case",)  # closing only (issue 12)
     with pytest.raises(IllegalTransition):
         notify(case, 1, fine(1000))
 

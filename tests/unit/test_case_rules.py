@@ -132,7 +132,7 @@ def test_a_decided_case_takes_no_second_decision() -> None:
     assert case.status == "decided" and case.version == 4
     with pytest.raises(IllegalTransition) as refused:
         decide(case, 1, [{"kind": "fine", "amount_yuan": 30000}])
-    assert refused.value.allowed == ()
+    assert refused.value.allowed == ("record_service_consent", "serve_decision")  # after the decision: service
 
 
 def test_review_rules() -> None:
