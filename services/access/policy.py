@@ -69,7 +69,7 @@ R = Role
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.FILE_CASE: frozenset({R.OFFICER}),
     Permission.REVIEW_CASE: frozenset({R.LEGAL_REVIEWER}),
-    # The decision, a no-penalty decision, a dismissal, a suspension: the agency head.
+    # The decision, a no-penalty decision, a dismissal: the agency head (a suspension comes from the referral).
     Permission.DECIDE_PENALTY: frozenset({R.AGENCY_HEAD}),
     # Evidence, inspections and interviews, measures (approved by the head, who is named).
     Permission.INVESTIGATE: frozenset({R.OFFICER}),
