@@ -248,6 +248,18 @@ class Discretion(TypedDict):
     benchmark: ShortText
 
 
+class DisclosureFacts(TypedDict):
+    """What the decision says for its publication (双公示, DOMAIN.md §5): the violation
+    type (违法行为类型), the penalty's validity (处罚有效期; none: long-term), whether the
+    agency found the conduct seriously dishonest (严重失信: the serious tier), and a ground
+    not to publish it (the case involves state secrets, trade secrets or privacy)."""
+
+    violation_type: NotRequired[ShortText]
+    penalty_validity: NotRequired[Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]]
+    serious: NotRequired[bool]
+    withheld_because: NotRequired[Literal["state_secret", "trade_secret", "privacy"]]
+
+
 class Performance(TypedDict):
     """How and by when the penalty is performed (履行方式和期限)."""
 
@@ -949,10 +961,13 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         remedies: Remedies | None
         hearing_record: DocumentRef | None
         major_because: str | None
+        # Since class version 3 (older events: upcast to none): what the decision says for
+        # its publication.
+        disclosure: DisclosureFacts | None
         command_key: str
         command_fingerprint: str
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -969,6 +984,10 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
                 hearing_record=None,
                 major_because=None,
             )
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["disclosure"] = None
 
         def apply(self, case: Case) -> None:
             track = case.tracks[self.respondent - 1]
@@ -1994,6 +2013,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         latest: date,
         command_key: str,
         command_fingerprint: str,
+        disclosure: DisclosureFacts | None = None,
     ) -> None:
         """行政处罚决定 for one respondent, under the number the agency's register assigned.
 
@@ -2007,6 +2027,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
         validate_penalties(penalties)
         refuse_personal_data_in_text("/discretion/benchmark", discretion["benchmark"])
         refuse_personal_data_in_text("/performance", performance_how)
+        _check_disclosure(disclosure, decided_on)
         region = self.agency["region_code"]
         previous = track.last_step_on()
         check_business_date("/decided_on", decided_on, latest, not_before=previous)
@@ -2074,6 +2095,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             remedies=_remedies(reconsideration_organ, court, catalogue, decided_on, region),
             hearing_record=hearing_record,
             major_because=major,
+            disclosure=disclosure,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
@@ -2317,6 +2339,7 @@ class Case(TracedAggregate, RemembersCommands, KeepsDeadlines):
             remedies=_remedies(reconsideration_organ, court, catalogue, decided_on, region),
             hearing_record=None,
             major_because=None,
+            disclosure=None,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )
@@ -3005,6 +3028,19 @@ def _within(applied: AppliedRule) -> str:
     dumped = applied.value.model_dump() if applied.value is not None else {}
     period = ", ".join(f"{amount} {unit.replace('_', ' ')}" for unit, amount in dumped.items()) or "(not configured)"
     return f"{period} from service ({applied.rule_id} v{applied.rule_version})"
+
+
+def _check_disclosure(disclosure: DisclosureFacts | None, decided_on: date) -> None:
+    """The publication facts are published as given: no personal data in the violation
+    type, and a validity that does not end before the decision."""
+    if not disclosure:
+        return
+    refuse_personal_data_in_text("/disclosure/violation_type", disclosure.get("violation_type", ""))
+    validity = disclosure.get("penalty_validity")
+    if validity and date.fromisoformat(validity) < decided_on:
+        raise RuleViolation(
+            "/disclosure/penalty_validity", "validity-before-decision", f"{validity} is before the decision"
+        )
 
 
 def _party_is_minor(party: RecordedParty, day: date, cipher: FieldCipher) -> bool:

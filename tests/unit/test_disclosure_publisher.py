@@ -204,7 +204,7 @@ def test_feed_shows_published_decision_without_personal_data(tmp_path: Path, set
     decided = decided_case(PERSON)
     data = on_the_wire(decided, "/caseledger/case", 0).data
     publication = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
+        case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
     )
     publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1", actor=DISCLOSURE_ACTOR)
     published = publication.collect_events()[-1]
@@ -232,9 +232,7 @@ def test_rejected_payload_is_retried_slowly_and_never_skipped(
 ) -> None:
     data = on_the_wire(decided_case(PERSON), "/caseledger/case", 0).data
     data["decision_number"] = "醴应急罚2026-1"  # not a decision document number: the schema refuses it
-    rejected = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
-    )
+    rejected = Publication.prepare(case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR)
     app.save(rejected)
     slow = settings.model_copy(update={"publisher_rejected_retry_s": 0.3})
     publisher = CreditChinaPublisher(app, slow)
