@@ -485,6 +485,7 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         cloud_type = event_types.DISCLOSURE_ENDED
         case_id: str
         publication_id: str
+        decision_number: str
         ended_on: str
         reason: str
 
@@ -515,6 +516,7 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         cloud_type = event_types.DISCLOSURE_REPAIR_GRANTED
         case_id: str
         publication_id: str
+        decision_number: str
         decided_on: str
         reason: str
         command_key: str
@@ -761,6 +763,7 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
             self.trigger_event(
                 self.Ended,
                 **self._common(),
+                decision_number=self.decision_number,
                 ended_on=today.isoformat(),
                 reason=f"公示期满（{self.period['tier']}，至{self.publication_end}）",
                 actor=self._scheduler_actor("publication period"),
@@ -841,6 +844,7 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         self.trigger_event(
             self.RepairGranted if granted else self.RepairRefused,
             **self._common(),
+            **({"decision_number": self.decision_number} if granted else {}),
             decided_on=decided_on.isoformat(),
             reason=reason,
             command_key=command_key,

@@ -219,6 +219,14 @@ def test_published_withdrawn_repaired_and_ended_reach_credit_china_the_feed_the_
             lambda: pushed("repaired", (case_id, 2), "repair"), 90, "the principal's publication repaired, pushed"
         )
 
+        # The case ledger shows each respondent's publication as it ended.
+        def ledger(case: str) -> list[str]:
+            entry = client.get(system.url("case") + f"/v1/cases/{case}", headers=officer).json()
+            return [r["publication_status"] for r in entry["respondents"]]
+
+        eventually(lambda: ledger(case_id) == ["withdrawn", "repaired"], 60, "the ledger to show both")
+        assert ledger(old_case) == ["ended"]
+
         # Nothing of the three is on the public feed; the agency's view shows each state.
         assert feed() == {}
         states = {key: row["state"] for key, row in agency_view().items()}
