@@ -193,7 +193,7 @@ def _own_publication(caller: Principal) -> Any:
 
     def permit(publication: Any) -> None:
         if not isinstance(publication, Publication) or publication.agency_code != caller.agency_code:
-            raise NotFound(f"publication {publication.id}")
+            raise NotFound(f"no publication {publication.id}")  # as one that does not exist
 
     return permit
 
