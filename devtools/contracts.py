@@ -19,7 +19,7 @@ from typing_extensions import TypedDict
 from services.case.domain import Case
 from services.case.register import DecisionRegister
 from services.common import event_types
-from services.disclosure.domain import Publication
+from services.disclosure.domain import Publication, WithheldDecision
 from services.infra.envelope import DATASCHEMA_PREFIX, SEQUENCE_DIGITS
 from services.infra.eventstore import cloud_type, data_fields
 from services.infra.settings import CASE_EVENTS_TOPIC, Settings
@@ -84,6 +84,13 @@ EVENTS: list[tuple[str, type[Any]]] = [
     ("referral", Referral.DeadlineMissed),
     ("disclosure", Publication.Prepared),
     ("disclosure", Publication.Published),
+    ("disclosure", WithheldDecision.Withheld),
+    ("disclosure", Publication.Withdrawn),
+    ("disclosure", Publication.Ended),
+    ("disclosure", Publication.RepairApplied),
+    ("disclosure", Publication.RepairGranted),
+    ("disclosure", Publication.RepairRefused),
+    ("disclosure", Publication.CreditChinaNotified),
     ("disclosure", Publication.DeadlineApproaching),
     ("disclosure", Publication.DeadlineMissed),
 ]
@@ -123,7 +130,22 @@ EVENT_DESCRIPTIONS = {
     event_types.DISCLOSURE_PUBLICATION_PREPARED: "双公示: a penalty decision's publication prepared by the "
     "disclosure policy: "
     "the published items (natural persons masked), the tier and period, and the publish-by deadline.",
-    event_types.DISCLOSURE_PUBLISHED: "The publication was pushed to Credit China and accepted, with its receipt.",
+    event_types.DISCLOSURE_PUBLISHED: "The publication was pushed to Credit China and accepted, with its receipt; "
+    "the item as pushed (the unit's code whole) and the code as the agency's site shows it.",
+    event_types.DISCLOSURE_PUBLICATION_WITHHELD: "不予公示: a penalty decision not published, with the ground (a "
+    "minor party, state or trade secrets, privacy, the minor tier where the rule withholds it) and its tier; "
+    "nothing of the decision's content.",
+    event_types.DISCLOSURE_WITHDRAWN: "撤回 (行政处罚法 Art. 48): the decision was revoked, changed, declared "
+    "illegal or void; the reason, and the withdrawal deadline by which Credit China is told (none when it had "
+    "not gone out); for a change, the publication of the decision as changed.",
+    event_types.DISCLOSURE_ENDED: "公示期满: the publication's period (its tier's maximum) is over; recorded once "
+    "by the scheduler.",
+    event_types.DISCLOSURE_REPAIR_APPLIED: "信用修复申请: the party applied through the agency, after the minimum "
+    "period, its obligations performed, with a credit commitment (by reference and hash).",
+    event_types.DISCLOSURE_REPAIR_GRANTED: "信用修复 granted, with the reason: the publication ends at once.",
+    event_types.DISCLOSURE_REPAIR_REFUSED: "信用修复 refused, with the reason: the publication goes on.",
+    event_types.DISCLOSURE_CREDIT_CHINA_NOTIFIED: "Credit China accepted a withdrawal, an end or a repair of the "
+    "publication, with its receipt.",
 }
 
 

@@ -1,10 +1,13 @@
 """A local stand-in for the Credit China (信用中国) penalty intake, for development and tests.
 
-It checks every body against contracts/credit_china/penalty.schema.json (the contract the
-disclosure service must meet), keeps what it accepted (in memory, and in a JSON-lines file
-when ``CREDIT_CHINA_STORE`` names one, so a restarted simulator still has it, as the real
-intake would), answers a repeated publication id with the first receipt, and can be told to
-fail the next N intakes.
+It checks every body against contracts/credit_china/penalty.schema.json (a record) or
+notice.schema.json (its withdrawal, end or repair: the contracts the disclosure service must
+meet), keeps what it accepted (in memory, and in a JSON-lines file when
+``CREDIT_CHINA_STORE`` names one, so a restarted simulator still has it, as the real intake
+would), answers a repeated publication id (or notice) with the first receipt, refuses a
+notice of a record it never accepted (404) or that is no longer published (409), lists every
+accepted message in order (``GET /api/v1/messages``), and can be told to fail the next N
+intakes.
 
     CREDIT_CHINA_STORE=var/credit_china/accepted.jsonl uvicorn devtools.credit_china:app --port 8109
 
@@ -33,6 +36,9 @@ from pydantic import BaseModel, Field
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "contracts" / "credit_china" / "penalty.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+NOTICE_SCHEMA = json.loads(SCHEMA_PATH.with_name("notice.schema.json").read_text(encoding="utf-8"))
+NOTICE_VALIDATOR = Draft202012Validator(NOTICE_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+NOTICES = ("withdrawal", "end", "repair")
 
 
 class FailNext(BaseModel):
@@ -44,30 +50,41 @@ class CreditChinaState:
 
     def __init__(self, store: Path | None = None) -> None:
         self.accepted: dict[str, dict[str, Any]] = {}
+        # Every accepted message in order: {"kind": "publication" | a notice, ...}.
+        self.messages: list[dict[str, Any]] = []
         self.fail_next = 0
         self.intake_requests = 0
         self.store = store
         if store is not None and store.exists():
             for line in store.read_text(encoding="utf-8").splitlines():
                 if line.strip():
-                    record = json.loads(line)
-                    self.accepted[record["publication_id"]] = record
+                    self._keep(json.loads(line))
+
+    def _keep(self, record: dict[str, Any]) -> None:
+        kind = record.setdefault("kind", "publication")
+        self.messages.append(record)
+        if kind == "publication":
+            self.accepted[record["publication_id"]] = {**record, "status": "published", "notices": {}}
+        else:
+            penalty = self.accepted[record["publication_id"]]
+            penalty["notices"][kind] = record
+            penalty["status"] = {"withdrawal": "withdrawn", "end": "ended", "repair": "repaired"}[kind]
 
     def accept(self, record: dict[str, Any]) -> None:
-        """Keep an accepted record; written through to the store before it is answered."""
+        """Keep an accepted record or notice; written through to the store before it is answered."""
         if self.store is not None:
             self.store.parent.mkdir(parents=True, exist_ok=True)
             with self.store.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
                 os.fsync(out.fileno())
-        self.accepted[record["publication_id"]] = record
+        self._keep(record)
 
 
-def validation_errors(body: Any) -> list[dict[str, str]]:
+def validation_errors(body: Any, validator: Draft202012Validator = VALIDATOR) -> list[dict[str, str]]:
     """Every schema violation, with a JSON pointer to the offending field."""
     errors = []
-    for error in sorted(VALIDATOR.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
         path = list(map(str, error.absolute_path))
         if "propertyNames" in error.absolute_schema_path:
             path.append(str(error.instance))  # the forbidden field name itself
@@ -110,6 +127,7 @@ def create_app(store: Path | None = None) -> FastAPI:
                 {"receipt_id": first["receipt_id"]}, status_code=200, headers={"Idempotent-Replayed": "true"}
             )
         record = {
+            "kind": "publication",
             "publication_id": publication_id,
             "receipt_id": f"CC-{uuid.uuid4().hex[:16].upper()}",
             "received_at": datetime.now(UTC).isoformat(),
@@ -118,9 +136,62 @@ def create_app(store: Path | None = None) -> FastAPI:
         state.accept(record)
         return JSONResponse({"receipt_id": record["receipt_id"]}, status_code=201)
 
+    @app.post("/api/v1/penalties/{publication_id}/{notice}", status_code=201)
+    async def notice_intake(
+        publication_id: str,
+        notice: str,
+        request: Request,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> JSONResponse:
+        """A withdrawal, an end or a repair of a record accepted before."""
+        state.intake_requests += 1
+        if state.fail_next > 0:
+            state.fail_next -= 1
+            return JSONResponse({"error": "service unavailable (simulated)"}, status_code=503)
+        if notice not in NOTICES:
+            return JSONResponse({"error": f"no such notice {notice!r}", "errors": []}, status_code=404)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON", "errors": []}, status_code=400)
+        errors = validation_errors(body, NOTICE_VALIDATOR)
+        if not errors and (body["publication_id"], body["notice"]) != (publication_id, notice):
+            errors = [{"pointer": "/publication_id", "rule": "path", "detail": "the body must name the path's notice"}]
+        if errors:
+            fields = ", ".join(e["pointer"] for e in errors)
+            return JSONResponse({"error": f"invalid field(s): {fields}", "errors": errors}, status_code=400)
+        if idempotency_key is not None and idempotency_key != f"{publication_id}:{notice}":
+            return JSONResponse(
+                {"error": "Idempotency-Key must be <publication_id>:<notice>", "errors": []}, status_code=400
+            )
+        penalty = state.accepted.get(publication_id)
+        if penalty is None:
+            return JSONResponse({"error": f"no penalty {publication_id} was ever published"}, status_code=404)
+        first = penalty["notices"].get(notice)
+        if first is not None:
+            return JSONResponse(
+                {"receipt_id": first["receipt_id"]}, status_code=200, headers={"Idempotent-Replayed": "true"}
+            )
+        if penalty["status"] != "published":
+            return JSONResponse({"error": f"penalty {publication_id} is {penalty['status']}"}, status_code=409)
+        record = {
+            "kind": notice,
+            "publication_id": publication_id,
+            "receipt_id": f"CC-{uuid.uuid4().hex[:16].upper()}",
+            "received_at": datetime.now(UTC).isoformat(),
+            "notice": body,
+        }
+        state.accept(record)
+        return JSONResponse({"receipt_id": record["receipt_id"]}, status_code=201)
+
     @app.get("/api/v1/penalties")
     async def list_penalties() -> dict[str, Any]:
         return {"items": list(state.accepted.values()), "intake_requests": state.intake_requests}
+
+    @app.get("/api/v1/messages")
+    async def list_messages() -> dict[str, Any]:
+        """Every accepted message (records and notices) in the order accepted."""
+        return {"items": state.messages}
 
     @app.get("/api/v1/penalties/{publication_id}")
     async def get_penalty(publication_id: str) -> JSONResponse:

@@ -40,6 +40,8 @@ WRITE_PERMISSIONS = frozenset(
         Permission.HEAR,
         Permission.DISCUSS,
         Permission.DECIDE_ON_THE_SPOT,
+        Permission.RECORD_REPAIR_APPLICATION,
+        Permission.DECIDE_REPAIR,
         Permission.REFER_CASE,
         Permission.APPROVE_REFERRAL,
         Permission.ANSWER_REFERRAL,

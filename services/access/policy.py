@@ -53,6 +53,11 @@ class Permission(StrEnum):
     RECORD_CRIMINAL_OUTCOME = "referral:record-outcome"
     READ_REFERRALS = "referral:read"
     READ_REFERRAL_STATISTICS = "referral:read-statistics"
+    # The publication lifecycle (issue 14): the agency's view of its publications, and
+    # credit repair (信用修复) recorded for the party and decided by the head.
+    READ_PUBLICATIONS = "publication:read"
+    RECORD_REPAIR_APPLICATION = "publication:record-repair-application"
+    DECIDE_REPAIR = "publication:decide-repair"
     MANAGE_SUBSCRIPTIONS = "subscription:manage"
     READ_SUBSCRIPTIONS = "subscription:read"
     READ_DELIVERIES = "delivery:read"
@@ -118,6 +123,12 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     ),
     # The yearly joint figures, for the agency and its supervisors (whole jurisdiction).
     Permission.READ_REFERRAL_STATISTICS: frozenset({R.OFFICER, R.AGENCY_HEAD, R.AUDITOR}),
+    # The agency's publications by state: those who work its cases, and its supervisors.
+    Permission.READ_PUBLICATIONS: frozenset({R.OFFICER, R.LEGAL_REVIEWER, R.AGENCY_HEAD, R.AUDITOR}),
+    # The party applies through the agency's system: an officer records the application;
+    # the agency head grants or refuses it.
+    Permission.RECORD_REPAIR_APPLICATION: frozenset({R.OFFICER}),
+    Permission.DECIDE_REPAIR: frozenset({R.AGENCY_HEAD}),
     Permission.MANAGE_SUBSCRIPTIONS: frozenset({R.INTEGRATION, R.ADMIN}),
     Permission.READ_SUBSCRIPTIONS: frozenset({R.INTEGRATION, R.ADMIN, R.AUDITOR}),
     Permission.READ_DELIVERIES: frozenset({R.INTEGRATION, R.ADMIN, R.AUDITOR}),

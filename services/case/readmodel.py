@@ -226,6 +226,11 @@ _CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     types.REFERRAL_RETURNED: lambda _data: {"referral_status": "returned"},
     types.DISCLOSURE_PUBLICATION_PREPARED: lambda _data: {"publication_status": "pending"},
     types.DISCLOSURE_PUBLISHED: lambda data: {"publication_status": "published", "published_on": data["published_on"]},
+    # The publication lifecycle (issue 14): its last step, like the two above.
+    types.DISCLOSURE_PUBLICATION_WITHHELD: lambda _data: {"publication_status": "withheld"},
+    types.DISCLOSURE_WITHDRAWN: lambda _data: {"publication_status": "withdrawn"},
+    types.DISCLOSURE_ENDED: lambda _data: {"publication_status": "ended"},
+    types.DISCLOSURE_REPAIR_GRANTED: lambda _data: {"publication_status": "repaired"},
     types.CASE_CLOSED: lambda data: {"ended_as": "closed", "closed_on": data["closed_on"]},
     types.CASE_CONCLUDED_BY_REFERRAL: lambda data: {"ended_as": None} if data["resumed"] else {},
     types.CASE_ARCHIVED: lambda data: {"ended_as": "archived", "archived_on": data["archived_on"]},
@@ -359,6 +364,11 @@ _PUBLICATION_CHANGES: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, 
         data["item"]["decision_number"],
         {"publication_status": "published", "published_on": data["published_on"]},
     ),
+    # The publication lifecycle (issue 14); a changed decision's new publication follows.
+    types.DISCLOSURE_PUBLICATION_WITHHELD: lambda data: (data["decision_number"], {"publication_status": "withheld"}),
+    types.DISCLOSURE_WITHDRAWN: lambda data: (data["decision_number"], {"publication_status": "withdrawn"}),
+    types.DISCLOSURE_ENDED: lambda data: (data["decision_number"], {"publication_status": "ended"}),
+    types.DISCLOSURE_REPAIR_GRANTED: lambda data: (data["decision_number"], {"publication_status": "repaired"}),
 }
 
 

@@ -16,6 +16,7 @@ from services.case.domain import (
     CaseStatus,
     CourtRuling,
     DeadlineChange,
+    DisclosureFacts,
     Discretion,
     DocumentRef,
     EvidenceKind,
@@ -219,6 +220,11 @@ class PenaltyDecisionRequest(CommandRequest):
     hearing_record_sha256: Sha256 | None = Field(None, description="The hearing record the decision rests on")
     agency_short_name: ShortName | None = Field(
         None, description="The agency's 机关代字, for a case filed without one (its decision numbers' prefix)"
+    )
+    disclosure: DisclosureFacts | None = Field(
+        None,
+        description="For its publication (双公示): violation type, penalty validity, a serious finding (严重失信), "
+        "a ground not to publish (state secrets, trade secrets, privacy)",
     )
     decided_on: BusinessDate = None
 

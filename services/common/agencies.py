@@ -41,6 +41,10 @@ class RegisteredAgency(BaseModel):
     code: USCC
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     region_code: RegionCode
+    # How many trailing characters of a unit's USCC the agency's publication site masks
+    # (4: 91430281MA4L12345R is shown 91430281MA4L12****); 0: shown whole. Credit China
+    # always gets it whole.
+    unit_code_masked_digits: int = Field(0, ge=0, le=17)
 
     @field_validator("code")
     @classmethod

@@ -81,6 +81,16 @@ REFERRAL_DEADLINE_APPROACHING = PREFIX + "referral.deadline_approaching.v1"
 REFERRAL_DEADLINE_MISSED = PREFIX + "referral.deadline_missed.v1"
 DISCLOSURE_PUBLICATION_PREPARED = PREFIX + "disclosure.publication_prepared.v1"
 DISCLOSURE_PUBLISHED = PREFIX + "disclosure.published.v1"
+# The publication lifecycle (issue 14): not published (with the ground), withdrawn on a
+# correction of the decision, ended at the end of its period, credit repair applied for,
+# granted or refused, and Credit China told of a withdrawal, an end or a repair.
+DISCLOSURE_PUBLICATION_WITHHELD = PREFIX + "disclosure.publication_withheld.v1"
+DISCLOSURE_WITHDRAWN = PREFIX + "disclosure.withdrawn.v1"
+DISCLOSURE_ENDED = PREFIX + "disclosure.ended.v1"
+DISCLOSURE_REPAIR_APPLIED = PREFIX + "disclosure.repair_applied.v1"
+DISCLOSURE_REPAIR_GRANTED = PREFIX + "disclosure.repair_granted.v1"
+DISCLOSURE_REPAIR_REFUSED = PREFIX + "disclosure.repair_refused.v1"
+DISCLOSURE_CREDIT_CHINA_NOTIFIED = PREFIX + "disclosure.credit_china_notified.v1"
 # The publication deadline (7 working days from the decision): approaching, missed.
 DISCLOSURE_DEADLINE_APPROACHING = PREFIX + "disclosure.deadline_approaching.v1"
 DISCLOSURE_DEADLINE_MISSED = PREFIX + "disclosure.deadline_missed.v1"
@@ -141,6 +151,13 @@ ALL = frozenset(
         REFERRAL_DEADLINE_MISSED,
         DISCLOSURE_PUBLICATION_PREPARED,
         DISCLOSURE_PUBLISHED,
+        DISCLOSURE_PUBLICATION_WITHHELD,
+        DISCLOSURE_WITHDRAWN,
+        DISCLOSURE_ENDED,
+        DISCLOSURE_REPAIR_APPLIED,
+        DISCLOSURE_REPAIR_GRANTED,
+        DISCLOSURE_REPAIR_REFUSED,
+        DISCLOSURE_CREDIT_CHINA_NOTIFIED,
         DISCLOSURE_DEADLINE_APPROACHING,
         DISCLOSURE_DEADLINE_MISSED,
     }

@@ -1,40 +1,55 @@
-"""Disclosure commands and the policy that turns penalty decisions into publications.
+"""Disclosure commands and the policy that turns the case service's decisions and their
+corrections into publications and withdrawals.
 
 Synchronous like every eventsourcing application: the policy runs in its Kafka consumer
-thread, the publisher in its own thread.
+thread, the publisher and the deadline scheduler in their own threads, the commands (credit
+repair) in the request's worker thread.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from services.common import event_types
+from services.common.agencies import AgencyRegistry
 from services.common.deadlines import DEFAULT_LEAD_WORKING_DAYS, DeadlineApplication, DeadlineSettings
 from services.common.rules import Catalogue
-from services.disclosure.domain import Publication, withheld_reason
+from services.disclosure.domain import (
+    WITHHOLDING_REASONS,
+    Publication,
+    WithheldDecision,
+    publication_id_for,
+    publication_period,
+    withholding,
+)
+from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
-from services.infra.identity import system_actor
+from services.infra.errors import IllegalInCurrentState, NotFound
+from services.infra.idempotency import Idempotency
+from services.infra.identity import Principal, system_actor
 
 log = logging.getLogger(__name__)
 
 
 class DisclosureSettings(DeadlineSettings):
-    """The shared settings, the deadline lead, and the disclosure rules that are
-    configuration, not code."""
+    """The shared settings, the deadline lead, the agency registry (how each agency shows
+    a unit's code) and the publisher's retries."""
 
-    # General tier (一般失信行为): published 3 months to 1 year (DOMAIN.md §5, *to confirm*
-    # locally: some provinces require at least 1 year for work-safety penalties).
-    publication_period_months: int = 12
+    # The operator's agency registry (services/common/agencies.py): an agency may mask the
+    # last characters of a unit's USCC on its site (unit_code_masked_digits).
+    agency_registry_file: Path | None = None
     # A payload Credit China rejects (4xx) is a bug on our side: retry, but slowly.
     publisher_rejected_retry_s: float = 60.0
     publisher_timeout_s: float = 10.0
 
 
 class DisclosureApplication(DeadlineApplication):
-    """The publication deadline is computed from the catalogue; its
-    ``record_deadline_events`` (DeadlineApplication's) is the scheduler's check."""
+    """The publication, withdrawal and repair deadlines and periods are computed from the
+    catalogue; its ``record_deadline_events`` (DeadlineApplication's) is the scheduler's
+    check, which also ends a publication at the end of its period."""
 
     name = "disclosures"
     source = "/caseledger/disclosure"
@@ -45,38 +60,142 @@ class DisclosureApplication(DeadlineApplication):
         env: dict[str, str] | None = None,
         *,
         catalogue: Catalogue,
-        publication_months: int = 12,
+        agencies: AgencyRegistry | None = None,
         lead_working_days: int = DEFAULT_LEAD_WORKING_DAYS,
     ) -> None:
         super().__init__(env=env, catalogue=catalogue, lead_working_days=lead_working_days)
-        self.publication_months = publication_months
+        self.agencies = agencies
 
     def get_publication(self, publication_id: UUID) -> Publication:
         publication: Publication = self.load(publication_id, "publication")
         return publication
 
     # The policy "disclosure-policy" (run by a PolicyRunner) handles these types only.
-    policy_handles = frozenset({event_types.CASE_PENALTY_DECIDED})
+    policy_handles = frozenset({event_types.CASE_PENALTY_DECIDED, event_types.CASE_DECISION_CORRECTED})
+
+    def on_case_event(self, event: ConsumedEvent) -> list[Any]:
+        if event.type == event_types.CASE_DECISION_CORRECTED:
+            return self.withdraw_on_correction(event)
+        return self.prepare_on_decision(event)
 
     def prepare_on_decision(self, event: ConsumedEvent) -> list[Any]:
-        """Policy for ``case.penalty_decided.v1``: prepare the decision's publication.
-        Its id is derived from (case, decision number), so a duplicate delivery collides
-        with the first publication instead of creating a second one."""
-        reason = withheld_reason(event.data)
-        if reason:
+        """Policy for ``case.penalty_decided.v1``: prepare the decision's publication in its
+        tier, or record it withheld with the ground. Its id is derived from (case, decision
+        number), so a duplicate delivery collides with the first instead of creating a
+        second one."""
+        decision = event.data
+        case_id = decision.get("case_id") or event.subject
+        agency = decision["agency"]
+        period, published_by_default = publication_period(decision, self.catalogue, agency["region_code"])
+        ground = withholding(decision, published_by_default)
+        if ground:
             log.warning(
-                "decision %s of case %s not published: %s", event.data["decision_number"], event.subject, reason
+                "decision %s of case %s not published: %s",
+                decision["decision_number"],
+                case_id,
+                WITHHOLDING_REASONS[ground],
             )
-            return []
+            return [
+                WithheldDecision.record(
+                    case_id=case_id,
+                    decision=decision,
+                    tier=period["tier"],
+                    ground=ground,
+                    actor=publication_actor(agency, "not published (不予公示)"),
+                )
+            ]
+        registered = self.agencies.get(agency["code"]) if self.agencies is not None else None
         return [
             Publication.prepare(
-                case_id=event.data.get("case_id") or event.subject,
-                decision=event.data,
-                publication_months=self.publication_months,
+                case_id=case_id,
+                decision=decision,
+                period=period,
                 catalogue=self.catalogue,
-                actor=publication_actor(event.data["agency"], "prepared from the penalty decision (行政处罚信息公示)"),
+                actor=publication_actor(agency, "prepared from the penalty decision (行政处罚信息公示)"),
+                code_masked_digits=registered.unit_code_masked_digits if registered else 0,
             )
         ]
+
+    def withdraw_on_correction(self, event: ConsumedEvent) -> list[Any]:
+        """Policy for ``case.decision_corrected.v1``: every correction (revoked, changed,
+        declared illegal or void) withdraws the publication now shown of the decision, with
+        the reason (Art. 48; the event's ``withdraw_publication`` is not read: events
+        recorded before it said so for every correction named only revocation and
+        voidness); a changed decision is published again as changed. A repeated delivery finds the
+        publication already withdrawn and does nothing."""
+        correction = event.data
+        case_id = correction.get("case_id") or event.subject
+        current = self._current_publication(publication_id_for(case_id, correction["decision_number"]))
+        if current is None:
+            log.warning("correction of %s: no publication of it is known", correction["decision_number"])
+            return []
+        if isinstance(current, Publication) and current.state not in ("pending", "published"):
+            log.info("correction of %s: publication %s is %s", current.decision_number, current.id, current.state)
+            return []
+        actor = publication_actor(correction["agency"], "the decision was corrected (撤回, 行政处罚法第四十八条)")
+        changed = None
+        if isinstance(current, Publication) and correction["correction"] == "changed" and correction["penalties"]:
+            changed = current.republish_changed(correction, catalogue=self.catalogue, actor=actor)
+        try:
+            current.withdraw(
+                correction,
+                today=today_in_china(),
+                catalogue=self.catalogue,
+                actor=actor,
+                republished_as=changed.publication_id if changed else None,
+            )
+        except IllegalInCurrentState as refused:
+            log.warning("correction of %s: %s", correction["decision_number"], refused.detail)
+            return []
+        return [current] if changed is None else [current, changed]
+
+    def _current_publication(self, publication_id: UUID) -> Publication | WithheldDecision | None:
+        """The publication now standing for a decision: the first, or the one that replaced
+        it when it was changed."""
+        found = self.find(publication_id)
+        while isinstance(found, Publication) and found.republished_as:
+            found = self.find(UUID(found.republished_as))
+        return found if isinstance(found, Publication | WithheldDecision) else None
+
+    # -- credit repair (信用修复), through the agency's system -----------------------------
+
+    def apply_for_repair(
+        self, caller: Principal, publication_id: UUID, request: dict[str, Any], idempotency_key: str | None
+    ) -> tuple[Publication, bool]:
+        idempotency = Idempotency.of(idempotency_key, request)
+        fields = {**request, "applied_on": request["applied_on"] or today_in_china()}
+        return self.change(
+            publication_id,
+            "publication",
+            idempotency,
+            None,
+            _own_publication(caller),
+            lambda p: p.apply_for_repair(**fields, today=today_in_china(), **idempotency.recorded()),
+        )
+
+    def decide_repair(
+        self, caller: Principal, publication_id: UUID, request: dict[str, Any], idempotency_key: str | None
+    ) -> tuple[Publication, bool]:
+        idempotency = Idempotency.of(idempotency_key, request)
+        fields = {**request, "decided_on": request["decided_on"] or today_in_china()}
+        return self.change(
+            publication_id,
+            "publication",
+            idempotency,
+            None,
+            _own_publication(caller),
+            lambda p: p.decide_repair(**fields, today=today_in_china(), **idempotency.recorded()),
+        )
+
+
+def _own_publication(caller: Principal) -> Any:
+    """Repair is the deciding agency's: another agency's publication is not found."""
+
+    def permit(publication: Any) -> None:
+        if not isinstance(publication, Publication) or publication.agency_code != caller.agency_code:
+            raise NotFound(f"no publication {publication.id}")  # as one that does not exist
+
+    return permit
 
 
 def publication_actor(agency: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -1,10 +1,18 @@
 """The publication (公示) of one penalty decision to Credit China (信用中国) and the
-agency's site, under 双公示 (shared/DOMAIN.md §5).
+agency's site, under 双公示 (shared/DOMAIN.md §5), through its lifecycle.
 
 A publication is prepared from the case service's decision event with the 双公示 data
-items already masked, and is published once Credit China has accepted it. Masking happens
-here, before anything is stored: no event of this service ever holds a natural person's
-ID number, address or phone number.
+items already masked, its tier and period chosen by the rules in force on the decision
+date, and is published once Credit China has accepted it. It then ends one of three ways,
+each pushed to Credit China: withdrawn when the decision is revoked, changed, declared
+illegal or void (Art. 48: within 3 days, with the reason; a changed decision is published
+again as changed); ended by itself on the last day of its period; or ended at once by a
+granted credit repair (信用修复). A decision that must not be published (a minor, state or
+trade secrets, privacy, the minor tier where the rule withholds it) is recorded as
+withheld with the reason, and nothing of its content is kept.
+
+Masking happens here, before anything is stored: no event of this service ever holds a
+natural person's ID number, address or phone number.
 """
 
 from __future__ import annotations
@@ -12,13 +20,14 @@ from __future__ import annotations
 import calendar
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from typing_extensions import TypedDict
 
 from services.common import event_types
+from services.common.calendar import OfficialCalendar
 from services.common.deadlines import (
     DeadlineApproachingEvent,
     DeadlineMissedEvent,
@@ -29,11 +38,22 @@ from services.common.deadlines import (
 )
 from services.common.identifiers import MOBILE_LIKE, RESIDENT_ID_LIKE, is_valid_resident_id
 from services.common.personal_data import mask_person_name
-from services.common.rules import Catalogue
+from services.common.rules import Catalogue, Months, TierTable
+from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import TracedAggregate
+from services.infra.idempotency import RemembersCommands
 
 PartyCategory = Literal["legal_person", "other_organisation", "individual_business", "natural_person"]
 Tier = Literal["minor", "general", "serious"]
+# pending: prepared, not yet accepted by Credit China; published: shown now; withdrawn: the
+# decision was corrected (撤回); ended: its period is over (公示期满); repaired: 信用修复.
+PublicationState = Literal["pending", "published", "withdrawn", "ended", "repaired"]
+# Why a decision is not published at all (DOMAIN.md §5).
+WithholdingGround = Literal["party_is_minor", "minor_tier", "state_secret", "trade_secret", "privacy"]
+Correction = Literal["revoked", "changed", "void", "confirmed_illegal"]
+RemedyKind = Literal["reconsideration", "suit"]
+# What is pushed to Credit China after the publication itself.
+Notice = Literal["withdrawal", "end", "repair"]
 
 # 三项制度 / 双公示: penalty decisions are published within 7 working days of the decision:
 # the value, its counting (working days on the official calendar, from the day after the
@@ -41,6 +61,12 @@ Tier = Literal["minor", "general", "serious"]
 # decision date.
 PUBLISH_WITHIN_RULE = "publication.penalty_publish_within"
 PUBLISH_DEADLINE = "publication"  # the name of the publication deadline
+TIERS_RULE = "publication.tiers"
+# A local rule may raise the minimum period of work-safety penalties (*to confirm*): every
+# penalty of an emergency-management agency is one.
+REGIONAL_MINIMUM_RULE = "publication.work_safety_min_months"
+WITHDRAWAL_RULE = "publication.withdrawal_within"
+WITHDRAWAL_DEADLINE = "withdrawal"  # Art. 48: withdrawn (and pushed) within 3 days
 # 双公示 data standard: a penalty validity (处罚有效期) of 2099-12-31 means "long-term".
 LONG_TERM_VALIDITY = "2099-12-31"
 PUBLICATION_ID_NAMESPACE = uuid.UUID("b1f4c9de-2a57-5d3e-8f60-4e1d7a9c0b52")
@@ -55,6 +81,19 @@ PENALTY_LABELS = {
 }
 LICENCE_PENALTIES = ("licence_suspension", "licence_revocation")
 REDACTED = "***"
+CORRECTION_LABELS = {"revoked": "撤销", "changed": "变更", "void": "确认无效", "confirmed_illegal": "确认违法"}
+REMEDY_LABELS = {"reconsideration": "行政复议", "suit": "行政诉讼"}
+WITHHOLDING_REASONS: dict[WithholdingGround, str] = {
+    "party_is_minor": "the penalised party is a minor",
+    "minor_tier": "minor tier (轻微): not published under the rule in force on the decision date",
+    "state_secret": "the case involves state secrets (国家秘密)",
+    "trade_secret": "the case involves trade secrets (商业秘密)",
+    "privacy": "the case involves personal privacy (个人隐私)",
+}
+# USCC organisation types (GB 32100, characters 1-2) of legal persons: 机关, 事业单位, 群团,
+# 社会团体, 民办非企业单位, 基金会, 企业, 农民专业合作社. 92 is an individual business
+# (个体工商户); every other registered unit is an other organisation (非法人组织).
+LEGAL_PERSON_TYPES = frozenset({"11", "12", "13", "51", "52", "53", "91", "93"})
 
 
 class DisclosedPenalty(TypedDict):
@@ -83,8 +122,32 @@ class DisclosedPenalty(TypedDict):
     remarks: str  # 备注
 
 
+class PublicationPeriod(TypedDict):
+    """The tier and period of a publication, from the rules in force on the decision date."""
+
+    tier: Tier
+    rule_id: str
+    rule_version: int  # 0: prepared before the catalogue had the tiers (the general tier, 12 months)
+    repair_from: str  # the minimum period's end: from this day the party may apply for credit repair
+    ends_on: str  # the maximum period's end: the last day it is published
+    regional_minimum_from: str | None  # the region whose local rule raised the minimum, if one did
+
+
+class CommitmentRef(TypedDict):
+    """The credit commitment (信用承诺书) and proof of performance, by reference and hash
+    (the documents stay in the agency's records system)."""
+
+    title: str
+    uri: str
+    sha256: str
+
+
 class AlreadyPublished(Exception):
     """A publication is published once; a second acceptance is a bug upstream."""
+
+
+class NeverPublished(IllegalInCurrentState):
+    """A withdrawal of a publication that never went out (withheld): nothing to withdraw."""
 
 
 # -- rules ------------------------------------------------------------------------------
@@ -108,21 +171,99 @@ def to_wan_yuan(yuan: int) -> str:
 
 
 def party_category(party: dict[str, Any]) -> PartyCategory:
-    """行政相对人类别. For units the USCC's second character is the organisation type;
-    registration authority 9 (market regulation) with type 2 is an individual business."""
+    """行政相对人类别. For units the USCC's first two characters are the registration
+    authority and the organisation type: 92 is an individual business, the legal-person
+    types above are legal persons, every other unit an other organisation."""
     if party["kind"] == "natural_person":
         return "natural_person"
-    code = party["code"]
-    return "individual_business" if code[:2] == "92" else "legal_person"
+    kind = str(party["code"])[:2]
+    if kind == "92":
+        return "individual_business"
+    return "legal_person" if kind in LEGAL_PERSON_TYPES else "other_organisation"
+
+
+def shown_unit_code(code: str, masked_digits: int) -> str:
+    """A unit's USCC as the agency's site shows it: its last ``masked_digits`` characters
+    hidden where the agency's rule says so (Credit China gets it whole)."""
+    if not code or masked_digits <= 0:
+        return code
+    masked_digits = min(masked_digits, len(code))
+    return code[: len(code) - masked_digits] + "*" * masked_digits
+
+
+def disclosure_facts(decision: dict[str, Any]) -> dict[str, Any]:
+    """What the decision says for its publication (since case.penalty_decided v3): the
+    violation type, the penalty validity, a serious finding, a ground to withhold it."""
+    facts: dict[str, Any] = decision.get("disclosure") or {}
+    return facts
+
+
+def tier_of(decision: dict[str, Any], table: TierTable) -> Tier:
+    """The decision's tier under a tier table: serious where the agency found the conduct
+    seriously dishonest (严重失信); minor, where the table has that tier (from 2026-04-01),
+    for a simplified-procedure penalty or a warning alone; general otherwise."""
+    if disclosure_facts(decision).get("serious"):
+        return "serious"
+    kinds = {p["kind"] for p in decision["penalties"]}
+    if "minor" in table.tiers and (decision.get("procedure") == "simplified" or kinds == {"warning"}):
+        return "minor"
+    return "general"
+
+
+def publication_period(decision: dict[str, Any], catalogue: Catalogue, region: str) -> tuple[PublicationPeriod, bool]:
+    """The tier and its period under the rules in force on the decision date (the tier
+    table's version, then a regional minimum where one is configured), and whether the
+    tier is published by default."""
+    decided_on = date.fromisoformat(decision["decided_on"])
+    applied = catalogue.procedural(TIERS_RULE, decided_on, region)
+    assert isinstance(applied.value, TierTable)
+    tier = tier_of(decision, applied.value)
+    dates = catalogue.tier_deadlines(applied, tier, decided_on)
+    repair_from, ends_on = dates.repair_from.due_on, dates.ends_on.due_on
+    regional = catalogue.procedural(REGIONAL_MINIMUM_RULE, decided_on, region)
+    raised_by = None
+    if isinstance(regional.value, Months) and dates.published_by_default:
+        local_minimum = catalogue.deadline(regional, decided_on)
+        if local_minimum.due_on > repair_from:
+            repair_from, raised_by = local_minimum.due_on, local_minimum.region_override
+            # A minimum above the tier's maximum holds it published that long.
+            ends_on = max(ends_on, repair_from)
+    period = PublicationPeriod(
+        tier=tier,
+        rule_id=applied.rule_id,
+        rule_version=applied.rule_version,
+        repair_from=repair_from.isoformat(),
+        ends_on=ends_on.isoformat(),
+        regional_minimum_from=raised_by,
+    )
+    return period, dates.published_by_default
+
+
+def withholding(decision: dict[str, Any], published_by_default: bool) -> WithholdingGround | None:
+    """Why a decision must not be published at all, or None (DOMAIN.md §5). The case
+    service says whether the party was a minor on the decision date (``party_is_minor``),
+    since the ID number reaches this service only sealed, and whether the case involves
+    state secrets, trade secrets or privacy."""
+    if decision["party"]["kind"] == "natural_person" and decision.get("party_is_minor"):
+        return "party_is_minor"
+    ground: WithholdingGround | None = disclosure_facts(decision).get("withheld_because")
+    if ground:
+        return ground
+    return None if published_by_default else "minor_tier"
 
 
 def withheld_reason(decision: dict[str, Any]) -> str | None:
-    """Why a decision must not be published at all, or None (DOMAIN.md §5). The case
-    service says whether the party was a minor on the decision date (``party_is_minor``),
-    since the ID number reaches this service only sealed."""
-    if decision["party"]["kind"] == "natural_person" and decision.get("party_is_minor"):
-        return "the penalised party is a minor"
-    return None
+    """The reason a decision is withheld whatever its tier, or None."""
+    ground = withholding(decision, published_by_default=True)
+    return WITHHOLDING_REASONS[ground] if ground else None
+
+
+def correction_reason(correction: str, by: str, corrected_on: str) -> str:
+    """Why a publication is withdrawn (公开说明理由, Art. 48)."""
+    return (
+        f"该行政处罚决定已于{corrected_on}经{REMEDY_LABELS.get(by, by)}被{CORRECTION_LABELS[correction]}，"
+        "依照《中华人民共和国行政处罚法》第四十八条撤回公示"
+    )
 
 
 def _scrubber(party: dict[str, Any]) -> Callable[[str], str]:
@@ -147,11 +288,8 @@ def _scrubber(party: dict[str, Any]) -> Callable[[str], str]:
     return scrub
 
 
-def disclosed_penalty(decision: dict[str, Any], publication_end: date) -> DisclosedPenalty:
-    """The masked 双公示 items of a decision (the data of case.penalty_decided.v1)."""
-    party, agency, penalties = decision["party"], decision["agency"], decision["penalties"]
-    person = party["kind"] == "natural_person"
-    scrub = _scrubber(party)
+def penalty_items(penalties: list[dict[str, Any]], fine_total_yuan: int, scrub: Callable[[str], str]) -> dict[str, str]:
+    """The items that say what the penalty is (category, content, amounts, licence)."""
     contents = []
     for penalty in penalties:
         text = PENALTY_LABELS[penalty["kind"]]
@@ -162,24 +300,40 @@ def disclosed_penalty(decision: dict[str, Any], publication_end: date) -> Disclo
         contents.append(text)
     licence = next((scrub(p.get("description", "")) for p in penalties if p["kind"] in LICENCE_PENALTIES), "")
     confiscated = sum(p.get("amount_yuan", 0) for p in penalties if p["kind"] == "confiscation_of_illegal_gains")
+    return {
+        "penalty_category": "；".join(dict.fromkeys(PENALTY_LABELS[p["kind"]] for p in penalties)),
+        "penalty_content": "；".join(contents),
+        "fine_amount_wan_yuan": to_wan_yuan(fine_total_yuan),
+        "confiscated_amount_wan_yuan": to_wan_yuan(confiscated),
+        "licence": licence,
+    }
+
+
+def disclosed_penalty(decision: dict[str, Any], period: PublicationPeriod) -> DisclosedPenalty:
+    """The masked 双公示 items of a decision (the data of case.penalty_decided.v1)."""
+    party, agency = decision["party"], decision["agency"]
+    person = party["kind"] == "natural_person"
+    scrub = _scrubber(party)
+    facts = disclosure_facts(decision)
+    penalty = penalty_items(decision["penalties"], decision["fine_total_yuan"], scrub)
     return DisclosedPenalty(
         party_name=mask_person_name(party["name"]) if person else party["name"],
         party_category=party_category(party),
         party_code="" if person else str(party["code"]),
         legal_representative="" if person else party.get("legal_representative", ""),
         decision_number=decision["decision_number"],
-        # The case service records no separate violation type yet: its summary is the best fit.
-        violation_type=scrub(decision["violation_summary"]),
+        # The decision's violation type; a decision recorded before it had one: its summary.
+        violation_type=scrub(facts.get("violation_type") or decision["violation_summary"]),
         violation_facts=scrub(decision["violation_summary"]),
         legal_basis=decision["legal_basis"],
-        penalty_category="；".join(dict.fromkeys(PENALTY_LABELS[p["kind"]] for p in penalties)),
-        penalty_content="；".join(contents),
-        fine_amount_wan_yuan=to_wan_yuan(decision["fine_total_yuan"]),
-        confiscated_amount_wan_yuan=to_wan_yuan(confiscated),
-        licence=licence,
+        penalty_category=penalty["penalty_category"],
+        penalty_content=penalty["penalty_content"],
+        fine_amount_wan_yuan=penalty["fine_amount_wan_yuan"],
+        confiscated_amount_wan_yuan=penalty["confiscated_amount_wan_yuan"],
+        licence=penalty["licence"],
         decision_date=decision["decided_on"],
-        penalty_validity=LONG_TERM_VALIDITY,
-        publication_end_date=publication_end.isoformat(),
+        penalty_validity=facts.get("penalty_validity") or LONG_TERM_VALIDITY,
+        publication_end_date=period["ends_on"],
         deciding_agency=agency["name"],
         deciding_agency_code=agency["code"],
         data_source=agency["name"],
@@ -188,12 +342,35 @@ def disclosed_penalty(decision: dict[str, Any], publication_end: date) -> Disclo
     )
 
 
-# -- the aggregate ----------------------------------------------------------------------
+def changed_item(item: DisclosedPenalty, correction: dict[str, Any]) -> DisclosedPenalty:
+    """The item of a decision changed on a remedy (变更): the new penalties, the same
+    party, facts and period, and a remark saying it was changed, when and how."""
+    scrub = _scrubber(correction["party"])
+    penalty = penalty_items(correction["penalties"], correction["fine_total_yuan"], scrub)
+    remark = (
+        f"该行政处罚决定已于{correction['corrected_on']}经{REMEDY_LABELS.get(correction['by'], correction['by'])}"
+        f"变更，原处罚内容：{item['penalty_content']}"
+    )
+    return DisclosedPenalty(
+        **{
+            **item,
+            "penalty_category": penalty["penalty_category"],
+            "penalty_content": penalty["penalty_content"],
+            "fine_amount_wan_yuan": penalty["fine_amount_wan_yuan"],
+            "confiscated_amount_wan_yuan": penalty["confiscated_amount_wan_yuan"],
+            "licence": penalty["licence"],
+            "remarks": remark[:4000],
+        }
+    )
 
 
-class Publication(TracedAggregate, KeepsDeadlines):
-    """公示 of one penalty decision. Created when the decision is known (prepared),
-    published when Credit China has accepted it, which closes its publication deadline."""
+# -- the aggregates ---------------------------------------------------------------------
+
+
+class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
+    """公示 of one penalty decision (or of a decision changed on a remedy). Prepared when
+    the decision is known (pending), published when Credit China has accepted it, which
+    closes its publication deadline; then withdrawn, ended or repaired, each pushed."""
 
     deadline_service = "disclosure"
 
@@ -208,8 +385,15 @@ class Publication(TracedAggregate, KeepsDeadlines):
         # Since class version 2: the rule that set publish_by (older events: upcast).
         publish_deadline: RecordedDeadline
         publication_end: str
+        # Since class version 3: the tier's rule and period, the party code as the agency's
+        # site shows it, the respondent, and the publication this one replaces (a decision
+        # changed on a remedy is published again as changed).
+        period: PublicationPeriod
+        shown_party_code: str
+        respondent: int
+        replaces: str | None
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -224,6 +408,25 @@ class Publication(TracedAggregate, KeepsDeadlines):
                 region_override=None,
             )
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """A publication prepared before the tiers: general, ending on its recorded
+            end (the PUBLICATION_PERIOD_MONTHS setting), repairable after 3 months."""
+            decided_on = date.fromisoformat(state["item"]["decision_date"])
+            state.update(
+                period=PublicationPeriod(
+                    tier="general",
+                    rule_id=TIERS_RULE,
+                    rule_version=0,
+                    repair_from=add_months(decided_on, 3).isoformat(),
+                    ends_on=state["publication_end"],
+                    regional_minimum_from=None,
+                ),
+                shown_party_code=state["item"]["party_code"],
+                respondent=1,
+                replaces=None,
+            )
+
     class Published(TracedAggregate.Event):
         """Accepted by Credit China; carries the item so the public feed needs only this."""
 
@@ -233,21 +436,138 @@ class Publication(TracedAggregate, KeepsDeadlines):
         published_on: str
         receipt_id: str
         item: DisclosedPenalty
+        # Since class version 2: the party code as the agency's site shows it.
+        shown_party_code: str
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["shown_party_code"] = state["item"]["party_code"]
 
         def apply(self, publication: Publication) -> None:
+            publication.state = "published"
             publication.published_on = self.published_on
             publication.receipt_id = self.receipt_id
             publication.close_deadline(PUBLISH_DEADLINE)  # the step is taken
 
+    class Withdrawn(TracedAggregate.Event):
+        """撤回 (Art. 48): the decision was revoked, changed, declared illegal or void; the
+        reason is published. A publication that had gone out is withdrawn from Credit China
+        within the withdrawal deadline; one still pending simply never goes out."""
+
+        cloud_type = event_types.DISCLOSURE_WITHDRAWN
+        case_id: str
+        publication_id: str
+        decision_number: str
+        correction: Correction
+        by: RemedyKind
+        corrected_on: str
+        withdrawn_on: str
+        reason: str
+        was_published: bool
+        withdrawal_deadline: RecordedDeadline | None
+        # The publication of the changed decision, for a change.
+        republished_as: str | None
+
+        def apply(self, publication: Publication) -> None:
+            publication.state = "withdrawn"
+            publication.withdrawn_on = self.withdrawn_on
+            publication.close_deadline(PUBLISH_DEADLINE)
+            publication.withdrawal_reason = self.reason
+            publication.republished_as = self.republished_as
+            if self.withdrawal_deadline is not None:
+                publication.add_deadline(self.withdrawal_deadline)
+
+    class Ended(TracedAggregate.Event):
+        """公示期满: the period's maximum passed; recorded once, by the scheduler."""
+
+        cloud_type = event_types.DISCLOSURE_ENDED
+        case_id: str
+        publication_id: str
+        decision_number: str
+        ended_on: str
+        reason: str
+
+        def apply(self, publication: Publication) -> None:
+            publication.state = "ended"
+            publication.ended_on = self.ended_on
+
+    class RepairApplied(TracedAggregate.Event):
+        """信用修复申请: the party applied (through the agency) after the minimum period,
+        its obligations performed, with a credit commitment."""
+
+        cloud_type = event_types.DISCLOSURE_REPAIR_APPLIED
+        case_id: str
+        publication_id: str
+        applied_on: str
+        obligations_performed: bool
+        commitment: CommitmentRef
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, publication: Publication) -> None:
+            publication.repair = {"status": "applied", "applied_on": self.applied_on, "reason": None}
+            publication.remember(self.command_key, self.command_fingerprint)
+
+    class RepairGranted(TracedAggregate.Event):
+        """信用修复 granted: publication ends at once."""
+
+        cloud_type = event_types.DISCLOSURE_REPAIR_GRANTED
+        case_id: str
+        publication_id: str
+        decision_number: str
+        decided_on: str
+        reason: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, publication: Publication) -> None:
+            publication.state = "repaired"
+            publication.repair = {**publication.repair, "status": "granted", "reason": self.reason}
+            publication.ended_on = self.decided_on
+            publication.remember(self.command_key, self.command_fingerprint)
+
+    class RepairRefused(TracedAggregate.Event):
+        """信用修复 refused, with the reason: publication goes on; the party may apply again."""
+
+        cloud_type = event_types.DISCLOSURE_REPAIR_REFUSED
+        case_id: str
+        publication_id: str
+        decided_on: str
+        reason: str
+        command_key: str
+        command_fingerprint: str
+
+        def apply(self, publication: Publication) -> None:
+            publication.repair = {**publication.repair, "status": "refused", "reason": self.reason}
+            publication.remember(self.command_key, self.command_fingerprint)
+
+    class CreditChinaNotified(TracedAggregate.Event):
+        """Credit China accepted a withdrawal, an end or a repair of the publication."""
+
+        cloud_type = event_types.DISCLOSURE_CREDIT_CHINA_NOTIFIED
+        case_id: str
+        publication_id: str
+        notice: Notice
+        receipt_id: str
+        notified_on: str
+
+        def apply(self, publication: Publication) -> None:
+            publication.notified[self.notice] = self.receipt_id
+            if self.notice == "withdrawal":
+                publication.close_deadline(WITHDRAWAL_DEADLINE)
+
     class DeadlineApproaching(DeadlineApproachingEvent):
-        """The publication deadline (publish_by, 7 working days from the decision) is within
-        the lead (recorded once per due date)."""
+        """The publication deadline (publish_by, 7 working days from the decision) or the
+        withdrawal deadline is within the lead (recorded once per due date)."""
 
         cloud_type = event_types.DISCLOSURE_DEADLINE_APPROACHING
         case_id: str
 
     class DeadlineMissed(DeadlineMissedEvent):
-        """The publication deadline passed unpublished (recorded once per due date)."""
+        """The publication (or withdrawal) deadline passed with its step not taken
+        (recorded once per due date)."""
 
         cloud_type = event_types.DISCLOSURE_DEADLINE_MISSED
         case_id: str
@@ -262,6 +582,10 @@ class Publication(TracedAggregate, KeepsDeadlines):
         publish_by: str,
         publish_deadline: RecordedDeadline,
         publication_end: str,
+        period: PublicationPeriod,
+        shown_party_code: str,
+        respondent: int,
+        replaces: str | None,
         actor: dict[str, Any],
     ) -> None:
         self.case_id = case_id
@@ -276,8 +600,19 @@ class Publication(TracedAggregate, KeepsDeadlines):
         self.publish_deadline = publish_deadline
         self.deadlines = {PUBLISH_DEADLINE: open_deadline(publish_deadline)}
         self.publication_end = publication_end
+        self.period = period
+        self.shown_party_code = shown_party_code
+        self.respondent = respondent
+        self.replaces = replaces
+        self.state: PublicationState = "pending"
         self.published_on: str | None = None
         self.receipt_id: str | None = None
+        self.withdrawal_reason: str | None = None
+        self.withdrawn_on: str | None = None
+        self.republished_as: str | None = None
+        self.ended_on: str | None = None
+        self.repair: dict[str, Any] = {"status": "none", "applied_on": None, "reason": None}
+        self.notified: dict[str, str] = {}  # notice -> Credit China's receipt
 
     def deadline_owner(self) -> tuple[str, str]:
         return self.agency_code, self.region_code
@@ -289,36 +624,47 @@ class Publication(TracedAggregate, KeepsDeadlines):
     def published(self) -> bool:
         return self.published_on is not None
 
+    def _common(self) -> dict[str, Any]:
+        return {"case_id": self.case_id, "publication_id": self.publication_id}
+
     @classmethod
     def prepare(
         cls,
         *,
         case_id: str,
         decision: dict[str, Any],
-        publication_months: int,
         catalogue: Catalogue,
         actor: dict[str, Any],
+        period: PublicationPeriod | None = None,
+        code_masked_digits: int = 0,
     ) -> Publication:
-        """Prepare the publication of a penalty decision: general tier, due 7 working days
-        after the decision (the catalogue's rule), ending ``publication_months`` after it."""
+        """Prepare the publication of a penalty decision in its tier and period (by
+        default those of the rules in force on the decision date), due 7 working days
+        after the decision (the catalogue's rule)."""
         decided_on = date.fromisoformat(decision["decided_on"])
+        if period is None:
+            period, _ = publication_period(decision, catalogue, actor["region_code"])
         publish_deadline = recorded_deadline(
             PUBLISH_DEADLINE,
             catalogue.procedural_deadline(PUBLISH_WITHIN_RULE, decided_on, region=actor["region_code"]),
         )
         publication_id = publication_id_for(case_id, decision["decision_number"])
-        publication_end = add_months(decided_on, publication_months)
+        item = disclosed_penalty(decision, period)
         publication: Publication = cls._create(
             cls.Prepared,
             id=publication_id,
             case_id=case_id,
             publication_id=str(publication_id),
             decision_number=decision["decision_number"],
-            item=disclosed_penalty(decision, publication_end),
-            tier="general",
+            item=item,
+            tier=period["tier"],
             publish_by=publish_deadline["due_on"],
             publish_deadline=publish_deadline,
-            publication_end=publication_end.isoformat(),
+            publication_end=period["ends_on"],
+            period=period,
+            shown_party_code=shown_unit_code(item["party_code"], code_masked_digits),
+            respondent=decision.get("respondent", 1),
+            replaces=None,
             actor=actor,
         )
         return publication
@@ -328,10 +674,288 @@ class Publication(TracedAggregate, KeepsDeadlines):
             raise AlreadyPublished(f"publication {self.id} was published on {self.published_on}")
         self.trigger_event(
             self.Published,
-            case_id=self.case_id,
-            publication_id=self.publication_id,
+            **self._common(),
             published_on=published_on.isoformat(),
             receipt_id=receipt_id,
             item=self.item,
+            shown_party_code=self.shown_party_code,
             actor=actor,
+        )
+
+    # -- withdrawal (撤回) --------------------------------------------------------------
+
+    def withdraw(
+        self,
+        correction: dict[str, Any],
+        *,
+        today: date,
+        catalogue: Catalogue,
+        actor: dict[str, Any],
+        republished_as: str | None = None,
+    ) -> None:
+        """Withdraw on a correction of the decision (``case.decision_corrected.v1``), with
+        the reason: pushed to Credit China within the withdrawal rule's period from the
+        correction if it had gone out; a pending one is stopped before it goes out."""
+        if self.state not in ("pending", "published"):
+            raise IllegalInCurrentState(
+                f"publication {self.id} is {self.state}: there is nothing published to withdraw", state=self.state
+            )
+        corrected_on = date.fromisoformat(correction["corrected_on"])
+        deadline = None
+        if self.published:
+            deadline = recorded_deadline(
+                WITHDRAWAL_DEADLINE,
+                catalogue.procedural_deadline(WITHDRAWAL_RULE, corrected_on, region=self.region_code),
+            )
+        self.trigger_event(
+            self.Withdrawn,
+            **self._common(),
+            decision_number=self.decision_number,
+            correction=correction["correction"],
+            by=correction["by"],
+            corrected_on=correction["corrected_on"],
+            withdrawn_on=today.isoformat(),
+            reason=correction_reason(correction["correction"], correction["by"], correction["corrected_on"]),
+            was_published=self.published,
+            withdrawal_deadline=deadline,
+            republished_as=republished_as,
+            actor=actor,
+        )
+
+    def republish_changed(
+        self, correction: dict[str, Any], *, catalogue: Catalogue, actor: dict[str, Any]
+    ) -> Publication:
+        """The publication of the decision as changed on a remedy: a new publication in
+        the same tier and period, its penalties the changed ones, due within the
+        publication rule's period from the change."""
+        corrected_on = date.fromisoformat(correction["corrected_on"])
+        publish_deadline = recorded_deadline(
+            PUBLISH_DEADLINE,
+            catalogue.procedural_deadline(PUBLISH_WITHIN_RULE, corrected_on, region=self.region_code),
+        )
+        publication_id = uuid.uuid5(PUBLICATION_ID_NAMESPACE, f"{self.publication_id}:changed")
+        changed: Publication = type(self)._create(
+            self.Prepared,
+            id=publication_id,
+            case_id=self.case_id,
+            publication_id=str(publication_id),
+            decision_number=self.decision_number,
+            item=changed_item(self.item, correction),
+            tier=self.tier,
+            publish_by=publish_deadline["due_on"],
+            publish_deadline=publish_deadline,
+            publication_end=self.publication_end,
+            period=self.period,
+            shown_party_code=self.shown_party_code,
+            respondent=self.respondent,
+            replaces=self.publication_id,
+            actor=actor,
+        )
+        return changed
+
+    # -- the end of its period (公示期满) ----------------------------------------------
+
+    def record_deadline_events(self, today: date, calendar: OfficialCalendar, lead_working_days: int) -> None:
+        """The deadlines (publication, withdrawal), then the period: a published
+        publication ends by itself the day after its last day, recorded once."""
+        super().record_deadline_events(today, calendar, lead_working_days)
+        if self.state == "published" and today > date.fromisoformat(self.publication_end):
+            self.trigger_event(
+                self.Ended,
+                **self._common(),
+                decision_number=self.decision_number,
+                ended_on=today.isoformat(),
+                reason=f"公示期满（{self.period['tier']}，至{self.publication_end}）",
+                actor=self._scheduler_actor("publication period"),
+            )
+
+    def next_deadline_check(self, calendar: OfficialCalendar, lead_working_days: int) -> date | None:
+        days = [d for d in (super().next_deadline_check(calendar, lead_working_days),) if d is not None]
+        if self.state in ("pending", "published"):
+            days.append(date.fromisoformat(self.publication_end) + timedelta(days=1))
+        return min(days, default=None)
+
+    # -- credit repair (信用修复) ---------------------------------------------------------
+
+    def apply_for_repair(
+        self,
+        *,
+        applied_on: date,
+        obligations_performed: bool,
+        commitment: CommitmentRef,
+        today: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """The party's application, recorded by the agency: refused while the publication
+        is not published, before the tier's minimum period has run, or without the
+        obligations of the decision performed."""
+        self._require_published("apply for credit repair")
+        if self.repair["status"] == "applied":
+            raise IllegalInCurrentState(
+                f"an application of {self.repair['applied_on']} is awaiting the agency's decision", state=self.state
+            )
+        if applied_on > today:
+            raise RuleViolation("/applied_on", "not-in-future", f"{applied_on} is after today ({today})")
+        period = self.period
+        if applied_on < date.fromisoformat(period["repair_from"]):
+            raise RuleViolation(
+                "/applied_on",
+                "repair-before-minimum-period",
+                f"credit repair may be applied for from {period['repair_from']}, the end of the {period['tier']}"
+                f" tier's minimum period ({period['rule_id']} v{period['rule_version']})",
+            )
+        if not obligations_performed:
+            raise RuleViolation(
+                "/obligations_performed",
+                "obligations-not-performed",
+                "credit repair requires the obligations of the decision performed (已履行行政处罚决定)",
+            )
+        self.trigger_event(
+            self.RepairApplied,
+            **self._common(),
+            applied_on=applied_on.isoformat(),
+            obligations_performed=obligations_performed,
+            commitment=commitment,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def decide_repair(
+        self,
+        *,
+        granted: bool,
+        reason: str,
+        decided_on: date,
+        today: date,
+        command_key: str,
+        command_fingerprint: str,
+    ) -> None:
+        """The agency grants (publication ends at once) or refuses, with the reason."""
+        self._require_published("decide a credit repair")
+        if self.repair["status"] != "applied":
+            raise IllegalInCurrentState("no credit repair application is awaiting a decision", state=self.state)
+        if decided_on > today:
+            raise RuleViolation("/decided_on", "not-in-future", f"{decided_on} is after today ({today})")
+        if decided_on < date.fromisoformat(self.repair["applied_on"]):
+            raise RuleViolation(
+                "/decided_on", "before-application", f"the application was made on {self.repair['applied_on']}"
+            )
+        self.trigger_event(
+            self.RepairGranted if granted else self.RepairRefused,
+            **self._common(),
+            **({"decision_number": self.decision_number} if granted else {}),
+            decided_on=decided_on.isoformat(),
+            reason=reason,
+            command_key=command_key,
+            command_fingerprint=command_fingerprint,
+        )
+
+    def _require_published(self, what: str) -> None:
+        if self.state != "published":
+            raise IllegalInCurrentState(f"cannot {what}: the publication is {self.state}", state=self.state)
+
+    # -- pushed to Credit China ----------------------------------------------------------
+
+    def pending_notice(self) -> Notice | None:
+        """What Credit China has yet to be told of this publication's end, if anything."""
+        wanted: Notice | None = None
+        if self.state == "withdrawn" and self.published:
+            wanted = "withdrawal"
+        elif self.state == "ended":
+            wanted = "end"
+        elif self.state == "repaired":
+            wanted = "repair"
+        return None if wanted is None or wanted in self.notified else wanted
+
+    def notice_body(self, notice: Notice) -> dict[str, Any]:
+        """The Credit China message (contracts/credit_china/notice.schema.json)."""
+        on = self.withdrawn_on if notice == "withdrawal" else self.ended_on
+        assert on is not None
+        reasons = {
+            "withdrawal": self.withdrawal_reason or "",
+            "end": f"公示期满（至{self.publication_end}）",
+            "repair": f"信用修复：{self.repair.get('reason') or ''}".rstrip("："),
+        }
+        return {
+            "publication_id": self.publication_id,
+            "notice": notice,
+            "decision_number": self.decision_number,
+            "effective_on": on,
+            "reason": reasons[notice],
+        }
+
+    def notify(self, *, notice: Notice, receipt_id: str, notified_on: date, actor: dict[str, Any]) -> None:
+        self.trigger_event(
+            self.CreditChinaNotified,
+            **self._common(),
+            notice=notice,
+            receipt_id=receipt_id,
+            notified_on=notified_on.isoformat(),
+            actor=actor,
+        )
+
+
+class WithheldDecision(TracedAggregate):
+    """A penalty decision that is not published (不予公示), with the ground: nothing of its
+    content is kept, only what the agency's view lists."""
+
+    class Withheld(TracedAggregate.Created):
+        cloud_type = event_types.DISCLOSURE_PUBLICATION_WITHHELD
+        case_id: str
+        publication_id: str
+        decision_number: str
+        decided_on: str
+        respondent: int
+        tier: Tier
+        ground: WithholdingGround
+        reason: str
+
+    def __init__(
+        self,
+        case_id: str,
+        publication_id: str,
+        decision_number: str,
+        decided_on: str,
+        respondent: int,
+        tier: Tier,
+        ground: WithholdingGround,
+        reason: str,
+        actor: dict[str, Any],
+    ) -> None:
+        self.case_id = case_id
+        self.agency_code: str = actor["agency_code"]
+        self.publication_id = publication_id
+        self.decision_number = decision_number
+        self.decided_on = decided_on
+        self.respondent = respondent
+        self.tier = tier
+        self.ground = ground
+        self.reason = reason
+
+    @classmethod
+    def record(
+        cls, *, case_id: str, decision: dict[str, Any], tier: Tier, ground: WithholdingGround, actor: dict[str, Any]
+    ) -> WithheldDecision:
+        publication_id = publication_id_for(case_id, decision["decision_number"])
+        withheld: WithheldDecision = cls._create(
+            cls.Withheld,
+            id=publication_id,
+            case_id=case_id,
+            publication_id=str(publication_id),
+            decision_number=decision["decision_number"],
+            decided_on=decision["decided_on"],
+            respondent=decision.get("respondent", 1),
+            tier=tier,
+            ground=ground,
+            reason=WITHHOLDING_REASONS[ground],
+            actor=actor,
+        )
+        return withheld
+
+    def withdraw(self, correction: dict[str, Any], **_: Any) -> None:
+        """Refused: a decision that was never published has no publication to withdraw."""
+        raise NeverPublished(
+            f"the decision {self.decision_number} was never published ({self.reason}): nothing to withdraw",
+            state="withheld",
         )

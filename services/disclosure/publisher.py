@@ -1,13 +1,16 @@
-"""Publisher: pushes prepared publications to Credit China (信用中国), in order.
+"""Publisher: pushes publications and their ends to Credit China (信用中国), in order.
 
-It reads the disclosure application's own notification log (only the Prepared events) from
-its tracking position. For each publication not yet published it POSTs the masked item with
-the publication id as Idempotency-Key, and on acceptance appends ``Publication.Published``
-together with its new position in one event-store transaction. A publication is never
-skipped: the worker retries the same one (capped exponential backoff while Credit China is
-unreachable or failing, slowly and loudly when it rejects the payload) until it goes
-through. After a restart it resumes at its position; a publication already published (seen
-on the aggregate) is not sent again, and Credit China drops repeats by Idempotency-Key.
+It reads the disclosure application's own notification log (the Prepared, Withdrawn, Ended
+and RepairGranted events) from its tracking position. For a publication still pending it
+POSTs the masked item with the publication id as Idempotency-Key, and on acceptance appends
+``Publication.Published``; for a withdrawal (of one that had gone out), an end or a repair
+it POSTs the notice (contracts/credit_china/notice.schema.json) and on acceptance appends
+``Publication.CreditChinaNotified``; each together with its new position in one
+event-store transaction. Nothing is skipped: the worker retries the same message (capped
+exponential backoff while Credit China is unreachable or failing, slowly and loudly when
+it rejects the payload) until it goes through. After a restart it resumes at its position;
+a message already accepted (seen on the aggregate) is not sent again, and Credit China
+drops repeats by Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from services.disclosure.application import (
     DisclosureSettings,
     publication_actor,
 )
-from services.disclosure.domain import Publication
+from services.disclosure.domain import Notice, Publication
 from services.infra.clock import today_in_china
 from services.infra.egress import EgressPolicy, EgressRefused, pinned_client
 from services.infra.metrics import Reading
@@ -36,6 +39,17 @@ from services.infra.telemetry import client_span, current_traceparent, span_from
 log = logging.getLogger(__name__)
 INTAKE_PATH = "/api/v1/penalties"
 PREPARED_TOPIC = get_topic(Publication.Prepared)
+# The events after which Credit China is told something, in the log's order.
+PUSHED_TOPICS = [
+    PREPARED_TOPIC,
+    get_topic(Publication.Withdrawn),
+    get_topic(Publication.Ended),
+    get_topic(Publication.RepairGranted),
+]
+
+
+def notice_path(publication_id: str, notice: Notice) -> str:
+    return f"{INTAKE_PATH}/{publication_id}/{notice}"
 
 
 class CreditChinaUnavailable(Exception):
@@ -109,43 +123,54 @@ class CreditChinaPublisher(threading.Thread):
 
     def _publish_batch(self, client: httpx.Client) -> int:
         notifications = self.app.recorder.select_notifications(
-            self.position + 1, self.settings.relay_batch_size, topics=[PREPARED_TOPIC]
+            self.position + 1, self.settings.relay_batch_size, topics=PUSHED_TOPICS
         )
         for notification in notifications:
             if self.stopping.is_set():
                 break
-            prepared = cast(Publication.Prepared, self.app.mapper.to_domain_event(notification))
+            event = cast(Publication.Event, self.app.mapper.to_domain_event(notification))
             tracking = Tracking(self.position_name, notification.id)
-            publication = self.app.get_publication(prepared.originator_id)
-            if publication.published:  # published before a crash, or by another replica
+            publication = self.app.get_publication(event.originator_id)
+            if isinstance(event, Publication.Prepared):
+                notice: Notice | None = None
+                due = publication.state == "pending"  # not published before a crash, nor withdrawn
+            else:
+                notice = publication.pending_notice()
+                due = notice is not None
+            if not due:  # done before a crash, by another replica, or nothing to tell
                 self.app.process_recorder.insert_tracking(tracking)
                 continue
-            with span_from(prepared.traceparent, "credit-china publish", **{"publication.id": str(publication.id)}):
-                receipt_id = self._deliver(client, publication)
-                publication.publish(
-                    published_on=today_in_china(),
-                    receipt_id=receipt_id,
-                    actor=publication_actor(
-                        {"code": publication.agency_code, "region_code": publication.region_code},
-                        "accepted by Credit China (信用中国)",
-                    ),
-                )
+            actor = publication_actor(
+                {"code": publication.agency_code, "region_code": publication.region_code},
+                "accepted by Credit China (信用中国)",
+            )
+            with span_from(event.traceparent, "credit-china push", **{"publication.id": str(publication.id)}):
+                receipt_id = self._deliver(client, publication, notice)
+                if notice is None:
+                    publication.publish(published_on=today_in_china(), receipt_id=receipt_id, actor=actor)
+                else:
+                    publication.notify(notice=notice, receipt_id=receipt_id, notified_on=today_in_china(), actor=actor)
                 try:
                     self.app.save_tracked(tracking, publication)
                 except IntegrityError:
-                    # Another publisher recorded it first (the next round sees it published), or
-                    # the deadline scheduler appended a deadline event meanwhile: the next round
+                    # Another publisher recorded it first (the next round sees it done), or
+                    # the deadline scheduler appended an event meanwhile: the next round
                     # loads it again and Credit China answers the same Idempotency-Key with the
                     # same receipt.
                     log.info("publication %s was recorded by another publisher", publication.id)
                     return 0
             self.published += 1
             self.last_error = None
-            log.info("publication %s accepted by Credit China, receipt %s", publication.id, receipt_id)
+            log.info(
+                "publication %s: %s accepted by Credit China, receipt %s",
+                publication.id,
+                notice or "publication",
+                receipt_id,
+            )
         return len(notifications)
 
     # -- delivery ------------------------------------------------------------------------
-    def _deliver(self, client: httpx.Client, publication: Publication) -> str:
+    def _deliver(self, client: httpx.Client, publication: Publication, notice: Notice | None) -> str:
         """POST until Credit China accepts; only stopping the worker ends the retries."""
         retrying = until_stopped(
             self.stopping,
@@ -154,16 +179,20 @@ class CreditChinaPublisher(threading.Thread):
             retry_on=(httpx.TransportError, EgressRefused, CreditChinaUnavailable, PayloadRejected),
             reraise=True,
         )
-        receipt = retrying(self._post, client, publication)
+        receipt = retrying(self._post, client, publication, notice)
         assert receipt is not None  # with reraise, a stopped worker raises instead
         return receipt
 
-    def _post(self, client: httpx.Client, publication: Publication) -> str:
-        with client_span("POST", f"{self.settings.credit_china_url.rstrip('/')}{INTAKE_PATH}") as span:
+    def _post(self, client: httpx.Client, publication: Publication, notice: Notice | None) -> str:
+        if notice is None:
+            path, key = INTAKE_PATH, publication.publication_id
+            body: dict[str, Any] = {"publication_id": publication.publication_id, "item": publication.item}
+        else:
+            path, key = notice_path(publication.publication_id, notice), f"{publication.publication_id}:{notice}"
+            body = publication.notice_body(notice)
+        with client_span("POST", f"{self.settings.credit_china_url.rstrip('/')}{path}") as span:
             response = client.post(
-                INTAKE_PATH,
-                json={"publication_id": publication.publication_id, "item": publication.item},
-                headers={"Idempotency-Key": publication.publication_id, "traceparent": current_traceparent()},
+                path, json=body, headers={"Idempotency-Key": key, "traceparent": current_traceparent()}
             )
             span.set_attribute("http.response.status_code", response.status_code)
         if response.is_success:

@@ -1,6 +1,8 @@
-"""Public disclosure feed (行政处罚信息公示): one row per published decision, fed from Kafka
-by ``disclosure.published.v1``, which carries the masked 双公示 items in full; and the
-queries the public API answers from it."""
+"""Public disclosure feed (行政处罚信息公示): one row per decision published now, fed from
+Kafka by ``disclosure.published.v1``, which carries the masked 双公示 items in full, and
+removed when the publication is withdrawn, ends or is repaired; the agency's view of its
+publications by state (pending, published, withheld with the reason, overdue, withdrawn,
+ended, repaired); and the queries the API answers from them."""
 
 from __future__ import annotations
 
@@ -9,7 +11,22 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common import event_types as types
@@ -41,21 +58,168 @@ disclosure_feed = Table(
     # Record time: when the feed learnt of the publication (the pagination order).
     Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
 )
+# The agency's view: every publication (and every withheld decision) with its state.
+publications = Table(
+    "publications",
+    metadata,
+    Column("publication_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("agency_code", String(18), nullable=False, index=True),
+    Column("decision_number", String(60), nullable=False),
+    Column("respondent", Integer, nullable=False),
+    Column("tier", String(10), nullable=False),
+    # pending, published, withheld, withdrawn, ended, repaired (overdue: pending past publish_by).
+    Column("state", String(12), nullable=False, index=True),
+    Column("reason", Text),  # withheld, withdrawn, ended: why; a refused repair: the refusal
+    Column("party_name", String(200)),  # masked as published (黄某某); none when withheld
+    Column("party_category", String(24)),
+    Column("decided_on", String(10), nullable=False),
+    Column("publish_by", String(10)),
+    Column("publish_deadline_missed", Boolean, nullable=False, default=False),
+    Column("published_on", String(10)),
+    Column("publication_end", String(10)),
+    Column("repair_from", String(10)),
+    Column("repair_status", String(10), nullable=False, default="none"),  # none, applied, granted, refused
+    Column("withdrawal_due_on", String(10)),
+    Column("ended_on", String(10)),
+    Column("replaces", String(36)),
+    Column("republished_as", String(36)),
+    Column("notified", JSON, nullable=False),  # what Credit China accepted: {"publication": receipt, ...}
+    Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
+)
+PUBLICATION_STATES = ("pending", "published", "withheld", "overdue", "withdrawn", "ended", "repaired")
 
 
 class DisclosureFeedProjection:
     name = "disclosure-feed"
     # Bump when what the tables show changes: they are emptied and rebuilt from the topic.
-    schema_version = 1
-    rebuilt_tables = ("disclosure_feed",)
+    # 2: the agency's view, and the feed loses what is withdrawn, ended or repaired (issue 14).
+    schema_version = 2
+    rebuilt_tables = ("disclosure_feed", "publications")
     metadata = metadata
-    handles = frozenset({types.DISCLOSURE_PUBLISHED})
+    handles = frozenset(
+        {
+            types.DISCLOSURE_PUBLICATION_PREPARED,
+            types.DISCLOSURE_PUBLICATION_WITHHELD,
+            types.DISCLOSURE_PUBLISHED,
+            types.DISCLOSURE_WITHDRAWN,
+            types.DISCLOSURE_ENDED,
+            types.DISCLOSURE_REPAIR_APPLIED,
+            types.DISCLOSURE_REPAIR_GRANTED,
+            types.DISCLOSURE_REPAIR_REFUSED,
+            types.DISCLOSURE_CREDIT_CHINA_NOTIFIED,
+            types.DISCLOSURE_DEADLINE_MISSED,
+        }
+    )
 
     async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        if event.type != types.DISCLOSURE_PUBLISHED:
-            return
         data = event.data
-        item = data["item"]
+        if event.type == types.DISCLOSURE_PUBLICATION_PREPARED:
+            await self._prepared(conn, event)
+        elif event.type == types.DISCLOSURE_PUBLICATION_WITHHELD:
+            await self._withheld(conn, event)
+        elif event.type == types.DISCLOSURE_PUBLISHED:
+            await self._published(conn, event)
+            await _change(conn, data, state="published", published_on=data["published_on"])
+            await _notified(conn, data["publication_id"], "publication", data["receipt_id"])
+        elif event.type == types.DISCLOSURE_WITHDRAWN:
+            await _off_the_feed(conn, data)
+            due = (data.get("withdrawal_deadline") or {}).get("due_on")
+            await _change(
+                conn,
+                data,
+                state="withdrawn",
+                reason=data["reason"],
+                withdrawal_due_on=due,
+                republished_as=data.get("republished_as"),
+            )
+        elif event.type == types.DISCLOSURE_ENDED:
+            await _off_the_feed(conn, data)
+            await _change(conn, data, state="ended", reason=data["reason"], ended_on=data["ended_on"])
+        elif event.type == types.DISCLOSURE_REPAIR_APPLIED:
+            await _change(conn, data, repair_status="applied", reason=None)
+        elif event.type == types.DISCLOSURE_REPAIR_GRANTED:
+            await _off_the_feed(conn, data)
+            await _change(
+                conn,
+                data,
+                state="repaired",
+                repair_status="granted",
+                reason=data["reason"],
+                ended_on=data["decided_on"],
+            )
+        elif event.type == types.DISCLOSURE_REPAIR_REFUSED:
+            await _change(conn, data, repair_status="refused", reason=data["reason"])
+        elif event.type == types.DISCLOSURE_CREDIT_CHINA_NOTIFIED:
+            await _notified(conn, data["publication_id"], data["notice"], data["receipt_id"])
+        elif event.type == types.DISCLOSURE_DEADLINE_MISSED and data["deadline"]["name"] == "publication":
+            await conn.execute(
+                update(publications)
+                .where(publications.c.publication_id == str(event.aggregate_id))
+                .values(publish_deadline_missed=True)
+            )
+
+    async def _prepared(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+        data = event.data
+        item, period = data["item"], data["period"]
+        await conn.execute(
+            _insert_once(
+                conn,
+                publications,
+                {
+                    "publication_id": data["publication_id"],
+                    "case_id": data["case_id"],
+                    "agency_code": item["deciding_agency_code"],
+                    "decision_number": data["decision_number"],
+                    "respondent": data["respondent"],
+                    "tier": data["tier"],
+                    "state": "pending",
+                    "reason": None,
+                    "party_name": item["party_name"],
+                    "party_category": item["party_category"],
+                    "decided_on": item["decision_date"],
+                    "publish_by": data["publish_by"],
+                    "publish_deadline_missed": False,
+                    "publication_end": data["publication_end"],
+                    "repair_from": period["repair_from"],
+                    "repair_status": "none",
+                    "replaces": data.get("replaces"),
+                    "notified": {},
+                    "recorded_at": datetime.now(UTC),
+                },
+            )
+        )
+
+    async def _withheld(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+        data = event.data
+        await conn.execute(
+            _insert_once(
+                conn,
+                publications,
+                {
+                    "publication_id": data["publication_id"],
+                    "case_id": data["case_id"],
+                    "agency_code": data["actor"]["agency_code"],
+                    "decision_number": data["decision_number"],
+                    "respondent": data["respondent"],
+                    "tier": data["tier"],
+                    "state": "withheld",
+                    "reason": data["reason"],
+                    "decided_on": data["decided_on"],
+                    "publish_deadline_missed": False,
+                    "repair_status": "none",
+                    "notified": {},
+                    "recorded_at": datetime.now(UTC),
+                },
+            )
+        )
+
+    async def _published(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+        data = event.data
+        # The agency's site shows the unit's code as the agency's rule says (Credit China has it whole).
+        item = dict(data["item"])
+        if "shown_party_code" in data:
+            item["party_code"] = data["shown_party_code"]
         await conn.execute(
             upsert(
                 disclosure_feed,
@@ -74,6 +238,36 @@ class DisclosureFeedProjection:
                 ("publication_id",),
                 conn.dialect.name,
             )
+        )
+
+
+def _insert_once(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> Any:
+    """The row a creation event makes; a repeated delivery leaves the first (and what
+    later events changed in it) as it is."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=["publication_id"])
+
+
+async def _change(conn: AsyncConnection, data: dict[str, Any], **values: Any) -> None:
+    await conn.execute(
+        update(publications).where(publications.c.publication_id == data["publication_id"]).values(**values)
+    )
+
+
+async def _off_the_feed(conn: AsyncConnection, data: dict[str, Any]) -> None:
+    """Withdrawn, ended or repaired: no longer published, so no longer on the public feed."""
+    await conn.execute(delete(disclosure_feed).where(disclosure_feed.c.publication_id == data["publication_id"]))
+
+
+async def _notified(conn: AsyncConnection, publication_id: str, notice: str, receipt_id: str) -> None:
+    row = (
+        await conn.execute(select(publications.c.notified).where(publications.c.publication_id == publication_id))
+    ).first()
+    if row is not None:
+        await conn.execute(
+            update(publications)
+            .where(publications.c.publication_id == publication_id)
+            .values(notified={**(row.notified or {}), notice: receipt_id})
         )
 
 
@@ -122,3 +316,41 @@ async def disclosure_page(
         db, query, disclosure_feed.c.recorded_at, disclosure_feed.c.publication_id, limit, cursor
     )
     return {"items": [feed_entry(r) for r in rows], "next_cursor": next_cursor}
+
+
+def publication_row(row: Any) -> dict[str, Any]:
+    entry = dict(row._mapping)
+    entry["recorded_at"] = utc(entry["recorded_at"])
+    today = today_in_china().isoformat()
+    entry["overdue"] = entry["state"] == "pending" and bool(entry["publish_by"]) and entry["publish_by"] < today
+    return entry
+
+
+async def agency_publications_page(
+    db: AsyncEngine, *, agency_code: str, state: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """The caller's agency's publications (and withheld decisions), by state, one page.
+    ``overdue``: pending past its publish-by day (China time), whether or not the
+    scheduler has recorded the missed deadline yet."""
+    query = select(publications).where(publications.c.agency_code == agency_code)
+    today = today_in_china().isoformat()
+    if state == "overdue":
+        query = query.where(and_(publications.c.state == "pending", publications.c.publish_by < today))
+    elif state is not None:
+        query = query.where(publications.c.state == state)
+    rows, next_cursor = await keyset_page(
+        db, query, publications.c.recorded_at, publications.c.publication_id, limit, cursor
+    )
+    return {"items": [publication_row(r) for r in rows], "next_cursor": next_cursor}
+
+
+async def agency_publication(db: AsyncEngine, agency_code: str, publication_id: UUID) -> dict[str, Any]:
+    """One of the agency's publications (another agency's is not found)."""
+    row = await one_or_not_found(
+        db,
+        select(publications).where(
+            publications.c.publication_id == str(publication_id), publications.c.agency_code == agency_code
+        ),
+        f"publication {publication_id} of your agency (yet)",
+    )
+    return publication_row(row)

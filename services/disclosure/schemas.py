@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.disclosure.domain import PartyCategory
+from services.disclosure.domain import PartyCategory, Publication, Tier
+from services.infra.formats import IsoDate
 
 
 class DisclosedPenaltyView(BaseModel):
@@ -16,7 +18,10 @@ class DisclosedPenaltyView(BaseModel):
 
     party_name: str = Field(description="行政相对人名称 (natural persons masked: 黄某某)")
     party_category: PartyCategory = Field(description="行政相对人类别")
-    party_code: str = Field(description="统一社会信用代码 of a unit; empty for a natural person")
+    party_code: str = Field(
+        description="统一社会信用代码 of a unit, its last characters masked where the agency's rule says so; "
+        "empty for a natural person"
+    )
     legal_representative: str = Field(description="法定代表人 of a unit; empty for a natural person")
     decision_number: str = Field(description="行政处罚决定书文号")
     violation_type: str = Field(description="违法行为类型")
@@ -28,7 +33,7 @@ class DisclosedPenaltyView(BaseModel):
     confiscated_amount_wan_yuan: str = Field(description="没收违法所得、没收非法财物的金额（万元）")
     licence: str = Field(description="暂扣或吊销证照名称及编号, or empty")
     decision_date: date = Field(description="处罚决定日期")
-    penalty_validity: date = Field(description="处罚有效期 (2099-12-31: long-term)")
+    penalty_validity: date = Field(description="处罚有效期, from the decision (2099-12-31: long-term)")
     publication_end_date: date = Field(description="公示截止期")
     deciding_agency: str = Field(description="处罚机关")
     deciding_agency_code: str = Field(description="处罚机关统一社会信用代码")
@@ -51,3 +56,104 @@ class DisclosureEntry(BaseModel):
 class DisclosurePage(BaseModel):
     items: list[DisclosureEntry]
     next_cursor: str | None
+
+
+PublicationStateName = Literal["pending", "published", "withheld", "withdrawn", "ended", "repaired"]
+StateFilter = Literal["pending", "published", "withheld", "overdue", "withdrawn", "ended", "repaired"]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class AgencyPublication(BaseModel):
+    """One publication (or withheld decision) as its agency sees it."""
+
+    publication_id: UUID
+    case_id: UUID
+    agency_code: str
+    decision_number: str
+    respondent: int
+    tier: Tier = Field(description="minor, general or serious, by the rules in force on the decision date")
+    state: PublicationStateName
+    overdue: bool = Field(description="Pending past its publish-by day (China time)")
+    reason: str | None = Field(description="Why it is withheld, withdrawn or ended; a refused repair's reason")
+    party_name: str | None = Field(description="As published (natural persons masked); none when withheld")
+    party_category: PartyCategory | None
+    decided_on: date
+    publish_by: date | None
+    publish_deadline_missed: bool
+    published_on: date | None
+    publication_end: date | None = Field(description="The last day it is published (the tier's maximum)")
+    repair_from: date | None = Field(description="From this day the party may apply for credit repair")
+    repair_status: Literal["none", "applied", "granted", "refused"]
+    withdrawal_due_on: date | None = Field(description="Art. 48: the withdrawal reaches Credit China by this day")
+    ended_on: date | None
+    replaces: UUID | None = Field(description="The publication of the decision before it was changed")
+    republished_as: UUID | None = Field(description="The publication of the decision as changed")
+    notified: dict[str, str] = Field(description="What Credit China accepted, with its receipts")
+    recorded_at: datetime
+
+
+class AgencyPublicationPage(BaseModel):
+    items: list[AgencyPublication]
+    next_cursor: str | None
+
+
+class CommitmentDocument(BaseModel):
+    """信用承诺书 (and the proof of performance), by reference and content hash."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: ShortText
+    uri: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    sha256: Sha256
+
+
+class RepairApplicationRequest(BaseModel):
+    """信用修复申请, recorded by the agency for the party: after the tier's minimum period,
+    with the obligations of the decision performed and a credit commitment."""
+
+    model_config = ConfigDict(extra="forbid")
+    obligations_performed: bool = Field(description="The decision's obligations are performed (已履行)")
+    commitment: CommitmentDocument
+    applied_on: IsoDate | None = Field(None, description="The day the party applied (default: today, China time)")
+
+
+class RepairDecisionRequest(BaseModel):
+    """The agency grants (publication ends at once) or refuses, with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    granted: bool
+    reason: Text
+    decided_on: IsoDate | None = Field(None, description="Default: today, China time")
+
+
+class RepairView(BaseModel):
+    status: Literal["none", "applied", "granted", "refused"]
+    applied_on: date | None
+    reason: str | None
+
+
+class PublicationView(BaseModel):
+    """A publication as the write model has it, answering a command."""
+
+    publication_id: UUID
+    decision_number: str
+    tier: Tier
+    state: Literal["pending", "published", "withdrawn", "ended", "repaired"]
+    repair_from: date
+    publication_end: date
+    repair: RepairView
+    version: int
+
+    @classmethod
+    def of(cls, publication: Publication) -> PublicationView:
+        return cls(
+            publication_id=publication.id,
+            decision_number=publication.decision_number,
+            tier=publication.tier,
+            state=publication.state,
+            repair_from=publication.period["repair_from"],
+            publication_end=publication.publication_end,
+            repair=RepairView(**publication.repair),
+            version=publication.version,
+        )

@@ -344,6 +344,13 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
             "amount_yuan": 20000,
             "paid_on": f"{YEAR}-01-20",
         },
+        # Credit repair of the world's publication, published today: the application is before
+        # the minimum period (422), so there is nothing for the head to decide (409).
+        ("POST", "/v1/publications/{publication_id}/repair-application"): {
+            "obligations_performed": True,
+            "commitment": DOCUMENT,
+        },
+        ("POST", "/v1/publications/{publication_id}/repair-decision"): {"granted": True, "reason": "已履行"},
         ("POST", "/v1/subscriptions"): {"callback_url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
         ("PATCH", "/v1/subscriptions/{subscription_id}"): {"description": "市局执法平台"},
         ("POST", "/v1/subscriptions/{subscription_id}/secret-rotations"): {"overlap_seconds": 600},
@@ -361,6 +368,8 @@ def request_for(world: World, method: str, path: str) -> dict[str, Any]:
         "/v1/referrals/statistics",
         "/v1/disclosures",
         "/v1/disclosures/{publication_id}",
+        "/v1/publications",
+        "/v1/publications/{publication_id}",
         "/v1/subscriptions",
         "/v1/subscriptions/{subscription_id}",
         "/v1/subscriptions/{subscription_id}/replays/{replay_id}",
@@ -419,6 +428,8 @@ def expected(rule: Any, role: Role | None, where: str, method: str, path: str) -
     if where == "home":
         if method == "GET":
             return {200}
+        if path == "/v1/publications/{publication_id}/repair-application":
+            return {422}  # past the guard, the world's publication is before its minimum period
         # Commands run past the guard: replays (200/201), accepted for later (202), or 409
         # where the state forbids it.
         return {200, 201, 202, 204, 409}

@@ -353,7 +353,7 @@ def test_a_decision_changed_by_a_suit_after_reconsideration_never_heavier() -> N
     assert (correction.correction, correction.fine_total_yuan, correction.withdraw_publication) == (
         "changed",
         6_000,
-        False,
+        True,  # Art. 48 withdraws a changed decision's publication too
     )
     track = case.tracks[0]
     # The surcharge follows the changed fine: 3% of 6,000 is 180 yuan a day from 10-09;

@@ -130,6 +130,7 @@ def decide(
         catalogue=CATALOGUE,
         cipher=TEST_CIPHER,
         latest=LATEST,
+        disclosure=None,
         **NO_KEY,
     )
 

@@ -132,3 +132,66 @@ def test_fail_next_answers_503_then_recovers(client: httpx.Client) -> None:
 
 def test_unknown_penalty_is_404(client: httpx.Client) -> None:
     assert client.get(f"/api/v1/penalties/{uuid.uuid4()}").status_code == 404
+
+
+# -- notices: a record withdrawn, ended or repaired ----------------------------------------
+
+
+def notify(client: httpx.Client, publication_id: str, path_notice: str, **overrides: Any) -> httpx.Response:
+    body = {
+        "publication_id": publication_id,
+        "notice": path_notice,
+        "decision_number": "(醴)应急罚〔2026〕12号",
+        "effective_on": "2026-11-20",
+        "reason": "该行政处罚决定已经行政复议被撤销",
+        **overrides,
+    }
+    return client.post(
+        f"/api/v1/penalties/{publication_id}/{path_notice}",
+        json=body,
+        headers={"Idempotency-Key": f"{publication_id}:{path_notice}"},
+    )
+
+
+def test_a_notice_is_accepted_once_and_recorded_in_order(client: httpx.Client) -> None:
+    publication_id = str(uuid.uuid4())
+    assert submit(client, ENTERPRISE_ITEM, publication_id).status_code == 201
+    first = notify(client, publication_id, "withdrawal")
+    assert first.status_code == 201
+    again = notify(client, publication_id, "withdrawal")
+    assert again.status_code == 200 and again.json()["receipt_id"] == first.json()["receipt_id"]
+    stored = client.get(f"/api/v1/penalties/{publication_id}").json()
+    assert (
+        stored["status"] == "withdrawn" and stored["notices"]["withdrawal"]["receipt_id"] == first.json()["receipt_id"]
+    )
+    kinds = [(m["kind"], m["publication_id"]) for m in client.get("/api/v1/messages").json()["items"]]
+    assert kinds == [("publication", publication_id), ("withdrawal", publication_id)]
+    # Withdrawn: it cannot also end or be repaired.
+    assert notify(client, publication_id, "end").status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("overrides", "pointer"),
+    [
+        ({"reason": ""}, "/reason"),
+        ({"effective_on": "2026-13-01"}, "/effective_on"),
+        ({"decision_number": "醴应急罚2026-1"}, "/decision_number"),
+        ({"phone": "13800138000"}, ""),
+    ],
+)
+def test_a_malformed_notice_is_rejected_by_name(client: httpx.Client, overrides: dict[str, Any], pointer: str) -> None:
+    publication_id = str(uuid.uuid4())
+    submit(client, ENTERPRISE_ITEM, publication_id)
+    response = notify(client, publication_id, "end", **overrides)
+    assert response.status_code == 400
+    assert pointer in pointers(response) or (pointer == "" and "additionalProperties" in response.text)
+    assert client.get(f"/api/v1/penalties/{publication_id}").json()["status"] == "published"
+
+
+def test_a_notice_must_name_its_path_and_a_record_accepted_before(client: httpx.Client) -> None:
+    publication_id = str(uuid.uuid4())
+    submit(client, ENTERPRISE_ITEM, publication_id)
+    other = notify(client, publication_id, "end", notice="repair")
+    assert other.status_code == 400 and pointers(other) == ["/publication_id"]
+    assert notify(client, str(uuid.uuid4()), "repair").status_code == 404  # never published
+    assert client.post(f"/api/v1/penalties/{publication_id}/erase", json={}).status_code == 404

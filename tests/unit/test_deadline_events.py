@@ -36,6 +36,9 @@ REFERRED_ON, FILING_DUE, FILING_APPROACHING_FROM = date(2026, 3, 2), "2026-03-05
 # Tue 05-26 (4), Wed 05-27 (5), Thu 05-28 (6), Fri 05-29 (7): publish by 05-29. Three working
 # days before: Thu 05-28 (1), Wed 05-27 (2), Tue 05-26 (3).
 DECIDED_ON, PUBLISH_BY, PUBLISH_APPROACHING_FROM = "2026-05-20", "2026-05-29", date(2026, 5, 26)
+# A general-tier publication (a fine) is published 12 months, to 2027-05-20: the scheduler
+# looks at it again the day after, to end it.
+PERIOD_OVER = date(2027, 5, 21)
 
 
 def _env(path: Path, name: str) -> dict[str, str]:
@@ -87,14 +90,13 @@ def _prepare(app: DisclosureApplication) -> Publication:
         decision={
             "decision_number": "(醴)应急罚〔2026〕40号",
             "decided_on": DECIDED_ON,
-            "penalties": [{"kind": "warning"}],
-            "fine_total_yuan": 0,
+            "penalties": [{"kind": "fine", "amount_yuan": 5000}],
+            "fine_total_yuan": 5000,
             "agency": agency,
             "party": {"kind": "enterprise", "name": "某花炮厂", "code": "91430281MA4L12345R"},
             "violation_summary": "未按规定储存烟花爆竹",
             "legal_basis": "《安全生产法》第一百零一条",
         },
-        publication_months=12,
         catalogue=CATALOGUE,
         actor=publication_actor(agency, "test"),
     )
@@ -153,8 +155,9 @@ def test_publish_by_is_recorded_once_each_when_not_published(disclosures: Disclo
     assert publication.publish_by == PUBLISH_BY
     assert disclosures.record_deadline_events(publication.id, date(2026, 5, 25)) == PUBLISH_APPROACHING_FROM
     assert disclosures.record_deadline_events(publication.id, PUBLISH_APPROACHING_FROM) == date(2026, 5, 30)
-    assert disclosures.record_deadline_events(publication.id, date(2026, 5, 30)) is None
-    assert disclosures.record_deadline_events(publication.id, date(2026, 6, 30)) is None
+    # Then nothing until the day after its period (general tier: 12 months, to 2027-05-20).
+    assert disclosures.record_deadline_events(publication.id, date(2026, 5, 30)) == PERIOD_OVER
+    assert disclosures.record_deadline_events(publication.id, date(2026, 6, 30)) == PERIOD_OVER
     assert _types(disclosures, publication.id) == [PUBLICATION_APPROACHING, PUBLICATION_MISSED]
     missed = event_data(_events(disclosures, publication.id)[-1])
     assert missed["case_id"] == CASE["case_id"]
@@ -165,7 +168,7 @@ def test_a_publication_pushed_closes_publish_by(disclosures: DisclosureApplicati
     in_time = _prepare(disclosures)
     _publish(disclosures, in_time.id, date(2026, 5, 22))
     for day in (PUBLISH_APPROACHING_FROM, date(2026, 5, 30), date(2026, 12, 31)):
-        assert disclosures.record_deadline_events(in_time.id, day) is None
+        assert disclosures.record_deadline_events(in_time.id, day) == PERIOD_OVER
     assert _types(disclosures, in_time.id) == ["cn.caseledger.disclosure.published.v1"]
     assert disclosures.get_publication(in_time.id).open_deadlines() == []
 
@@ -174,7 +177,7 @@ def test_published_after_the_reminder_closes_it_before_missed(disclosures: Discl
     publication = _prepare(disclosures)
     disclosures.record_deadline_events(publication.id, PUBLISH_APPROACHING_FROM)
     _publish(disclosures, publication.id, date(2026, 5, 28))  # after the reminder, in time
-    assert disclosures.record_deadline_events(publication.id, date(2026, 6, 1)) is None
+    assert disclosures.record_deadline_events(publication.id, date(2026, 6, 1)) == PERIOD_OVER
     assert _types(disclosures, publication.id) == [PUBLICATION_APPROACHING, "cn.caseledger.disclosure.published.v1"]
 
 

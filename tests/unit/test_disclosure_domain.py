@@ -62,9 +62,7 @@ def decision(party: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 def prepared(party: dict[str, Any], **overrides: Any) -> Publication:
     data = decision(party, **overrides)
-    return Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
-    )
+    return Publication.prepare(case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR)
 
 
 def stored_json(publication: Publication) -> str:
@@ -179,13 +177,10 @@ def test_prepared_v1_event_is_upcast_with_its_date() -> None:
     assert state["publish_deadline"]["rule_id"] == "publication.penalty_publish_within"
 
 
-def test_publication_end_is_decision_date_plus_period() -> None:
-    assert prepared(PERSON).publication_end == "2027-09-29"
-    data = decision(PERSON)
-    six_months = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=6, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
-    )
-    assert six_months.publication_end == "2027-03-29" == six_months.item["publication_end_date"]
+def test_publication_end_is_decision_date_plus_the_tiers_maximum() -> None:
+    # A fine decided 2026-09-29, general tier (3 months to 1 year): published to 2027-09-29.
+    publication = prepared(PERSON)
+    assert publication.publication_end == "2027-09-29" == publication.item["publication_end_date"]
     assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
 
 

@@ -4,6 +4,7 @@ simulator over HTTP, the Kafka wire format (without a broker) and the SQL projec
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -204,7 +205,7 @@ def test_feed_shows_published_decision_without_personal_data(tmp_path: Path, set
     decided = decided_case(PERSON)
     data = on_the_wire(decided, "/caseledger/case", 0).data
     publication = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
+        case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
     )
     publication.publish(published_on=date(2026, 10, 8), receipt_id="CC-1", actor=DISCLOSURE_ACTOR)
     published = publication.collect_events()[-1]
@@ -232,9 +233,7 @@ def test_rejected_payload_is_retried_slowly_and_never_skipped(
 ) -> None:
     data = on_the_wire(decided_case(PERSON), "/caseledger/case", 0).data
     data["decision_number"] = "醴应急罚2026-1"  # not a decision document number: the schema refuses it
-    rejected = Publication.prepare(
-        case_id=data["case_id"], decision=data, publication_months=12, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
-    )
+    rejected = Publication.prepare(case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR)
     app.save(rejected)
     slow = settings.model_copy(update={"publisher_rejected_retry_s": 0.3})
     publisher = CreditChinaPublisher(app, slow)
@@ -248,3 +247,62 @@ def test_rejected_payload_is_retried_slowly_and_never_skipped(
     assert intake(credit_china)["items"] == []
     assert "/item/decision_number" in (publisher.last_error or "")
     assert any(r.levelname == "ERROR" and "REJECTED" in r.getMessage() for r in caplog.records)
+
+
+def messages(base_url: str) -> list[tuple[str, str]]:
+    return [(m["kind"], m["publication_id"]) for m in httpx.get(f"{base_url}/api/v1/messages").json()["items"]]
+
+
+def test_a_changed_decision_is_withdrawn_pushed_and_published_again_once(
+    app: DisclosureApplication, settings: DisclosureSettings, credit_china: str
+) -> None:
+    decided = decided_case(PERSON)
+    decision = on_the_wire(decided, "/caseledger/case", 0)
+    runner = PolicyRunner(app, "disclosure-policy", app.on_case_event, app.policy_handles)
+    partition = TopicPartition(TOPIC, 0)
+    runner.apply(partition, [decision], 0, "topic-a")
+    first = publication_id_for(decision.data["case_id"], DECISION_NUMBER)
+    publisher = CreditChinaPublisher(app, settings)
+    publisher.start()
+    try:
+        wait_for(lambda: app.get_publication(first).published)
+        corrected = ConsumedEvent(
+            id="00000000-0000-4000-8000-000000000c07",
+            type="cn.caseledger.case.decision_corrected.v1",
+            source="/caseledger/case",
+            subject=decision.data["case_id"],
+            time="2026-11-20T08:00:00Z",
+            data={
+                "case_id": decision.data["case_id"],
+                "respondent": 1,
+                "decision_number": DECISION_NUMBER,
+                "correction": "changed",
+                "by": "reconsideration",
+                "corrected_on": "2026-11-20",
+                "agency": decision.data["agency"],
+                "party": decision.data["party"],
+                "previous_penalties": decision.data["penalties"],
+                "penalties": [{"kind": "fine", "amount_yuan": 8000}],
+                "fine_total_yuan": 8000,
+                "withdraw_publication": False,
+            },
+            traceparent="",
+            topic=TOPIC,
+            partition=0,
+            offset=1,
+        )
+        runner.apply(partition, [corrected], 1, "topic-a")
+        runner.apply(partition, [corrected], 2, "topic-a")  # delivered twice: nothing more
+        changed = app.get_publication(first).republished_as
+        assert changed is not None
+        wait_for(lambda: app.get_publication(first).notified.get("withdrawal") is not None)
+        wait_for(lambda: app.get_publication(uuid.UUID(changed)).published)
+    finally:
+        publisher.stop()
+        publisher.join(10)
+    assert messages(credit_china) == [("publication", str(first)), ("withdrawal", str(first)), ("publication", changed)]
+    record = httpx.get(f"{credit_china}/api/v1/penalties/{changed}").json()
+    assert record["item"]["fine_amount_wan_yuan"] == "0.800000" and "变更" in record["item"]["remarks"]
+    assert "黄小明" not in str(record) and "430281198001011234" not in str(record)
+    withdrawn = app.get_publication(first)
+    assert withdrawn.state == "withdrawn" and withdrawn.open_deadlines() == []  # pushed: the deadline is met

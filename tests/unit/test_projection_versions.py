@@ -56,7 +56,7 @@ def counts(runner: ProjectionRunner) -> tuple[int, int, int]:
 
 
 class FeedAtVersion2(DisclosureFeedProjection):
-    schema_version = 2
+    schema_version = DisclosureFeedProjection.schema_version + 1
 
 
 def test_a_new_schema_version_empties_the_projection_to_be_read_again(tmp_path: Path) -> None:

@@ -215,7 +215,8 @@ class AfterDecision(CaseState):
         previous_penalties: list[Penalty]
         penalties: list[Penalty]
         fine_total_yuan: int
-        # Whether the publication of the decision must be withdrawn (revoked or void).
+        # Whether the publication of the decision must be withdrawn: on every correction
+        # (行政处罚法 Art. 48; events before issue 14 said so only for revoked or void).
         withdraw_publication: bool
         command_key: str
         command_fingerprint: str
@@ -649,7 +650,7 @@ class AfterDecision(CaseState):
             previous_penalties=track.penalties,
             penalties=after,
             fine_total_yuan=fine_total(after),
-            withdraw_publication=outcome in ("revoked", "void"),
+            withdraw_publication=True,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )

@@ -15,6 +15,7 @@ from services.case.domain.vocabulary import (
     SUIT_RULE,
     SURCHARGE_RULE,
     Agency,
+    DisclosureFacts,
     Party,
     Penalty,
     Performance,
@@ -189,6 +190,19 @@ def within(applied: AppliedRule) -> str:
     dumped = applied.value.model_dump() if applied.value is not None else {}
     period = ", ".join(f"{amount} {unit.replace('_', ' ')}" for unit, amount in dumped.items()) or "(not configured)"
     return f"{period} from service ({applied.rule_id} v{applied.rule_version})"
+
+
+def check_disclosure(disclosure: DisclosureFacts | None, decided_on: date) -> None:
+    """The publication facts are published as given: no personal data in the violation
+    type, and a validity that does not end before the decision."""
+    if not disclosure:
+        return
+    refuse_personal_data_in_text("/disclosure/violation_type", disclosure.get("violation_type", ""))
+    validity = disclosure.get("penalty_validity")
+    if validity and date.fromisoformat(validity) < decided_on:
+        raise RuleViolation(
+            "/disclosure/penalty_validity", "validity-before-decision", f"{validity} is before the decision"
+        )
 
 
 def party_is_minor(party: RecordedParty, day: date, cipher: FieldCipher) -> bool:

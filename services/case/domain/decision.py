@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from services.case.domain.checks import (
     check_business_date,
+    check_disclosure,
     check_number,
     fine_total,
     heavier_than,
@@ -29,6 +30,7 @@ from services.case.domain.vocabulary import (
     HEARING_WITHIN_DAYS,
     STATEMENT_WINDOW_RULE,
     Agency,
+    DisclosureFacts,
     Discretion,
     DocumentRef,
     NoPenaltyGround,
@@ -194,10 +196,13 @@ class Deciding(CaseState):
         remedies: Remedies | None
         hearing_record: DocumentRef | None
         major_because: str | None
+        # Since class version 3 (older events: upcast to none): what the decision says for
+        # its publication.
+        disclosure: DisclosureFacts | None
         command_key: str
         command_fingerprint: str
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -214,6 +219,10 @@ class Deciding(CaseState):
                 hearing_record=None,
                 major_because=None,
             )
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["disclosure"] = None
 
         def apply(self, case: CaseState) -> None:
             track = case.tracks[self.respondent - 1]
@@ -456,6 +465,7 @@ class Deciding(CaseState):
         latest: date,
         command_key: str,
         command_fingerprint: str,
+        disclosure: DisclosureFacts | None = None,
     ) -> None:
         """行政处罚决定 for one respondent, under the number the agency's register assigned.
 
@@ -469,6 +479,7 @@ class Deciding(CaseState):
         validate_penalties(penalties)
         refuse_personal_data_in_text("/discretion/benchmark", discretion["benchmark"])
         refuse_personal_data_in_text("/performance", performance_how)
+        check_disclosure(disclosure, decided_on)
         region = self.agency["region_code"]
         previous = track.last_step_on()
         check_business_date("/decided_on", decided_on, latest, not_before=previous)
@@ -536,6 +547,7 @@ class Deciding(CaseState):
             remedies=remedies(reconsideration_organ, court, catalogue, decided_on, region),
             hearing_record=hearing_record,
             major_because=major,
+            disclosure=disclosure,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )

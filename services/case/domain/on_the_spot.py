@@ -124,6 +124,7 @@ class OnTheSpot(Filing, Deciding):
             remedies=remedies(reconsideration_organ, court, catalogue, decided_on, region),
             hearing_record=None,
             major_because=None,
+            disclosure=None,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )

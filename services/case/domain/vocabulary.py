@@ -210,6 +210,18 @@ class Discretion(TypedDict):
     benchmark: ShortText
 
 
+class DisclosureFacts(TypedDict):
+    """What the decision says for its publication (双公示, DOMAIN.md §5): the violation
+    type (违法行为类型), the penalty's validity (处罚有效期; none: long-term), whether the
+    agency found the conduct seriously dishonest (严重失信: the serious tier), and a ground
+    not to publish it (the case involves state secrets, trade secrets or privacy)."""
+
+    violation_type: NotRequired[ShortText]
+    penalty_validity: NotRequired[Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]]
+    serious: NotRequired[bool]
+    withheld_because: NotRequired[Literal["state_secret", "trade_secret", "privacy"]]
+
+
 class Performance(TypedDict):
     """How and by when the penalty is performed (履行方式和期限)."""
 
