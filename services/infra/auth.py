@@ -34,6 +34,8 @@ ALGORITHMS = ["ES256", "RS256", "EdDSA"]
 VERIFIED_TOKEN_TTL_S = 300
 # ... and for this many tokens at most (the least recently used go first).
 VERIFIED_TOKENS_MAX = 4096
+# How often a kept token's answer looks whether the JWKS file was rotated.
+ROTATION_CHECK_S = 1.0
 
 
 def unauthorized(detail: str, error: str = "invalid_token") -> Problem:
@@ -49,7 +51,8 @@ class TokenVerifier:
     A client sends the same token with every request until it expires: the signature
     check (an elliptic-curve verification, the most expensive step of an authorized
     request) is done once per token, and the principal kept until the token's expiry, at
-    most ``VERIFIED_TOKEN_TTL_S``; a rotated JWKS file forgets every kept token."""
+    most ``VERIFIED_TOKEN_TTL_S``; a rotated JWKS file forgets every kept token (within
+    ``ROTATION_CHECK_S``)."""
 
     def __init__(
         self,
@@ -70,6 +73,7 @@ class TokenVerifier:
         # token -> (kept until, on the time.time() clock; the principal)
         self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
         self._verified_lock = threading.Lock()
+        self._rotation_checked = 0.0
 
     def _signing_key(self, token: str) -> Any:
         if self._jwks_client is not None:
@@ -108,9 +112,14 @@ class TokenVerifier:
         return principal
 
     def _keys_rotated(self) -> bool:
-        """The JWKS file changed since its keys were read (then nothing kept is trusted)."""
+        """The JWKS file changed since its keys were read (then nothing kept is trusted);
+        looked at once a second at most."""
         if self.jwks_file is None:
             return False
+        now = time.monotonic()
+        if now - self._rotation_checked < ROTATION_CHECK_S:
+            return False
+        self._rotation_checked = now
         try:
             return self.jwks_file.stat().st_mtime != self._file_mtime
         except OSError:
