@@ -56,6 +56,10 @@ def create_service_app(
         description=description,
         lifespan=runtime.lifespan(),
         static_url=DOCS_ASSETS,
+        # FastAPIInstrumentor (below) traces the requests; FastAPI's own telemetry would
+        # trace them again (a second server span, and spans for the dependencies, the
+        # endpoint and the serialisation of every request) once a tracer provider is set.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
