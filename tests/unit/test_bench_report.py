@@ -120,3 +120,19 @@ def test_the_chart_is_a_png_beside_the_json(tmp_path: Path) -> None:
     assert [value for _, value in throughput(report)] == [900.0, 40.0, 20.0, 20.0, 1500.0]
     png = draw(report, tmp_path / "run.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_readme_table_sets_the_databases_side_by_side() -> None:
+    from devtools.bench.table import rows
+
+    def run(storage: str, rate: float) -> dict[str, object]:
+        target = Target("rate", "min_ratio", 0.15, ">= 0.15x")
+        figure = Figure("case commands/s", "/s", {"rate": rate}, {"rate": 100.0}, "trivial", target)
+        return Report({"storage": storage}, [figure]).as_json()
+
+    header, _, line = rows([run("sqlite", 10.0), run("postgres", 20.0)])
+    assert header == "| figure | sqlite | baseline | ratio | postgres | baseline | ratio | target |"
+    assert line == (
+        "| case commands/s (/s) | 10.0 | 100 | 0.10 | 20.0 | 100 | 0.20 "
+        "| >= 0.15x: **MISS** (sqlite), PASS (postgres) |"
+    )
