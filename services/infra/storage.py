@@ -84,6 +84,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    # Two kept (a projection runner uses one at a time, the HTTP reads a few), three more
-    # under a burst, closed when they come back.
-    return create_async_engine(url, pool_size=2, max_overflow=3, **kwargs)
+    # Three kept, two more under a burst, closed when they come back. Fewer kept made the
+    # HTTP reads open and close a connection (and the server a backend) for every burst; a
+    # projection runner opens one only, as it uses one at a time.
+    return create_async_engine(url, pool_size=3, max_overflow=2, **kwargs)
