@@ -1,5 +1,5 @@
 """What a bench run found, and how it is shown: percentiles, figures beside their
-baselines, the targets of issue 3 with PASS/MISS, the terminal table and the JSON file.
+baselines, the targets (issues 3 and 18) with PASS/MISS, the terminal table and the JSON file.
 
 Pure functions over numbers, so they are unit-tested without running anything."""
 
