@@ -51,15 +51,23 @@ def rows(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def baselines(runs: list[dict[str, Any]]) -> list[str]:
-    """What each figure's baseline is (the table's baseline columns carry numbers only)."""
-    seen = dict.fromkeys(f"{f['name']}: {f['baseline_name']}" for run in runs for f in run["figures"])
-    return [f"- {line}" for line in seen]
+def legend(runs: list[dict[str, Any]]) -> list[str]:
+    """What the baseline columns are: each baseline with the figures measured against it
+    (per database where they differ, e.g. the raw inserts' driver)."""
+    figures_of: dict[str, list[str]] = {}
+    for run in runs:
+        for figure in run["figures"]:
+            names = figures_of.setdefault(figure["baseline_name"], [])
+            if figure["name"] not in names:
+                names.append(figure["name"])
+    return [f"- *{baseline}*: {'; '.join(names)}" for baseline, names in figures_of.items()]
 
 
 def main(argv: list[str] | None = None) -> None:
     runs = [json.loads(Path(p).read_text()) for p in (argv if argv is not None else sys.argv[1:])]
     print("\n".join(rows(runs)))
+    print()
+    print("\n".join(legend(runs)))
 
 
 if __name__ == "__main__":
