@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 from pathlib import Path
 
 from tqdm import tqdm
 
+from devtools.bench.chart import draw
 from devtools.bench.report import number, render
 from devtools.bench.run import Bench
 
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     report.write(args.out)
     stamped = args.out.parent / f"{report.meta['finished_at'][:19].replace(':', '')}-{args.db}.json"
     report.write(stamped)
+    charts = [draw(report.as_json(), path.with_suffix(".png")) for path in (args.out, stamped)]
     print()
     print(f"caseledger bench on {report.meta['storage_detail']}")
     print(f"client: {report.meta['client']}")
@@ -75,7 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     print()
     for target in report.targets():
         print(f"{target['result']:<4}  {target['figure']}: {target['target']}")
-    print(f"\nresults: {args.out} (and {stamped})")
+    print(f"\nresults: {args.out} (and {stamped}); charts: {', '.join(str(c) for c in charts)}")
+    print(f"machine load (uptime): {uptime()}")
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average " + " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":

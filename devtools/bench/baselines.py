@@ -174,3 +174,139 @@ def raw_produce(settings: Settings, records: Sequence[Any]) -> dict[str, Any]:
     finally:
         producer.close(timeout=5)
     return {"messages": len(records), "seconds": elapsed, "rate": len(records) / elapsed}
+
+
+# -- the eventsourcing library alone --------------------------------------------------------
+
+
+def library_lifecycles(env: dict[str, str], seconds: float, threads: int, cipher: Any) -> dict[str, Any]:
+    """The same case lifecycle as the load (file, prior notice, waiver, legal review,
+    decision), the same ``Case`` aggregate and its commands, through the eventsourcing
+    library alone: a plain ``Application`` on the library's own recorder for the same
+    database (no hash chain), each command ``repository.get``, the aggregate's method,
+    ``Application.save``. No HTTP, no Kafka, no access checks, no register (each decision
+    takes the next serial of a counter). ``threads`` lifecycles run at once (1 on SQLite:
+    one writer at a time). CPU is this process's, per case command."""
+    from eventsourcing.application import Application
+
+    app: Application[Any] = Application(env=env)
+    try:
+        return _library_run(app, seconds, threads, cipher)
+    finally:
+        app.close()
+
+
+def _library_run(app: Any, seconds: float, threads: int, cipher: Any) -> dict[str, Any]:
+    import itertools
+    import threading
+    from datetime import timedelta
+
+    from devtools.demo import (
+        ENTERPRISE,
+        filing_request,
+        legal_review_request,
+        penalty_decision_request,
+        prior_notice_request,
+        waiver_request,
+    )
+    from services.case.domain import Case, decision_number
+    from services.case.schemas import (
+        FileCaseRequest,
+        LegalReviewRequest,
+        PenaltyDecisionRequest,
+        PriorNoticeRequest,
+        StatementRequest,
+    )
+    from services.common.rules import load_catalogue
+    from services.infra.clock import today_in_china
+    from services.infra.idempotency import Idempotency
+    from services.infra.identity import reset_current_actor, set_current_actor
+
+    catalogue, today = load_catalogue(), today_in_china()
+    filing = FileCaseRequest.model_validate(filing_request(ENTERPRISE, (today - timedelta(days=20)).isoformat()))
+    steps = [
+        ("serve_prior_notice", PriorNoticeRequest.model_validate(prior_notice_request(1_000))),
+        ("record_statement", StatementRequest.model_validate(waiver_request())),
+        ("record_legal_review", LegalReviewRequest.model_validate(legal_review_request())),
+    ]
+    decision = PenaltyDecisionRequest.model_validate(penalty_decision_request(1_000))
+    agency = dict(filing.agency)
+    actor = {
+        "subject": "bench-officer",
+        "subject_type": "person",
+        "name": None,
+        "agency_code": agency["code"],
+        "region_code": agency["region_code"],
+        "role": "officer",
+        "on_behalf_of": None,
+        "reason": None,
+        "trace_id": None,
+    }
+    serials = itertools.count(1)
+    counts = [0] * threads
+    end = time.perf_counter() + seconds
+
+    def services(method: Any) -> dict[str, Any]:
+        import inspect
+
+        wanted = inspect.signature(method).parameters
+        offered = {"catalogue": catalogue, "cipher": cipher, "latest": today, "respondent": 1}
+        return {name: value for name, value in offered.items() if name in wanted}
+
+    def lifecycle() -> int:
+        recorded: dict[str, Any] = dict(Idempotency.of(None, {}).recorded())
+        case = Case.file(
+            case_id=uuid.uuid4(),
+            **filing.arguments(today),
+            **recorded,
+            cipher=cipher,
+            catalogue=catalogue,
+            latest=today,
+        )
+        app.save(case)
+        for action, request in steps:
+            case = app.repository.get(case.id)
+            method = getattr(case, action)
+            method(**request.arguments(today), **services(method), **recorded)
+            app.save(case)
+        case = app.repository.get(case.id)
+        arguments = decision.arguments(today)
+        short_name = str(arguments.pop("agency_short_name", None) or agency.get("short_name") or "醴")
+        serial = next(serials)
+        case.decide_penalty(
+            respondent=1,
+            decision_number=decision_number(short_name, today.year, serial),
+            serial=serial,
+            **arguments,
+            **recorded,
+            catalogue=catalogue,
+            cipher=cipher,
+            latest=today,
+        )
+        app.save(case)
+        return 1 + len(steps) + 1
+
+    def worker(slot: int) -> None:
+        token = set_current_actor(actor)
+        try:
+            while time.perf_counter() < end:
+                counts[slot] += lifecycle()
+        finally:
+            reset_current_actor(token)
+
+    cpu0, start = time.process_time(), time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    commands = sum(counts)
+    return {
+        "commands": commands,
+        "seconds": elapsed,
+        "rate": commands / elapsed,
+        "cpu_ms_per_command": cpu / commands * 1000 if commands else None,
+        "threads": threads,
+        "recorder": app.recorder.__class__.__module__ + "." + app.recorder.__class__.__name__,
+    }

@@ -14,7 +14,14 @@ from devtools.bench.load import CASE_COMMANDS
 from devtools.bench.report import Figure, Report, Target, percentiles
 from devtools.launcher import SERVICES
 
-COMMAND_NAMES = {"file": "file case", "review": "legal review", "penalise": "penalty decision", "refer": "refer"}
+COMMAND_NAMES = {
+    "file": "file case",
+    "notify": "prior notice",
+    "waive": "statement waiver",
+    "review": "legal review",
+    "penalise": "penalty decision",
+    "refer": "refer",
+}
 
 
 def build(args: argparse.Namespace, run_id: str, storage_detail: str, baseline_s: float, **m: Any) -> Report:
@@ -61,8 +68,18 @@ def build(args: argparse.Namespace, run_id: str, storage_detail: str, baseline_s
             {"rate": full_rate},
             {"rate": trivial_rate},
             "trivial endpoint req/s, same client",
-            Target("rate", "min_ratio", 0.30, ">= 0.30x"),
-            note=f"file, review, penalise on the case service, {args.concurrency} closed-loop workers",
+            Target("rate", "min_ratio", 0.15, ">= 0.15x"),
+            note=f"file, prior notice, waiver, legal review, decision on the case service, "
+            f"{args.concurrency} closed-loop workers",
+        ),
+        Figure(
+            "case commands/s over the eventsourcing library alone",
+            "/s",
+            {"rate": full_rate},
+            {"rate": m["library"]["rate"]},
+            f"the same lifecycles through Application.save, {m['library']['threads']} thread(s)",
+            note="the same Case aggregate and commands on the same database through the library's own recorder: "
+            "no HTTP, no Kafka, no access checks, no hash chain, no register",
         ),
         Figure(
             "all commands/s incl. referrals",
@@ -100,6 +117,7 @@ def build(args: argparse.Namespace, run_id: str, storage_detail: str, baseline_s
     system_cpu = sum(
         full["cpu_cores"].get(name, 0.0) for name in (*SERVICES, "broker", "credit_china", "postgres (our databases)")
     )
+    library_cpu_ms = m["library"]["cpu_ms_per_command"]
     figures += [
         Figure(
             "case service CPU per case command, max load",
@@ -114,8 +132,24 @@ def build(args: argparse.Namespace, run_id: str, storage_detail: str, baseline_s
             {"mean": system_cpu / full_rate * 1000},
             {"mean": trivial_cpu_ms},
             "trivial endpoint CPU per request",
+            Target("mean", "at_most", 10, "<= 10 ms"),
             note="four services, broker, Credit China simulator (and on PostgreSQL the server's backends for "
-            "our databases), per file/review/penalise command",
+            "our databases), per case command",
+        ),
+        Figure(
+            "case service CPU per case command over the library alone",
+            "ms",
+            {"mean": full["cpu_cores"].get("case", 0.0) / full_rate * 1000},
+            {"mean": library_cpu_ms},
+            "the library's process CPU per command, same lifecycles",
+        ),
+        Figure(
+            "whole system CPU per case command over the library alone",
+            "ms",
+            {"mean": system_cpu / full_rate * 1000},
+            {"mean": library_cpu_ms},
+            "the library's process CPU per command, same lifecycles",
+            note="on PostgreSQL the library's figure leaves out the server's CPU, the system's includes it",
         ),
     ]
     ledger_lag = {k: v for k, v in percentiles(half["lag_ms"]["ledger"]).items() if k != "p95"}
@@ -181,6 +215,7 @@ def build(args: argparse.Namespace, run_id: str, storage_detail: str, baseline_s
         "rebuild": m["rebuild"],
         "raw_consume_runs": m["consume_runs"],
         "raw_inserts": m["inserts"],
+        "library_alone": m["library"],
         "peak_rss_mib": m["memory"],
     }
     return Report(meta, figures, details)

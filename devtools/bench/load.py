@@ -40,7 +40,8 @@ from devtools.demo import (
 )
 from services.infra.clock import today_in_china
 
-CASE_COMMANDS = ("file", "review", "penalise")
+# Every command of a lifecycle on the case service (each appends one event to the case).
+CASE_COMMANDS = ("file", "notify", "waive", "review", "penalise")
 # Progress slots shared with the parent process (read for the progress bar only).
 DONE, ERRORS = 0, 1
 
@@ -164,7 +165,7 @@ class Load:
 
     async def _paced(self) -> None:
         spec = self.spec
-        # A lifecycle carries three case commands; the trivial "lifecycle" one request.
+        # A lifecycle carries five case commands; the trivial "lifecycle" one request.
         per_arrival = len(CASE_COMMANDS) if spec.target == "caseledger" else 1
         interval = per_arrival / spec.rate
         lifecycles: set[asyncio.Task[Any]] = set()

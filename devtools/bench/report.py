@@ -1,5 +1,5 @@
 """What a bench run found, and how it is shown: percentiles, figures beside their
-baselines, the targets of issue 3 with PASS/MISS, the terminal table and the JSON file.
+baselines, the targets (issues 3 and 18) with PASS/MISS, the terminal table and the JSON file.
 
 Pure functions over numbers, so they are unit-tested without running anything."""
 
@@ -36,8 +36,9 @@ def rate(count: int, seconds: float) -> float | None:
 
 @dataclass(frozen=True)
 class Target:
-    """A target of issue 3. ``min_ratio``: figure/baseline must be at least ``threshold``;
-    ``max_value``: the figure itself must stay below ``threshold``."""
+    """A target. ``min_ratio``: figure/baseline must be at least ``threshold``;
+    ``max_value``: the figure itself must stay below ``threshold``; ``at_most``: the
+    figure must not exceed it."""
 
     stat: str
     kind: str
@@ -49,6 +50,8 @@ class Target:
             return NOT_MEASURED if ratio is None else (PASS if ratio >= self.threshold else MISS)
         if self.kind == "max_value":
             return NOT_MEASURED if value is None else (PASS if value < self.threshold else MISS)
+        if self.kind == "at_most":
+            return NOT_MEASURED if value is None else (PASS if value <= self.threshold else MISS)
         raise ValueError(f"unknown target kind {self.kind}")
 
 

@@ -11,7 +11,8 @@ The order of a run:
  6. the trivial endpoint, closed loop, again; the peak memory of every process;
  7. the broker: raw consume of the topic, the ledger rebuild, raw consume again, raw
     produce of the same messages, the outbox relay;
- 8. raw single-row insert transactions on the same database;
+ 8. raw single-row insert transactions on the same database; the same case lifecycles
+    through the eventsourcing library alone (Application.save, no HTTP, no Kafka);
  9. the system stops, the databases are dropped.
 """
 
@@ -26,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import httpx
 import psycopg
@@ -37,7 +39,7 @@ from devtools.bench.processes import run_load
 from devtools.bench.report import Report
 from devtools.bench.resources import peak_rss_mib
 from devtools.demo import AGENCY
-from devtools.inprocess import service_settings
+from devtools.inprocess import key_ring, service_settings
 from devtools.launcher import (
     SERVICES,
     LocalSystem,
@@ -240,6 +242,10 @@ class Bench:
         inserts = self.step(
             "raw single-row insert transactions on the same database", lambda: self.raw_inserts(payload)
         )
+        library = self.step(
+            "the same case lifecycles through the eventsourcing library alone (Application.save)",
+            self.library_baseline,
+        )
 
         report = figures.build(
             args,
@@ -259,8 +265,34 @@ class Bench:
             produced=produced,
             relayed=relayed,
             inserts=inserts,
+            library=library,
         )
         return report
+
+    def library_baseline(self) -> dict[str, Any]:
+        """The library's own recorder on the same database: on PostgreSQL a fresh database
+        of the run (dropped with the others), on SQLite a file beside the services'."""
+        cipher = key_ring(service_settings(self.system, "case"))
+        seconds = self.baseline_s
+        if self.postgres:
+            from services.infra.storage import ensure_postgres_database
+
+            dsn = f"{self.postgres}/{self.prefix}_library"
+            ensure_postgres_database(dsn)
+            parts = urlparse(dsn)
+            threads = min(self.args.concurrency, 8)
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": parts.path.lstrip("/"),
+                "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(parts.port or 5432),
+                "POSTGRES_USER": parts.username or "postgres",
+                "POSTGRES_PASSWORD": parts.password or "",
+                "POSTGRES_POOL_SIZE": str(threads),
+            }
+            return baselines.library_lifecycles(env, seconds, threads, cipher)
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.data_dir / "library.sqlite")}
+        return baselines.library_lifecycles(env, seconds, 1, cipher)
 
     def raw_inserts(self, payload: bytes) -> dict[str, Any]:
         if self.postgres:

@@ -11,6 +11,7 @@ import hashlib
 import inspect
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from cloudevents.core.formats.json import JSONFormat
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import IntegrityError
 
 from services.access.policy import acts_for_agency, reads_personal_data, sees_agency
@@ -49,6 +51,8 @@ CASE_ID_NAMESPACE = uuid.UUID("3d4f3a52-8c1e-5f7e-b3f6-0c6c9c1d2e10")
 # How often a decision is tried again when another decision took the register's next
 # number between its read and its write (20 at once take at most 20 tries).
 NUMBERING_ATTEMPTS = 100
+# Registers kept in memory (one per agency and year that decided lately).
+REGISTER_CACHE_SIZE = 256
 # A business date may be this far ahead of the service's clock (clocks of the callers'
 # systems differ a little): CASE_CLOCK_TOLERANCE_MINUTES.
 DEFAULT_CLOCK_TOLERANCE_MINUTES = 10
@@ -125,6 +129,16 @@ class CaseApplication(DeadlineApplication):
         self.cipher = cipher
         self.clock_tolerance_minutes = clock_tolerance_minutes
         self.agencies = agencies
+        # A register is the one long aggregate (a version per decision of the agency's
+        # year): replaying it for every decision made deciding quadratic in the year. The
+        # library's cache keeps it and fast-forwards it by the events after the cached
+        # version (a short read of the event store, so another replica's numbers are seen).
+        self.registers: Repository[UUID] = Repository(self.events, cache_maxsize=REGISTER_CACHE_SIZE)
+        # Decisions of one agency and year in this process queue for its register instead
+        # of colliding on the append and deciding again (replicas still collide: the
+        # append's version check keeps the serials unique, and the loser retries).
+        self._register_locks: dict[UUID, threading.Lock] = {}
+        self._register_locks_guard = threading.Lock()
 
     # -- the referral's events (行刑衔接), run by a PolicyRunner -------------------------------
     # The policy "case-referral-policy" handles these types only. A referral of the
@@ -428,19 +442,26 @@ class CaseApplication(DeadlineApplication):
                 "agency-prefix-required",
                 "the agency's short name (机关代字) is needed for its decision numbers: it was not given at filing",
             )
-        register: DecisionRegister | None = self.find(register_id(agency["code"], year))
-        if register is None:
-            register, number = DecisionRegister.open(
-                agency_code=agency["code"], short_name=short_name, year=year, case_id=case_id, respondent=respondent
-            )
-            case = decide(number, 1)
-        else:
-            serial, number = register.next_number(short_name=short_name)
-            case = decide(number, serial)
-            register.assign(case_id=case_id, respondent=respondent, short_name=short_name)
-        with tracer().start_as_current_span("event-store append", attributes={"case.id": case_id}):
-            self.save(case, register)
+        numbered = register_id(agency["code"], year)
+        with self._register_lock(numbered):
+            try:
+                register: DecisionRegister = self.registers.get(numbered)
+            except AggregateNotFoundError:
+                register, number = DecisionRegister.open(
+                    agency_code=agency["code"], short_name=short_name, year=year, case_id=case_id, respondent=respondent
+                )
+                case = decide(number, 1)
+            else:
+                serial, number = register.next_number(short_name=short_name)
+                case = decide(number, serial)
+                register.assign(case_id=case_id, respondent=respondent, short_name=short_name)
+            with tracer().start_as_current_span("event-store append", attributes={"case.id": case_id}):
+                self.save(case, register)
         return case
+
+    def _register_lock(self, numbered: UUID) -> threading.Lock:
+        with self._register_locks_guard:
+            return self._register_locks.setdefault(numbered, threading.Lock())
 
     def _act(
         self,

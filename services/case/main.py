@@ -49,7 +49,7 @@ def create_app(settings: CaseSettings | None = None, rules: RulesSettings | None
         # A few records a read: a small connection pool of its own is enough.
         stores=lambda _rt: {
             "reads": ReadAudit(
-                env=event_store_env(settings, "reads") | {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"}
+                env=event_store_env(settings, "reads") | {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
             )
         },
         personal_data=True,

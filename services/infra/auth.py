@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,14 @@ from services.infra.problems import Problem
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ["ES256", "RS256", "EdDSA"]
+# A verified token is answered from memory until it expires, for at most this long (so a
+# key withdrawn from a JWKS URL stops being trusted as soon as the key set is read again,
+# which PyJWKClient does every 300 s), ...
+VERIFIED_TOKEN_TTL_S = 300
+# ... and for this many tokens at most (the least recently used go first).
+VERIFIED_TOKENS_MAX = 4096
+# How often a kept token's answer looks whether the JWKS file was rotated.
+ROTATION_CHECK_S = 1.0
 
 
 def unauthorized(detail: str, error: str = "invalid_token") -> Problem:
@@ -35,7 +46,13 @@ def unauthorized(detail: str, error: str = "invalid_token") -> Problem:
 
 
 class TokenVerifier:
-    """Checks signature, expiry, not-before, audience and issuer, and reads the claims."""
+    """Checks signature, expiry, not-before, audience and issuer, and reads the claims.
+
+    A client sends the same token with every request until it expires: the signature
+    check (an elliptic-curve verification, the most expensive step of an authorized
+    request) is done once per token, and the principal kept until the token's expiry, at
+    most ``VERIFIED_TOKEN_TTL_S``; a rotated JWKS file forgets every kept token (within
+    ``ROTATION_CHECK_S``)."""
 
     def __init__(
         self,
@@ -53,6 +70,10 @@ class TokenVerifier:
         self._jwks_client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
         self._file_keys: jwt.PyJWKSet | None = None
         self._file_mtime = 0.0
+        # token -> (kept until, on the time.time() clock; the principal)
+        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._verified_lock = threading.Lock()
+        self._rotation_checked = 0.0
 
     def _signing_key(self, token: str) -> Any:
         if self._jwks_client is not None:
@@ -63,6 +84,8 @@ class TokenVerifier:
         if self._file_keys is None or mtime != self._file_mtime:  # re-read after key rotation
             self._file_keys = jwt.PyJWKSet.from_dict(json.loads(self.jwks_file.read_text()))
             self._file_mtime = mtime
+            with self._verified_lock:
+                self._verified.clear()
         kid = jwt.get_unverified_header(token).get("kid")
         for key in self._file_keys.keys:
             if kid is None or key.key_id == kid:
@@ -70,6 +93,39 @@ class TokenVerifier:
         raise unauthorized("the token is signed with an unknown key")
 
     def verify(self, token: str) -> Principal:
+        now = time.time()
+        with self._verified_lock:
+            kept = self._verified.get(token)
+            if kept is not None and now < kept[0]:
+                self._verified.move_to_end(token)
+            else:
+                kept = None
+        if kept is not None and not self._keys_rotated():
+            return kept[1]
+        principal = self._verify(token)
+        until = min(float(principal.claims["exp"]), now + VERIFIED_TOKEN_TTL_S)
+        with self._verified_lock:
+            self._verified[token] = (until, principal)
+            self._verified.move_to_end(token)
+            while len(self._verified) > VERIFIED_TOKENS_MAX:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _keys_rotated(self) -> bool:
+        """The JWKS file changed since its keys were read (then nothing kept is trusted);
+        looked at once a second at most."""
+        if self.jwks_file is None:
+            return False
+        now = time.monotonic()
+        if now - self._rotation_checked < ROTATION_CHECK_S:
+            return False
+        self._rotation_checked = now
+        try:
+            return self.jwks_file.stat().st_mtime != self._file_mtime
+        except OSError:
+            return True
+
+    def _verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
                 token,

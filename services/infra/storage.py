@@ -44,8 +44,12 @@ def event_store_env(settings: Settings, sqlite_file: str = "events") -> dict[str
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_POOL_SIZE": "5",
-            "POSTGRES_MAX_OVERFLOW": "10",
+            # At most 10 connections per service at rest, every pool counted (the read-audit
+            # store, the read-model engines, the relay's leader lock): the commands' appends
+            # are serialised by the table lock anyway, and a connection beyond the pool's
+            # size stays open for ten idle minutes (psycopg_pool's max_idle).
+            "POSTGRES_POOL_SIZE": "3",
+            "POSTGRES_MAX_OVERFLOW": "1",
             # eventsourcing locks the table per insert; wait instead of failing at once.
             "POSTGRES_LOCK_TIMEOUT": "5",
         }
@@ -80,4 +84,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5, **kwargs)
+    # Three kept, two more under a burst, closed when they come back. Fewer kept made the
+    # HTTP reads open and close a connection (and the server a backend) for every burst; a
+    # projection runner opens one only, as it uses one at a time.
+    return create_async_engine(url, pool_size=3, max_overflow=2, **kwargs)

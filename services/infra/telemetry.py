@@ -2,8 +2,11 @@
 Kafka (W3C traceparent in the message headers and the CloudEvent), into every consumer.
 
 The exporter is chosen by the standard OTEL_TRACES_EXPORTER variable (``console`` or
-``otlp``); none by default, so spans are still created and propagated (trace ids appear in
-logs, responses and read models) but nothing is shipped anywhere.
+``otlp``); none by default. Without one, spans are not recorded (no attributes, no events,
+no exception tracebacks: nobody would read them) but their contexts still are made and
+propagated, so trace ids appear in logs, responses, events and read models as before.
+With one, the sampler is the standard OTEL_TRACES_SAMPLER's (parent-based, always on by
+default).
 """
 
 from __future__ import annotations
@@ -11,16 +14,61 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 _configured = False
+
+
+class _RecordWhenExported(sampling.Sampler):
+    """Records spans only once a span processor exports them (``export_spans``), then
+    decides as the configured sampler does; until then every span is a non-recording one
+    with a valid context (its trace id propagates, nothing is collected)."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self.configured = sampling._get_from_env_or_default()
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> sampling.SamplingResult:
+        if not self.exporting:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            state = parent.trace_state if parent.is_valid else None
+            return sampling.SamplingResult(sampling.Decision.DROP, None, state)
+        return self.configured.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"RecordWhenExported{{{self.configured.get_description() if self.exporting else 'off'}}}"
+
+
+_sampler = _RecordWhenExported()
+
+
+def export_spans(processor: SpanProcessor) -> None:
+    """Hand spans to ``processor`` from now on (an exporter's, or a test's in-memory one),
+    and start recording them."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        raise RuntimeError("setup_tracing first")
+    provider.add_span_processor(processor)
+    _sampler.exporting = True
 
 
 def setup_tracing(service_name: str) -> None:
@@ -29,11 +77,13 @@ def setup_tracing(service_name: str) -> None:
         return
     _configured = True
     provider = TracerProvider(
-        resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+        resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}),
+        sampler=_sampler,
     )
+    trace.set_tracer_provider(provider)
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
     if exporter_name == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        export_spans(BatchSpanProcessor(ConsoleSpanExporter()))
     elif exporter_name == "otlp":
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
@@ -44,8 +94,7 @@ def setup_tracing(service_name: str) -> None:
                 "OTEL_TRACES_EXPORTER=otlp but opentelemetry-exporter-otlp-proto-http is not installed"
             )
         else:
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
+            export_spans(BatchSpanProcessor(OTLPSpanExporter()))
 
 
 def tracer() -> trace.Tracer:

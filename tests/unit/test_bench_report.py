@@ -80,3 +80,59 @@ def test_report_json_shape_and_table(tmp_path: Path) -> None:
     assert "0.20" in table[2] and "MISS" in table[2]
     assert "10.0 / 20.0 / 30.0" in table[3] and "[ms p50/p95/p99]" in table[3]
     assert "2.20" in table[4]
+
+
+def test_an_at_most_target_passes_on_its_threshold() -> None:
+    target = Target("mean", "at_most", 10, "<= 10 ms")
+    assert Figure("cpu", "ms", {"mean": 10.0}, {"mean": 0.2}, "trivial", target).result() == PASS
+    assert Figure("cpu", "ms", {"mean": 10.5}, {"mean": 0.2}, "trivial", target).result() == MISS
+
+
+def _phase(target: str, rates: dict[str, float], latency: dict[str, float]) -> dict[str, object]:
+    return {
+        "target": target,
+        "rates": rates,
+        "counts": {k: int(v * 10) for k, v in rates.items()},
+        "latency_ms": {k: {"p50": v, "p95": v * 2, "p99": v * 3} for k, v in latency.items()},
+    }
+
+
+def test_the_chart_is_a_png_beside_the_json(tmp_path: Path) -> None:
+    from devtools.bench.chart import draw, throughput
+
+    report = {
+        "meta": {
+            "run_id": "r1",
+            "storage": "sqlite",
+            "git_commit": "abc",
+            "finished_at": "2026-12-01T00:00:00+00:00",
+            "machine": {"cpus": 2, "load_average": [1.0, 0.5, 0.2]},
+        },
+        "details": {
+            "trivial_closed_runs": [_phase("trivial", {"noop": 900.0}, {"noop": 4.0})] * 2,
+            "phase1_full_load": _phase("caseledger", {"file": 20.0, "penalise": 20.0, "refer": 5.0}, {"file": 90.0}),
+            "phase2_half_load": _phase("caseledger", {"file": 10.0, "penalise": 10.0}, {"file": 20.0}),
+            "trivial_paced": _phase("trivial", {"noop": 20.0}, {"noop": 2.0}),
+            "library_alone": {"rate": 1500.0},
+        },
+    }
+    # Case commands only (a referral is the referral service's), then the library alone.
+    assert [value for _, value in throughput(report)] == [900.0, 40.0, 20.0, 20.0, 1500.0]
+    png = draw(report, tmp_path / "run.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_readme_table_sets_the_databases_side_by_side() -> None:
+    from devtools.bench.table import rows
+
+    def run(storage: str, rate: float) -> dict[str, object]:
+        target = Target("rate", "min_ratio", 0.15, ">= 0.15x")
+        figure = Figure("case commands/s", "/s", {"rate": rate}, {"rate": 100.0}, "trivial", target)
+        return Report({"storage": storage}, [figure]).as_json()
+
+    header, _, line = rows([run("sqlite", 10.0), run("postgres", 20.0)])
+    assert header == "| figure | sqlite | baseline | ratio | postgres | baseline | ratio | target |"
+    assert line == (
+        "| case commands/s (/s) | 10.0 | 100 | 0.10 | 20.0 | 100 | 0.20 "
+        "| >= 0.15x: **MISS** (sqlite), PASS (postgres) |"
+    )

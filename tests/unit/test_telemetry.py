@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from kafka import TopicPartition
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -24,7 +24,14 @@ from services.infra.consumer import ConsumedEvent
 from services.infra.egress import EgressPolicy, pinned_async_client
 from services.infra.projection import ProjectionRunner
 from services.infra.settings import Settings
-from services.infra.telemetry import _JsonFormatter, _TraceIdLogFilter, setup_tracing, tracer
+from services.infra.telemetry import (
+    _JsonFormatter,
+    _RecordWhenExported,
+    _TraceIdLogFilter,
+    export_spans,
+    setup_tracing,
+    tracer,
+)
 from services.notification.delivery import post_webhook
 from services.notification.domain import generate_secret, ping_envelope
 from services.notification.readmodel import DeliveryProjection
@@ -33,10 +40,9 @@ from services.notification.readmodel import DeliveryProjection
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     setup_tracing("test")  # once per process; later calls keep the provider
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
+    assert isinstance(trace.get_tracer_provider(), TracerProvider)
     exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    export_spans(SimpleSpanProcessor(exporter))
     yield exporter
     exporter.shutdown()
 
@@ -106,3 +112,24 @@ def test_a_log_line_is_json_with_an_rfc3339_time_and_the_span_id(spans: InMemory
     assert line["span_id"] == format(span.get_span_context().span_id, "016x")
     assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert (line["logger"], line["message"]) == ("uvicorn.error", "Application startup complete.")
+
+
+def test_without_an_exporter_spans_are_not_recorded_but_their_trace_ids_propagate() -> None:
+    sampler = _RecordWhenExported()
+    provider = TracerProvider(sampler=sampler)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    spans_of = provider.get_tracer("test")
+    with spans_of.start_as_current_span("request") as request:
+        assert not request.is_recording()
+        assert request.get_span_context().is_valid  # the X-Trace-Id and the events' traceparent
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+    parent = propagate.extract(carrier)
+    with spans_of.start_as_current_span("consumer", context=parent) as consumed:
+        assert consumed.get_span_context().trace_id == request.get_span_context().trace_id
+    assert exporter.get_finished_spans() == ()
+    sampler.exporting = True  # what export_spans does once an exporter is configured
+    with spans_of.start_as_current_span("exported") as exported:
+        assert exported.is_recording()
+    assert [s.name for s in exporter.get_finished_spans()] == ["exported"]

@@ -4,7 +4,9 @@ and re-reads the file after a key rotation."""
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -69,3 +71,30 @@ def test_a_token_without_agency_or_roles_is_refused(tmp_path: Path) -> None:
     with pytest.raises(Problem) as refused:
         verifier.verify(mint(tmp_path, roles=["auditor"], agency_code="", region_code="430281"))
     assert "agency" in refused.value.detail
+
+
+def test_a_kept_token_is_refused_once_it_expires(tmp_path: Path) -> None:
+    keys = ensure_dev_keys(tmp_path)
+    verifier = TokenVerifier(audience="caseledger", issuers=["caseledger-dev"], jwks_file=keys["jwks"], leeway_s=0)
+    token = mint(tmp_path, ttl_s=1, **CLAIMS)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first  # kept: the signature is checked once
+    time.sleep(2.1)  # exp is at most 1 s after minting (whole seconds)
+    with pytest.raises(Problem) as refused:
+        verifier.verify(token)
+    assert refused.value.status == 401 and "expired" in refused.value.detail
+
+
+def test_a_kept_token_signed_with_a_withdrawn_key_is_refused(tmp_path: Path) -> None:
+    keys = ensure_dev_keys(tmp_path)
+    verifier = TokenVerifier(audience="caseledger", issuers=["caseledger-dev"], jwks_file=keys["jwks"])
+    token = mint(tmp_path, **CLAIMS)
+    assert verifier.verify(token).roles == {"auditor"}
+    rotated = json.loads(ensure_dev_keys(tmp_path / "other")["jwks"].read_text())
+    rotated["keys"][0]["kid"] = "caseledger-dev-2"
+    keys["jwks"].write_text(json.dumps(rotated))
+    os.utime(keys["jwks"], (1, 1))
+    time.sleep(1.1)  # a kept token's answer looks at the file once a second
+    with pytest.raises(Problem) as refused:
+        verifier.verify(token)
+    assert refused.value.status == 401
