@@ -323,6 +323,7 @@ def publication_row(row: Any) -> dict[str, Any]:
     entry["recorded_at"] = utc(entry["recorded_at"])
     today = today_in_china().isoformat()
     entry["overdue"] = entry["state"] == "pending" and bool(entry["publish_by"]) and entry["publish_by"] < today
+    entry["decision_kind"] = "other" if entry["tier"] == "none" else "penalty"  # only other decisions have no tier
     return entry
 
 
