@@ -121,7 +121,8 @@ class DisclosureFeedProjection:
         elif event.type == types.DISCLOSURE_PUBLISHED:
             await self._published(conn, event)
             await _change(conn, data, state="published", published_on=data["published_on"])
-            await _notified(conn, data["publication_id"], "publication", data["receipt_id"])
+            if data["item"].get("decision_kind", "penalty") == "penalty":  # an other decision is not pushed
+                await _notified(conn, data["publication_id"], "publication", data["receipt_id"])
         elif event.type == types.DISCLOSURE_WITHDRAWN:
             await _off_the_feed(conn, data)
             due = (data.get("withdrawal_deadline") or {}).get("due_on")
