@@ -519,6 +519,21 @@ def run_after_decision(urls: dict[str, str], auth: Auth, timeout: float = 60) ->
     )
 
 
+def publications_by_state(urls: dict[str, str], auth: Auth) -> dict[str, list[dict[str, Any]]]:
+    """The agency's view of its publications (GET /v1/publications), grouped by state."""
+    rows = _ok(
+        httpx.get(
+            f"{urls['disclosure']}/v1/publications", params={"limit": 200}, headers=auth("officer", AGENCY), timeout=30
+        )
+    )["items"]
+    by_state: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        state = "overdue" if row["overdue"] else row["state"]
+        shown = ("decision_number", "decision_kind", "tier", "party_name", "publish_by", "publication_end", "reason")
+        by_state.setdefault(state, []).append({key: row[key] for key in shown})
+    return by_state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Drive one case through the running system")
     parser.add_argument("--host", default="127.0.0.1")
@@ -561,6 +576,10 @@ def main() -> None:
             "headers": {k: v for k, v in first["headers"].items() if k.startswith("webhook-")},
             "body": json.loads(first["body"]),
         },
+    )
+    show(
+        "the agency's view of its publications by state (GET /v1/publications)",
+        publications_by_state(urls, LocalSystem(data_dir=args.data_dir).auth),
     )
 
 

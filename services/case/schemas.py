@@ -37,6 +37,7 @@ from services.case.domain import (
     ShortText,
     StatementKind,
     Track,
+    WithheldBecause,
 )
 from services.common.deadlines import RecordedDeadline
 from services.common.officers import Officer
@@ -235,6 +236,9 @@ class NoPenaltyRequest(CommandRequest):
     ground: NoPenaltyGround
     list_item: Annotated[str, StringConstraints(max_length=40)] | None = None
     reason: Text
+    withheld_because: WithheldBecause | None = Field(
+        None, description="A ground not to publish it (其他行政执法决定公开): state secrets, trade secrets, privacy"
+    )
     decided_on: BusinessDate = None
 
 

@@ -21,6 +21,8 @@ from services.disclosure.domain import (
     WITHHOLDING_REASONS,
     Publication,
     WithheldDecision,
+    no_penalty_decision,
+    other_decision_publication_id,
     publication_id_for,
     publication_period,
     withholding,
@@ -71,12 +73,53 @@ class DisclosureApplication(DeadlineApplication):
         return publication
 
     # The policy "disclosure-policy" (run by a PolicyRunner) handles these types only.
-    policy_handles = frozenset({event_types.CASE_PENALTY_DECIDED, event_types.CASE_DECISION_CORRECTED})
+    policy_handles = frozenset(
+        {event_types.CASE_PENALTY_DECIDED, event_types.CASE_DECISION_CORRECTED, event_types.CASE_NOT_PENALISED}
+    )
 
     def on_case_event(self, event: ConsumedEvent) -> list[Any]:
         if event.type == event_types.CASE_DECISION_CORRECTED:
             return self.withdraw_on_correction(event)
+        if event.type == event_types.CASE_NOT_PENALISED:
+            return self.prepare_on_other_decision(event)
         return self.prepare_on_decision(event)
+
+    def prepare_on_other_decision(self, event: ConsumedEvent) -> list[Any]:
+        """Policy for ``case.not_penalised.v1``, an other enforcement decision (其他行政执法
+        决定): prepare its publication on the agency's site (20 working days), or record it
+        withheld with the ground, under the penalty's withholding rules. An event recorded
+        before it carried the decision's content (class version 1) cannot be published."""
+        case_id = event.data.get("case_id") or event.subject
+        if not event.data.get("party"):
+            log.warning("no-penalty decision of case %s carries no content to publish (recorded before v2)", case_id)
+            return []
+        decision = no_penalty_decision(event.data)
+        agency = decision["agency"]
+        ground = withholding(decision, published_by_default=True)
+        if ground:
+            return [
+                WithheldDecision.record(
+                    case_id=case_id,
+                    decision=decision,
+                    tier="none",
+                    ground=ground,
+                    actor=publication_actor(agency, "not published (不予公开)"),
+                    publication_id=other_decision_publication_id(case_id, decision["respondent"]),
+                )
+            ]
+        return [
+            Publication.prepare_other(
+                case_id=case_id,
+                decision=decision,
+                catalogue=self.catalogue,
+                actor=publication_actor(agency, "prepared from the no-penalty decision (其他行政执法决定公开)"),
+                code_masked_digits=self._masked_digits(agency),
+            )
+        ]
+
+    def _masked_digits(self, agency: dict[str, Any]) -> int:
+        registered = self.agencies.get(agency["code"]) if self.agencies is not None else None
+        return registered.unit_code_masked_digits if registered else 0
 
     def prepare_on_decision(self, event: ConsumedEvent) -> list[Any]:
         """Policy for ``case.penalty_decided.v1``: prepare the decision's publication in its
@@ -104,7 +147,6 @@ class DisclosureApplication(DeadlineApplication):
                     actor=publication_actor(agency, "not published (不予公示)"),
                 )
             ]
-        registered = self.agencies.get(agency["code"]) if self.agencies is not None else None
         return [
             Publication.prepare(
                 case_id=case_id,
@@ -112,7 +154,7 @@ class DisclosureApplication(DeadlineApplication):
                 period=period,
                 catalogue=self.catalogue,
                 actor=publication_actor(agency, "prepared from the penalty decision (行政处罚信息公示)"),
-                code_masked_digits=registered.unit_code_masked_digits if registered else 0,
+                code_masked_digits=self._masked_digits(agency),
             )
         ]
 

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -44,7 +44,11 @@ from services.infra.eventstore import TracedAggregate
 from services.infra.idempotency import RemembersCommands
 
 PartyCategory = Literal["legal_person", "other_organisation", "individual_business", "natural_person"]
-Tier = Literal["minor", "general", "serious"]
+# none: an other enforcement decision (其他行政执法决定), which is not dishonesty information.
+Tier = Literal["minor", "general", "serious", "none"]
+# penalty: 行政处罚决定 (双公示, pushed to Credit China); other: 其他行政执法决定 (so far the
+# no-penalty decision, 不予行政处罚决定), published on the agency's site only.
+DecisionKind = Literal["penalty", "other"]
 # pending: prepared, not yet accepted by Credit China; published: shown now; withdrawn: the
 # decision was corrected (撤回); ended: its period is over (公示期满); repaired: 信用修复.
 PublicationState = Literal["pending", "published", "withdrawn", "ended", "repaired"]
@@ -65,6 +69,19 @@ TIERS_RULE = "publication.tiers"
 # A local rule may raise the minimum period of work-safety penalties (*to confirm*): every
 # penalty of an emergency-management agency is one.
 REGIONAL_MINIMUM_RULE = "publication.work_safety_min_months"
+# Other enforcement decisions: published within 20 working days, for the catalogue's period
+# (*to confirm*), on the agency's site only (双公示 to Credit China covers 行政处罚 information:
+# *to confirm*, see the rule's notes).
+OTHER_PUBLISH_WITHIN_RULE = "publication.other_decision_publish_within"
+OTHER_PERIOD_RULE = "publication.other_decision_period"
+# What the publisher records as the receipt of a publication on the agency's own site.
+AGENCY_SITE_RECEIPT = "agency-site"
+NO_PENALTY_GROUNDS = {  # the case service's no-penalty grounds (行政处罚法第三十三条、第四十条)
+    "not_established": "违法事实不能成立",
+    "minor_corrected": "违法行为轻微并及时改正，没有造成危害后果",
+    "first_offence": "初次违法且危害后果轻微并及时改正（首违不罚）",
+    "no_fault": "当事人有证据足以证明没有主观过错",
+}
 WITHDRAWAL_RULE = "publication.withdrawal_within"
 WITHDRAWAL_DEADLINE = "withdrawal"  # Art. 48: withdrawn (and pushed) within 3 days
 # 双公示 data standard: a penalty validity (处罚有效期) of 2099-12-31 means "long-term".
@@ -120,6 +137,8 @@ class DisclosedPenalty(TypedDict):
     data_source: str  # 数据来源单位
     data_source_code: str  # 数据来源单位统一社会信用代码
     remarks: str  # 备注
+    # Only on an other enforcement decision (never sent to Credit China): "other".
+    decision_kind: NotRequired[DecisionKind]
 
 
 class PublicationPeriod(TypedDict):
@@ -156,6 +175,11 @@ class NeverPublished(IllegalInCurrentState):
 def publication_id_for(case_id: str, decision_number: str) -> uuid.UUID:
     """One publication per decision: a duplicate delivery finds the same id."""
     return uuid.uuid5(PUBLICATION_ID_NAMESPACE, f"{case_id}:{decision_number}")
+
+
+def other_decision_publication_id(case_id: str, respondent: int) -> uuid.UUID:
+    """A no-penalty decision has no number: one publication per (case, respondent)."""
+    return uuid.uuid5(PUBLICATION_ID_NAMESPACE, f"{case_id}:not_penalised:{respondent}")
 
 
 def add_months(start: date, months: int) -> date:
@@ -340,6 +364,47 @@ def disclosed_penalty(decision: dict[str, Any], period: PublicationPeriod) -> Di
         data_source_code=agency["code"],
         remarks="",
     )
+
+
+def no_penalty_decision(decision: dict[str, Any]) -> dict[str, Any]:
+    """``case.not_penalised.v1`` (since v2) as a decision the penalty's item and withholding
+    rules read: no number, no penalty, its ground for withholding as disclosure facts."""
+    withheld = decision.get("withheld_because")
+    return {
+        **decision,
+        "decision_number": "",
+        "penalties": [],
+        "fine_total_yuan": 0,
+        "disclosure": {"withheld_because": withheld} if withheld else None,
+    }
+
+
+def other_decision_period(decision: dict[str, Any], catalogue: Catalogue, region: str) -> PublicationPeriod:
+    """An other decision has no tier and no credit repair: published for the catalogue's
+    period from the decision date."""
+    decided_on = date.fromisoformat(decision["decided_on"])
+    applied = catalogue.procedural(OTHER_PERIOD_RULE, decided_on, region)
+    ends_on = catalogue.deadline(applied, decided_on).due_on.isoformat()
+    return PublicationPeriod(
+        tier="none",
+        rule_id=applied.rule_id,
+        rule_version=applied.rule_version,
+        repair_from=ends_on,
+        ends_on=ends_on,
+        regional_minimum_from=None,
+    )
+
+
+def other_decision_item(decision: dict[str, Any], period: PublicationPeriod) -> DisclosedPenalty:
+    """The published items of a no-penalty decision (不予行政处罚决定), masked as a
+    penalty's are: the same party, facts and basis, the ground and reason as its content."""
+    item = disclosed_penalty(decision, period)
+    ground = NO_PENALTY_GROUNDS.get(decision["ground"], decision["ground"])
+    item["penalty_category"] = "不予行政处罚"
+    item["penalty_content"] = f"不予行政处罚（{ground}）：{_scrubber(decision['party'])(decision['reason'])}"
+    item["penalty_validity"] = ""
+    item["decision_kind"] = "other"
+    return item
 
 
 def changed_item(item: DisclosedPenalty, correction: dict[str, Any]) -> DisclosedPenalty:
@@ -621,6 +686,16 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         return {"case_id": self.case_id}
 
     @property
+    def decision_kind(self) -> DecisionKind:
+        return self.item.get("decision_kind", "penalty")
+
+    @property
+    def pushed_to_credit_china(self) -> bool:
+        """双公示 to Credit China covers penalty decisions only (*to confirm*): an other
+        decision is published on the agency's site, and nothing of it is pushed."""
+        return self.decision_kind == "penalty"
+
+    @property
     def published(self) -> bool:
         return self.published_on is not None
 
@@ -641,30 +716,88 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         """Prepare the publication of a penalty decision in its tier and period (by
         default those of the rules in force on the decision date), due 7 working days
         after the decision (the catalogue's rule)."""
-        decided_on = date.fromisoformat(decision["decided_on"])
         if period is None:
             period, _ = publication_period(decision, catalogue, actor["region_code"])
+        item = disclosed_penalty(decision, period)
+        return cls._prepared(
+            publication_id=publication_id_for(case_id, decision["decision_number"]),
+            case_id=case_id,
+            item=item,
+            period=period,
+            publish_within=(PUBLISH_WITHIN_RULE, date.fromisoformat(decision["decided_on"])),
+            catalogue=catalogue,
+            shown_party_code=shown_unit_code(item["party_code"], code_masked_digits),
+            respondent=decision.get("respondent", 1),
+            replaces=None,
+            actor=actor,
+        )
+
+    @classmethod
+    def prepare_other(
+        cls,
+        *,
+        case_id: str,
+        decision: dict[str, Any],
+        catalogue: Catalogue,
+        actor: dict[str, Any],
+        code_masked_digits: int = 0,
+    ) -> Publication:
+        """Prepare the publication of an other enforcement decision (其他行政执法决定: a
+        no-penalty decision, ``no_penalty_decision``) on the agency's site, due 20 working
+        days after the decision (the catalogue's rule), for the catalogue's period."""
+        period = other_decision_period(decision, catalogue, actor["region_code"])
+        item = other_decision_item(decision, period)
+        return cls._prepared(
+            publication_id=other_decision_publication_id(case_id, decision["respondent"]),
+            case_id=case_id,
+            item=item,
+            period=period,
+            publish_within=(OTHER_PUBLISH_WITHIN_RULE, date.fromisoformat(decision["decided_on"])),
+            catalogue=catalogue,
+            shown_party_code=shown_unit_code(item["party_code"], code_masked_digits),
+            respondent=decision["respondent"],
+            replaces=None,
+            actor=actor,
+        )
+
+    @classmethod
+    def _prepared(
+        cls,
+        *,
+        publication_id: uuid.UUID,
+        case_id: str,
+        item: DisclosedPenalty,
+        period: PublicationPeriod,
+        publish_within: tuple[str, date],
+        catalogue: Catalogue,
+        shown_party_code: str,
+        respondent: int,
+        replaces: str | None,
+        actor: dict[str, Any],
+        region: str | None = None,
+    ) -> Publication:
+        """A pending publication, its publish-by date the rule ``publish_within`` names
+        counted from its date (the decision's, or a change's), in the actor's region."""
+        rule_id, counted_from = publish_within
         publish_deadline = recorded_deadline(
             PUBLISH_DEADLINE,
-            catalogue.procedural_deadline(PUBLISH_WITHIN_RULE, decided_on, region=actor["region_code"]),
+            catalogue.procedural_deadline(rule_id, counted_from, region=region or actor["region_code"]),
         )
-        publication_id = publication_id_for(case_id, decision["decision_number"])
-        item = disclosed_penalty(decision, period)
         publication: Publication = cls._create(
             cls.Prepared,
             id=publication_id,
             case_id=case_id,
             publication_id=str(publication_id),
-            decision_number=decision["decision_number"],
+            decision_number=item["decision_number"],
             item=item,
             tier=period["tier"],
             publish_by=publish_deadline["due_on"],
             publish_deadline=publish_deadline,
             publication_end=period["ends_on"],
             period=period,
-            shown_party_code=shown_unit_code(item["party_code"], code_masked_digits),
-            respondent=decision.get("respondent", 1),
-            replaces=None,
+            shown_party_code=shown_party_code,
+            respondent=respondent,
+            replaces=replaces,
             actor=actor,
         )
         return publication
@@ -702,7 +835,7 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
             )
         corrected_on = date.fromisoformat(correction["corrected_on"])
         deadline = None
-        if self.published:
+        if self.published and self.pushed_to_credit_china:
             deadline = recorded_deadline(
                 WITHDRAWAL_DEADLINE,
                 catalogue.procedural_deadline(WITHDRAWAL_RULE, corrected_on, region=self.region_code),
@@ -728,30 +861,20 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         """The publication of the decision as changed on a remedy: a new publication in
         the same tier and period, its penalties the changed ones, due within the
         publication rule's period from the change."""
-        corrected_on = date.fromisoformat(correction["corrected_on"])
-        publish_deadline = recorded_deadline(
-            PUBLISH_DEADLINE,
-            catalogue.procedural_deadline(PUBLISH_WITHIN_RULE, corrected_on, region=self.region_code),
-        )
         publication_id = uuid.uuid5(PUBLICATION_ID_NAMESPACE, f"{self.publication_id}:changed")
-        changed: Publication = type(self)._create(
-            self.Prepared,
-            id=publication_id,
+        return type(self)._prepared(
+            publication_id=publication_id,
             case_id=self.case_id,
-            publication_id=str(publication_id),
-            decision_number=self.decision_number,
             item=changed_item(self.item, correction),
-            tier=self.tier,
-            publish_by=publish_deadline["due_on"],
-            publish_deadline=publish_deadline,
-            publication_end=self.publication_end,
             period=self.period,
+            publish_within=(PUBLISH_WITHIN_RULE, date.fromisoformat(correction["corrected_on"])),
+            catalogue=catalogue,
             shown_party_code=self.shown_party_code,
             respondent=self.respondent,
             replaces=self.publication_id,
+            region=self.region_code,
             actor=actor,
         )
-        return changed
 
     # -- the end of its period (公示期满) ----------------------------------------------
 
@@ -791,6 +914,12 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         is not published, before the tier's minimum period has run, or without the
         obligations of the decision performed."""
         self._require_published("apply for credit repair")
+        if self.decision_kind != "penalty":
+            raise IllegalInCurrentState(
+                "credit repair is for penalty information: an other enforcement decision is not dishonesty"
+                " information (失信信息)",
+                state=self.state,
+            )
         if self.repair["status"] == "applied":
             raise IllegalInCurrentState(
                 f"an application of {self.repair['applied_on']} is awaiting the agency's decision", state=self.state
@@ -860,6 +989,8 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
     def pending_notice(self) -> Notice | None:
         """What Credit China has yet to be told of this publication's end, if anything."""
         wanted: Notice | None = None
+        if not self.pushed_to_credit_china:
+            return None
         if self.state == "withdrawn" and self.published:
             wanted = "withdrawal"
         elif self.state == "ended":
@@ -935,9 +1066,16 @@ class WithheldDecision(TracedAggregate):
 
     @classmethod
     def record(
-        cls, *, case_id: str, decision: dict[str, Any], tier: Tier, ground: WithholdingGround, actor: dict[str, Any]
+        cls,
+        *,
+        case_id: str,
+        decision: dict[str, Any],
+        tier: Tier,
+        ground: WithholdingGround,
+        actor: dict[str, Any],
+        publication_id: uuid.UUID | None = None,
     ) -> WithheldDecision:
-        publication_id = publication_id_for(case_id, decision["decision_number"])
+        publication_id = publication_id or publication_id_for(case_id, decision["decision_number"])
         withheld: WithheldDecision = cls._create(
             cls.Withheld,
             id=publication_id,

@@ -11,6 +11,12 @@ exponential backoff while Credit China is unreachable or failing, slowly and lou
 it rejects the payload) until it goes through. After a restart it resumes at its position;
 a message already accepted (seen on the aggregate) is not sent again, and Credit China
 drops repeats by Idempotency-Key.
+
+An other enforcement decision (其他行政执法决定) is not pushed (双公示 covers penalty
+decisions): the publisher records it published on the agency's site when its turn in the
+log comes, with no outside call, so it is late only when the publisher is held (stopped,
+or waiting on Credit China for an earlier message); the scheduler's publication deadline
+(20 working days) shows that.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from services.disclosure.application import (
     DisclosureSettings,
     publication_actor,
 )
-from services.disclosure.domain import Notice, Publication
+from services.disclosure.domain import AGENCY_SITE_RECEIPT, Notice, Publication
 from services.infra.clock import today_in_china
 from services.infra.egress import EgressPolicy, EgressRefused, pinned_client
 from services.infra.metrics import Reading
@@ -140,12 +146,16 @@ class CreditChinaPublisher(threading.Thread):
             if not due:  # done before a crash, by another replica, or nothing to tell
                 self.app.process_recorder.insert_tracking(tracking)
                 continue
+            on_site_only = not publication.pushed_to_credit_china
             actor = publication_actor(
                 {"code": publication.agency_code, "region_code": publication.region_code},
-                "accepted by Credit China (信用中国)",
+                "published on the agency's site (本机关网站)"
+                if on_site_only
+                else "accepted by Credit China (信用中国)",
             )
             with span_from(event.traceparent, "credit-china push", **{"publication.id": str(publication.id)}):
-                receipt_id = self._deliver(client, publication, notice)
+                # An other decision goes to the agency's own site (the public feed) only.
+                receipt_id = AGENCY_SITE_RECEIPT if on_site_only else self._deliver(client, publication, notice)
                 if notice is None:
                     publication.publish(published_on=today_in_china(), receipt_id=receipt_id, actor=actor)
                 else:

@@ -121,7 +121,8 @@ class DisclosureFeedProjection:
         elif event.type == types.DISCLOSURE_PUBLISHED:
             await self._published(conn, event)
             await _change(conn, data, state="published", published_on=data["published_on"])
-            await _notified(conn, data["publication_id"], "publication", data["receipt_id"])
+            if data["item"].get("decision_kind", "penalty") == "penalty":  # an other decision is not pushed
+                await _notified(conn, data["publication_id"], "publication", data["receipt_id"])
         elif event.type == types.DISCLOSURE_WITHDRAWN:
             await _off_the_feed(conn, data)
             due = (data.get("withdrawal_deadline") or {}).get("due_on")
@@ -323,6 +324,7 @@ def publication_row(row: Any) -> dict[str, Any]:
     entry["recorded_at"] = utc(entry["recorded_at"])
     today = today_in_china().isoformat()
     entry["overdue"] = entry["state"] == "pending" and bool(entry["publish_by"]) and entry["publish_by"] < today
+    entry["decision_kind"] = "other" if entry["tier"] == "none" else "penalty"  # only other decisions have no tier
     return entry
 
 

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.disclosure.domain import PartyCategory, Publication, Tier
+from services.disclosure.domain import DecisionKind, PartyCategory, Publication, Tier
 from services.infra.formats import IsoDate
 
 
@@ -33,13 +33,25 @@ class DisclosedPenaltyView(BaseModel):
     confiscated_amount_wan_yuan: str = Field(description="没收违法所得、没收非法财物的金额（万元）")
     licence: str = Field(description="暂扣或吊销证照名称及编号, or empty")
     decision_date: date = Field(description="处罚决定日期")
-    penalty_validity: date = Field(description="处罚有效期, from the decision (2099-12-31: long-term)")
+    penalty_validity: date | None = Field(
+        description="处罚有效期, from the decision (2099-12-31: long-term); none for an other decision"
+    )
     publication_end_date: date = Field(description="公示截止期")
     deciding_agency: str = Field(description="处罚机关")
     deciding_agency_code: str = Field(description="处罚机关统一社会信用代码")
     data_source: str = Field(description="数据来源单位")
     data_source_code: str = Field(description="数据来源单位统一社会信用代码")
     remarks: str = Field(description="备注")
+    decision_kind: DecisionKind = Field(
+        "penalty",
+        description="penalty: 行政处罚决定 (双公示, also on Credit China); other: 其他行政执法决定 "
+        "(a no-penalty decision, 不予行政处罚决定), on the agency's site only",
+    )
+
+    @field_validator("penalty_validity", mode="before")
+    @classmethod
+    def _no_validity(cls, value: object) -> object:
+        return value or None  # an other decision has none
 
 
 class DisclosureEntry(BaseModel):
@@ -73,7 +85,12 @@ class AgencyPublication(BaseModel):
     agency_code: str
     decision_number: str
     respondent: int
-    tier: Tier = Field(description="minor, general or serious, by the rules in force on the decision date")
+    tier: Tier = Field(
+        description="minor, general or serious, by the rules in force on the decision date; none for an other decision"
+    )
+    decision_kind: DecisionKind = Field(
+        description="penalty (双公示) or other (其他行政执法决定, on the agency's site only)"
+    )
     state: PublicationStateName
     overdue: bool = Field(description="Pending past its publish-by day (China time)")
     reason: str | None = Field(description="Why it is withheld, withdrawn or ended; a refused repair's reason")

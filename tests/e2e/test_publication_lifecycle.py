@@ -2,7 +2,8 @@
 shared clocked system: a 一案双罚 case's two decisions published on their own, the unit's
 revoked on reconsideration and its publication withdrawn and pushed, the principal's
 repaired (信用修复) and ended; an older case's publication ending by itself with the
-clock moved. Credit China (the simulator) holds exactly those messages; the public feed,
+clock moved; a no-penalty decision published on the agency's site only (an other
+enforcement decision, 20 working days). Credit China (the simulator) holds exactly those messages; the public feed,
 the agency's view and a webhook subscriber show each."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from devtools.demo import (
     filing_request,
     penalty_decision_request,
     prior_notice_request,
+    publications_by_state,
     waiver_request,
 )
 from devtools.launcher import LocalSystem
@@ -54,6 +56,7 @@ REVOKED_ON, WITHDRAW_BY = "2026-04-30", "2026-05-08"
 # The older case: decided 2025-05-20 under the 2023-05-01 table (v2), general tier,
 # published to 2026-05-20; it ends by itself once the clock passes that day.
 OLD_DECIDED_ON, OLD_ENDS_ON = "2025-05-20", "2026-05-20"
+OTHER_PUBLISH_BY = "2026-05-20"  # a no-penalty decision of 04-20: 20 working days
 MOVED_TO = "2026-07-21"  # past the older case's end and the principal's minimum period
 
 
@@ -99,6 +102,34 @@ def _decide(
             )
             assert answer.is_success, answer.text
     return case_id
+
+
+def _not_penalise(client: httpx.Client, system: LocalSystem, party: dict[str, Any], day: Callable[..., str]) -> str:
+    """File a case and decide not to penalise its one respondent (不予处罚) on ``day(0)``."""
+    filed = client.post(
+        system.url("case") + "/v1/cases",
+        json=filing_request(party, day(-20), filed_on=day(-15)),
+        headers=system.auth("officer", AGENCY),
+    )
+    assert filed.status_code == 201, filed.text
+    case_id: str = filed.json()["id"]
+    decided = client.post(
+        system.url("case") + f"/v1/cases/{case_id}/respondents/1/no-penalty",
+        json={"ground": "minor_corrected", "reason": "违法行为轻微并及时改正，没有造成危害后果", "decided_on": day(0)},
+        headers=system.auth("agency_head", AGENCY),
+    )
+    assert decided.is_success, decided.text
+    return case_id
+
+
+def _published_row(client: httpx.Client, system: LocalSystem, case_id: str) -> dict[str, Any] | None:
+    page = client.get(
+        system.url("disclosure") + "/v1/publications",
+        params={"limit": 200, "state": "published"},
+        headers=system.auth("officer", AGENCY),
+    )
+    assert page.status_code == 200, page.text
+    return next((r for r in page.json()["items"] if r["case_id"] == case_id), None)
 
 
 def _on(iso: str) -> Callable[..., str]:
@@ -159,6 +190,17 @@ def test_published_withdrawn_repaired_and_ended_reach_credit_china_the_feed_the_
         assert shown[ids["unit"]]["item"]["violation_type"] == "未按规定开展安全生产教育和培训"
         record = client.get(system.url("credit_china") + f"/api/v1/penalties/{ids['unit']}").json()
         assert record["item"]["party_code"] == ENTERPRISE["code"]
+
+        # A no-penalty decision (不予行政处罚决定) of the same day, an other enforcement
+        # decision: on the agency's site (the feed, marked so, masked the same way), due in 20
+        # working days (05-20: counted in tests/unit/test_other_decisions.py), never pushed.
+        other_case = _not_penalise(client, system, ENTERPRISE, _on(DECIDED_ON))
+        other = eventually(lambda: _published_row(client, system, other_case), 90, "the other decision published")
+        assert (other["decision_kind"], other["tier"], other["publish_by"]) == ("other", "none", OTHER_PUBLISH_BY)
+        assert other["notified"] == {} and not other["overdue"]
+        on_site = client.get(system.url("disclosure") + f"/v1/disclosures/{other['publication_id']}").json()
+        assert on_site["item"]["decision_kind"] == "other" and on_site["item"]["penalty_category"] == "不予行政处罚"
+        assert on_site["item"]["party_code"] == ENTERPRISE["code"][:-4] + "****"
 
         # The unit's decision is revoked on reconsideration: withdrawn and pushed, off the feed.
         cases_url = system.url("case") + f"/v1/cases/{case_id}/respondents/1"
@@ -233,6 +275,12 @@ def test_published_withdrawn_repaired_and_ended_reach_credit_china_the_feed_the_
         assert states == {(case_id, 1): "withdrawn", (case_id, 2): "repaired", (old_case, 1): "ended"}
         # Credit China holds exactly these messages for them, each once.
         messages = client.get(system.url("credit_china") + "/api/v1/messages").json()["items"]
+        assert other["publication_id"] not in {m["publication_id"] for m in messages}  # not 双公示
+        # The demo's print of the agency's view groups it with the published ones.
+        by_state = publications_by_state({"disclosure": system.url("disclosure")}, system.auth)
+        assert {"decision_kind": "other", "tier": "none"}.items() <= next(
+            r for r in by_state["published"] if r["decision_kind"] == "other"
+        ).items()
         mine = sorted((m["kind"], m["publication_id"]) for m in messages if m["publication_id"] in ids.values())
         assert mine == sorted(
             [

@@ -386,7 +386,9 @@ def _no_penalty(case: Case, ground: Any, item: str | None) -> None:
         ground=ground,
         list_item=item,
         reason="初次违法，危害后果轻微并已及时改正",
+        withheld_because=None,
         catalogue=CATALOGUE,
+        cipher=TEST_CIPHER,
         latest=LATEST,
         **NO_KEY,
     )

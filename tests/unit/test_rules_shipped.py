@@ -39,6 +39,7 @@ TO_CONFIRM = {
     "referral.police_filing_decision.complex",  # longer tiers for complex cases
     "publication.work_safety_min_months",  # local 1-year minimum
     "publication.paused_by_appeal",  # reconsideration or suit does not pause publication
+    "publication.other_decision_period",  # DOMAIN.md gives no period for other decisions
     "prior_notice.statement_window",  # set by the agency
     # 行政处罚法第八十五条: short periods as working days
     "investigation.preservation_decision",
@@ -58,7 +59,7 @@ def catalogue() -> Catalogue:
 def test_the_shipped_catalogue_loads_and_validates(catalogue: Catalogue) -> None:
     assert {path.stem for path in DEFAULT_RULES_DIR.glob("*.yaml")} == FAMILIES
     rules = catalogue.rules()
-    assert len(rules) == 58
+    assert len(rules) == 59
     for rule in rules:
         assert catalogue.source_file(rule.id).stem in FAMILIES
         for version in rule.versions:
@@ -70,7 +71,7 @@ def test_the_shipped_catalogue_loads_and_validates(catalogue: Catalogue) -> None
 
 def test_every_rule_in_force_today_lists_its_source_and_dates(catalogue: Catalogue) -> None:
     in_force = catalogue.in_force_on(date(2026, 12, 1))
-    assert len(in_force) == 58  # every rule has one version in force today
+    assert len(in_force) == 59  # every rule has one version in force today
     decision_due = next(rule for rule in in_force if rule.rule_id == "case.decision_due")
     assert (decision_due.statute, decision_due.article) == ("中华人民共和国行政处罚法（2021年修订）", "第六十条")
     tiers = next(rule for rule in in_force if rule.rule_id == "publication.tiers")

@@ -78,6 +78,7 @@ from services.case.domain.vocabulary import (
     ShortName,
     ShortText,
     StatementKind,
+    WithheldBecause,
     decision_number,
 )
 
@@ -125,6 +126,7 @@ __all__ = [
     "ShortText",
     "StatementKind",
     "Track",
+    "WithheldBecause",
     "accrued_surcharge_fen",
     "allowed_actions",
     "case_status",

@@ -41,6 +41,7 @@ from services.case.domain.vocabulary import (
     Remedies,
     Reviewer,
     StatementKind,
+    WithheldBecause,
 )
 from services.common import event_types
 from services.common.deadlines import (
@@ -244,8 +245,30 @@ class Deciding(CaseState):
         list_item: str | None
         list_rule: str | None
         reason: str
+        # Since class version 2 (older events: upcast to none, and so never published): what
+        # the disclosure service publishes it from (其他行政执法决定, 20 working days), as in
+        # PenaltyDecided, and a ground not to publish it (secrets, privacy).
+        agency: Agency | None
+        party: RecordedParty | None
+        party_is_minor: bool
+        violation_summary: str | None
+        legal_basis: str | None
+        withheld_because: WithheldBecause | None
         command_key: str
         command_fingerprint: str
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(
+                agency=None,
+                party=None,
+                party_is_minor=False,
+                violation_summary=None,
+                legal_basis=None,
+                withheld_because=None,
+            )
 
         def apply(self, case: CaseState) -> None:
             track = case.tracks[self.respondent - 1]
@@ -580,7 +603,9 @@ class Deciding(CaseState):
         ground: NoPenaltyGround,
         list_item: str | None,
         reason: str,
+        withheld_because: WithheldBecause | None,
         catalogue: Catalogue,
+        cipher: FieldCipher,
         latest: date,
         command_key: str,
         command_fingerprint: str,
@@ -623,6 +648,12 @@ class Deciding(CaseState):
             list_item=list_item,
             list_rule=list_rule,
             reason=reason,
+            agency=self.agency,
+            party=track.party,
+            party_is_minor=party_is_minor(track.party, decided_on, cipher),
+            violation_summary=self.violation_summary,
+            legal_basis=self.legal_basis,
+            withheld_because=withheld_because,
             command_key=command_key,
             command_fingerprint=command_fingerprint,
         )

@@ -210,6 +210,11 @@ class Discretion(TypedDict):
     benchmark: ShortText
 
 
+# A ground not to publish a decision (DOMAIN.md §5): the case involves state secrets, trade
+# secrets or personal privacy.
+WithheldBecause = Literal["state_secret", "trade_secret", "privacy"]
+
+
 class DisclosureFacts(TypedDict):
     """What the decision says for its publication (双公示, DOMAIN.md §5): the violation
     type (违法行为类型), the penalty's validity (处罚有效期; none: long-term), whether the
@@ -219,7 +224,7 @@ class DisclosureFacts(TypedDict):
     violation_type: NotRequired[ShortText]
     penalty_validity: NotRequired[Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]]
     serious: NotRequired[bool]
-    withheld_because: NotRequired[Literal["state_secret", "trade_secret", "privacy"]]
+    withheld_because: NotRequired[WithheldBecause]
 
 
 class Performance(TypedDict):
