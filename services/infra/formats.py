@@ -9,7 +9,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -37,6 +37,16 @@ def _rfc3339(value: Any) -> Any:
 
 # A calendar date in a request (body or query): YYYY-MM-DD only.
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _calendar_date(value: str) -> str:
+    date.fromisoformat(value)  # ValueError (a 422) for a day that does not exist: 2026-02-30
+    return value
+
+
+# A calendar date a request gives that is recorded as it was given (in an event, as text):
+# YYYY-MM-DD, and a day that exists.
+IsoDateText = Annotated[str, StringConstraints(pattern=_ISO_DATE.pattern), AfterValidator(_calendar_date)]
 # A point in time in a request: RFC 3339 with its offset only (pydantic alone also reads
 # ``0.5`` as a Unix timestamp).
 IsoInstant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]

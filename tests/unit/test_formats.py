@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from services.infra.formats import IsoDate, IsoInstant
+from services.case.domain import DisclosureFacts
+from services.infra.formats import IsoDate, IsoDateText, IsoInstant
 
 
 class Strict(BaseModel):
@@ -36,3 +37,23 @@ def test_an_instant_keeps_its_offset_and_reads_z_in_either_case() -> None:
     china = Strict.model_validate({"at": "2026-09-01T08:00:00+08:00"}).at
     assert china == datetime(2026, 9, 1, 8, tzinfo=timezone(timedelta(hours=8)))
     assert Strict.model_validate({"at": "2026-09-01t00:00:00.5z"}).at == datetime(2026, 9, 1, 0, 0, 0, 500000, UTC)
+
+
+def test_a_date_recorded_as_text_must_be_a_day_that_exists() -> None:
+    class Facts(BaseModel):
+        model_config = ConfigDict(strict=True)
+        validity: IsoDateText
+
+    assert Facts.model_validate({"validity": "2028-02-29"}).validity == "2028-02-29"  # a leap day
+    for text in ("2026-02-30", "2026-13-01", "2026-9-1"):
+        with pytest.raises(ValidationError) as refused:
+            Facts.model_validate({"validity": text})
+        assert refused.value.errors()[0]["loc"] == ("validity",)
+
+
+def test_a_decision_s_penalty_validity_is_a_real_day() -> None:
+    # The case service answered 500 for this before: the field was a pattern only, and the
+    # check of the validity against the decision date parsed it.
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(DisclosureFacts).validate_python({"penalty_validity": "2026-02-30"})
+    assert refused.value.errors()[0]["loc"] == ("penalty_validity",)

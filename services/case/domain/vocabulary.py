@@ -19,6 +19,7 @@ from services.common.identifiers import (
     without_personal_identifier,
 )
 from services.common.personal_data import SealedText
+from services.infra.formats import IsoDateText
 
 CaseStatus = Literal[
     "filed", "notified", "decided", "not_penalised", "referred", "dismissed", "suspended", "closed", "archived"
@@ -222,7 +223,7 @@ class DisclosureFacts(TypedDict):
     not to publish it (the case involves state secrets, trade secrets or privacy)."""
 
     violation_type: NotRequired[ShortText]
-    penalty_validity: NotRequired[Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]]
+    penalty_validity: NotRequired[IsoDateText]
     serious: NotRequired[bool]
     withheld_because: NotRequired[WithheldBecause]
 
