@@ -4,15 +4,17 @@ queries the public API answers from it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import event_types as types
+from services.infra.batch_rows import BatchRows
 from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.errors import InvalidInput, NotFound
@@ -20,7 +22,7 @@ from services.infra.formats import utc
 from services.infra.migrations import Schema
 from services.infra.pagination import keyset_page
 from services.infra.projection import consumer_metadata
-from services.infra.sql import one_or_not_found, upsert
+from services.infra.sql import one_or_not_found
 from services.infra.telemetry import trace_id_of
 
 metadata = MetaData()
@@ -51,29 +53,28 @@ class DisclosureFeedProjection:
     metadata = metadata
     handles = frozenset({types.DISCLOSURE_PUBLISHED})
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        pass  # a publication's row is written whole from its event
+
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
         if event.type != types.DISCLOSURE_PUBLISHED:
             return
         data = event.data
         item = data["item"]
-        await conn.execute(
-            upsert(
-                disclosure_feed,
-                {
-                    "publication_id": data["publication_id"],
-                    "case_id": data["case_id"],
-                    "agency_code": item["deciding_agency_code"],
-                    "decision_number": item["decision_number"],
-                    "published_on": data["published_on"],
-                    "publication_end": item["publication_end_date"],
-                    "receipt_id": data["receipt_id"],
-                    "item": item,
-                    "trace_id": trace_id_of(event.traceparent) or None,
-                    "recorded_at": datetime.now(UTC),
-                },
-                ("publication_id",),
-                conn.dialect.name,
-            )
+        rows.put(
+            disclosure_feed,
+            {
+                "publication_id": data["publication_id"],
+                "case_id": data["case_id"],
+                "agency_code": item["deciding_agency_code"],
+                "decision_number": item["decision_number"],
+                "published_on": data["published_on"],
+                "publication_end": item["publication_end_date"],
+                "receipt_id": data["receipt_id"],
+                "item": item,
+                "trace_id": trace_id_of(event.traceparent) or None,
+                "recorded_at": datetime.now(UTC),
+            },
         )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -13,7 +15,6 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually
 from devtools.launcher import LocalSystem
@@ -21,12 +22,12 @@ from services.case.application import CaseApplication
 from services.case.readmodel import CaseLedgerProjection, case_ledger
 from services.case.schemas import FileCaseRequest, LegalReviewRequest
 from services.common.rules import load_catalogue
+from services.infra.batch_rows import BatchRows
 from services.infra.consumer import ConsumedEvent, ConsumerLoop
 from services.infra.eventstore import to_kafka_message
 from services.infra.identity import set_current_actor
 from services.infra.projection import ProjectionRunner, applied_events, consumer_positions
 from services.infra.relay import OutboxRelay, make_producer
-from services.infra.sql import upsert
 from services.infra.storage import event_store_env, make_engine
 from services.infra.topic import control_kind
 from tests.conftest import Broker
@@ -52,13 +53,15 @@ class CountingLedger(CaseLedgerProjection):
         for table in (*CaseLedgerProjection.metadata.tables.values(), applications):  # the ledger's own and ours
             table.to_metadata(self.metadata)
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        await asyncio.sleep(0.01)  # slow enough to be stopped mid-stream
-        await super().apply(conn, event)
-        current = (await conn.execute(select(applications.c.times).where(applications.c.event_id == event.id))).scalar()
-        await conn.execute(
-            upsert(applications, {"event_id": event.id, "times": (current or 0) + 1}, ("event_id",), conn.dialect.name)
-        )
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        await super().load(rows, events)
+        await rows.load_keys(applications, "event_id", [e.id for e in events])
+
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
+        time.sleep(0.01)  # slow enough to be stopped mid-stream
+        super().apply(rows, event)
+        counted = rows.get(applications, event.id)
+        rows.put(applications, {"event_id": event.id, "times": (counted["times"] if counted else 0) + 1})
 
 
 def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
