@@ -28,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Select,
     Text,
     select,
 )
@@ -728,16 +729,9 @@ def _with_respondent(case_id: Any, *conditions: Any) -> Any:
     return case_id.in_(select(case_respondents.c.case_id).where(*conditions))
 
 
-async def ledger_page(
-    db: AsyncEngine,
-    cipher: FieldCipher,
-    caller: Principal,
-    wanted: LedgerFilter,
-    *,
-    limit: int,
-    cursor: str | None,
-) -> dict[str, Any]:
-    """The ledger in the caller's jurisdiction, filtered, one page."""
+def ledger_query(cipher: FieldCipher, caller: Principal, wanted: LedgerFilter) -> Select[Any]:
+    """The ledger rows in the caller's jurisdiction that ``wanted`` selects (unordered:
+    the page orders them by record time, services/infra/pagination.py)."""
     c, r, d = case_ledger.c, case_respondents.c, case_deadlines.c
     query = select(case_ledger).where(jurisdiction_clause(caller, c.agency_code, c.region_code))
     if wanted.status:
@@ -774,6 +768,21 @@ async def ledger_page(
         if bound:
             query = query.where(c.case_id.in_(select(d.case_id).where(d.open.is_(True), compare(bound.isoformat()))))
     query = DEADLINES.filtered(query, c.case_id, overdue=wanted.overdue, due_before=wanted.due_before)
+    return query
+
+
+async def ledger_page(
+    db: AsyncEngine,
+    cipher: FieldCipher,
+    caller: Principal,
+    wanted: LedgerFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """The ledger in the caller's jurisdiction, filtered, one page."""
+    c = case_ledger.c
+    query = ledger_query(cipher, caller, wanted)
     rows, next_cursor = await keyset_page(db, query, c.recorded_at, c.case_id, limit, cursor)
     full = reads_personal_data(caller)
     ids = [row.case_id for row in rows]
