@@ -80,17 +80,13 @@ class Projection(Protocol):
         row once, in the batch's transaction."""
 
 
-# Event ids of one IN (...) at most (a rebuild's batches may be longer than a poll's).
-_IDS_PER_STATEMENT = 1000
-
-
 class ProjectionRunner:
     """Runs one projection in the consumer thread, on that thread's own event loop.
 
     Live consumption and rebuilds alike hand it batches (a poll: each of its partitions'
     records); each is applied in one transaction: the ids not applied yet found in one
     statement, the projection's rows read for the whole batch, every event applied to
-    them in memory, each changed row written once, the ids and the offsets stored once."""
+    them in memory, each changed row written once, the offsets stored once."""
 
     def __init__(self, settings: Settings, projection: Projection, engine: AsyncEngine | None = None) -> None:
         self.name = projection.name
@@ -157,15 +153,13 @@ class ProjectionRunner:
         self.loop.run_until_complete(self._apply(batches, topic_identity))
 
     async def _apply(self, batches: Sequence[PartitionBatch], topic_identity: str) -> None:
-        """The poll in one transaction: its new events' effects, their ids and every
+        """The poll in one transaction: its new events' ids and effects and every
         partition's next offset, in a few statements whatever the number of events."""
         async with self.engine.begin() as conn:
-            events = await self._not_applied(
-                conn, [e for b in batches for e in b.events if wants(self.handles, e.type)]
-            )
+            wanted = [e for b in batches for e in b.events if wants(self.handles, e.type)]
+            events = await self._not_applied(conn, wanted)
             if events:
                 await apply_events(conn, self.projection, events)
-                await conn.execute(applied_events.insert(), [{"consumer": self.name, "event_id": e.id} for e in events])
             positions = [
                 {
                     "consumer": self.name,
@@ -181,23 +175,21 @@ class ProjectionRunner:
 
     async def _not_applied(self, conn: AsyncConnection, events: Sequence[ConsumedEvent]) -> list[ConsumedEvent]:
         """The events whose ids were not applied yet, each once (a duplicate delivery or a
-        re-published event has no effect): one statement for the batch."""
-        ids = list({e.id for e in events})
-        seen: set[str] = set()
-        for start in range(0, len(ids), _IDS_PER_STATEMENT):
-            rows = await conn.execute(
-                select(applied_events.c.event_id).where(
-                    applied_events.c.consumer == self.name,
-                    applied_events.c.event_id.in_(ids[start : start + _IDS_PER_STATEMENT]),
-                )
-            )
-            seen.update(r[0] for r in rows)
-        fresh = []
+        re-published event has no effect), their ids recorded as applied: one statement,
+        INSERT ... ON CONFLICT DO NOTHING RETURNING the ids it inserted. (Not a SELECT of
+        the ids first: on a table that has grown since its statistics, such as a rebuild's,
+        PostgreSQL plans the IN (...) of a batch's ids as a scan of the consumer's ids.)"""
+        fresh: dict[str, ConsumedEvent] = {}
         for event in events:
-            if event.id not in seen:
-                seen.add(event.id)
-                fresh.append(event)
-        return fresh
+            fresh.setdefault(event.id, event)
+        if not fresh:
+            return []
+        stmt = upsert_statement(applied_events, ("consumer", "event_id"), (), conn.dialect.name)
+        rows = await conn.execute(
+            stmt.returning(applied_events.c.event_id), [{"consumer": self.name, "event_id": i} for i in fresh]
+        )
+        inserted = {r[0] for r in rows}
+        return [event for event_id, event in fresh.items() if event_id in inserted]
 
     def close(self) -> None:
         self.loop.run_until_complete(self.engine.dispose())
