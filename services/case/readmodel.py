@@ -770,13 +770,22 @@ def ledger_query(cipher: FieldCipher, caller: Principal, wanted: LedgerFilter) -
         query = query.where(c.filed_on >= wanted.filed_from.isoformat())
     if wanted.filed_to:
         query = query.where(c.filed_on <= wanted.filed_to.isoformat())
-    if wanted.decided_from:
-        query = query.where(_with_respondent(c.case_id, r.decided_on >= wanted.decided_from.isoformat()))
-    if wanted.decided_to:
-        query = query.where(_with_respondent(c.case_id, r.decided_on <= wanted.decided_to.isoformat()))
-    for bound, compare in ((wanted.due_from, d.due_on.__ge__), (wanted.due_to, d.due_on.__le__)):
-        if bound:
-            query = query.where(exists().where(d.case_id == c.case_id, d.open.is_(True), compare(bound.isoformat())))
+    # A range is one respondent decided within it, one open deadline due within it (not
+    # one respondent after its start and maybe another before its end).
+    decided = [
+        compare(bound.isoformat())
+        for bound, compare in ((wanted.decided_from, r.decided_on.__ge__), (wanted.decided_to, r.decided_on.__le__))
+        if bound
+    ]
+    if decided:
+        query = query.where(_with_respondent(c.case_id, *decided))
+    due = [
+        compare(bound.isoformat())
+        for bound, compare in ((wanted.due_from, d.due_on.__ge__), (wanted.due_to, d.due_on.__le__))
+        if bound
+    ]
+    if due:
+        query = query.where(exists().where(d.case_id == c.case_id, d.open.is_(True), *due))
     query = DEADLINES.filtered(query, c.case_id, overdue=wanted.overdue, due_before=wanted.due_before)
     return query
 

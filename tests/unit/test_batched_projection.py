@@ -15,12 +15,20 @@ from kafka import TopicPartition
 from sqlalchemy import select
 
 from services.case.domain import Case
-from services.case.readmodel import CaseLedgerProjection, case_deadlines, case_ledger, case_respondents, case_timeline
+from services.case.readmodel import (
+    CaseLedgerProjection,
+    LedgerFilter,
+    case_deadlines,
+    case_ledger,
+    case_respondents,
+    case_timeline,
+    ledger_page,
+)
 from services.infra.consumer import ConsumedEvent, PartitionBatch, parse_record
 from services.infra.eventstore import to_kafka_message
 from services.infra.projection import ProjectionRunner
 from services.infra.settings import Settings
-from tests.unit.conftest import TEST_CIPHER
+from tests.unit.conftest import OFFICER, TEST_CIPHER
 from tests.unit.test_case_after_decision import (
     CATALOGUE,
     DOC,
@@ -35,6 +43,7 @@ from tests.unit.test_case_after_decision import (
     serve,
 )
 from tests.unit.test_case_ledger import TOPIC, Record, other_case, two_penalties
+from tests.unit.test_case_procedure import decide, fine
 
 # Columns that say when the ledger learnt something, not what: they differ run to run.
 _WHEN = {"recorded_at", "updated_at", "position"}
@@ -155,3 +164,30 @@ class _FailingOnce(CaseLedgerProjection):
         if self.countdown == 0:
             raise RuntimeError("failing mid-batch")
         super().apply(rows, event)
+
+
+def test_a_date_range_is_met_by_one_respondent_within_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """decided_from..decided_to: a respondent decided within the range, not one decided
+    after its start and another before its end (the unit on 11-25, the principal on 12-21)."""
+    case = two_penalties()
+    decide(case, 2, fine(20000), on=date(2026, 12, 21), serial=2, hearing_record="b" * 64)
+    events = [
+        parse_record(Record(TOPIC, 0, n, to_kafka_message(e, "/caseledger/case").value))
+        for n, e in enumerate(case.collect_events())
+    ]
+    monkeypatch.setenv("CLOCK_TODAY", "2026-12-22")
+    runner = ProjectionRunner(Settings(service_name="case", data_dir=tmp_path), CaseLedgerProjection(TEST_CIPHER))
+    try:
+        runner.apply(TopicPartition(TOPIC, 0), [e for e in events if e is not None], len(events) - 1, "topic-a")
+
+        def found(**filters: Any) -> int:
+            page = runner.loop.run_until_complete(
+                ledger_page(runner.engine, TEST_CIPHER, OFFICER, LedgerFilter(**filters), limit=50, cursor=None)
+            )
+            return len(page["items"])
+
+        assert found(decided_from=date(2026, 11, 25), decided_to=date(2026, 11, 25)) == 1
+        assert found(decided_from=date(2026, 12, 21), decided_to=date(2026, 12, 31)) == 1
+        assert found(decided_from=date(2026, 11, 26), decided_to=date(2026, 12, 20)) == 0
+    finally:
+        runner.close()
