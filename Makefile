@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run demo token lint test test-unit chaos bench contracts postgres clean help
+.PHONY: install run demo token lint test test-unit chaos bench bench-scale contracts postgres clean help
 
 help:
 	@echo "make run        start the whole system on its embedded default (SQLite, local broker); keeps var/"
@@ -18,6 +18,7 @@ help:
 	@echo "make contracts  regenerate contracts/ (event schemas, AsyncAPI, OpenAPI) from the code"
 	@echo "make bench      measure the running system against same-run baselines (SQLite; BENCH_DB=postgres for"
 	@echo "                PostgreSQL; BENCH_DURATION, BENCH_CONCURRENCY, BENCH_CLIENTS); results in bench/results/"
+	@echo "make bench-scale  the case ledger at SCALE_CASES cases (200,000) on PostgreSQL: fill rate, GET /v1/cases p50/p95/p99"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +84,13 @@ BENCH_CLIENTS     ?= 2
 bench: install $(if $(filter postgres,$(BENCH_DB)),postgres)
 	$(BIN)/python -m devtools.bench --db $(BENCH_DB) --postgres-url $(PG_URL) \
 		--duration $(BENCH_DURATION) --concurrency $(BENCH_CONCURRENCY) --client-processes $(BENCH_CLIENTS)
+
+# The case ledger at scale (PostgreSQL, its own caseledger_scale_case database): filled
+# through the ledger projection, then GET /v1/cases measured; SCALE_CASES sets its size.
+SCALE_CASES   ?= 200000
+SCALE_SAMPLES ?= 200
+bench-scale: install postgres
+	$(BIN)/python -m devtools.bench.scale --cases $(SCALE_CASES) --samples $(SCALE_SAMPLES) --postgres-url $(PG_URL)
 
 clean:
 	rm -rf var .pytest_cache

@@ -11,7 +11,7 @@ case relay, services/infra/topic.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,21 +24,24 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    exists,
     select,
-    update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.access.policy import jurisdiction_clause, jurisdiction_prefix, reads_personal_data
 from services.case.domain import BEFORE_DECISION, accrued_surcharge_fen, allowed_actions, case_status
 from services.case.personal_data import lookup_code
 from services.common import event_types as types
 from services.common.personal_data import event_data_as_shown, party_as_shown
+from services.infra.batch_rows import BatchRows
 from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
@@ -58,7 +61,7 @@ case_ledger = Table(
     "case_ledger",
     metadata,
     Column("case_id", String(36), primary_key=True),
-    Column("agency_code", String(18), nullable=False, index=True),
+    Column("agency_code", String(18), nullable=False),
     Column("agency_name", String(200), nullable=False),
     Column("region_code", String(12), nullable=False),
     Column("party_kind", String(20), nullable=False),
@@ -69,7 +72,7 @@ case_ledger = Table(
     Column("party", JSON, nullable=False),
     Column("violation_summary", Text, nullable=False),
     Column("legal_basis", Text, nullable=False),
-    Column("status", String(30), nullable=False, index=True),
+    Column("status", String(30), nullable=False),
     # 普通程序 or 简易程序; dismissed or suspended (the status whatever the tracks).
     Column("procedure", String(20), nullable=False, default="ordinary"),
     Column("ended_as", String(20)),
@@ -92,8 +95,14 @@ case_ledger = Table(
     Column("last_event_id", String(36), nullable=False),
     Column("trace_id", String(32)),
     # Record time: when the ledger learnt of the case and of its latest change.
-    Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # GET /v1/cases pages in record time then case id (services/infra/pagination.py): each
+    # index gives a page's rows in that order, from the cursor on, the whole ledger's or
+    # one status's or one agency's, so a page reads about its own rows (README, Performance).
+    Index("ix_case_ledger_recorded_at_case_id", "recorded_at", "case_id"),
+    Index("ix_case_ledger_status_recorded_at", "status", "recorded_at", "case_id"),
+    Index("ix_case_ledger_agency_code_recorded_at", "agency_code", "recorded_at", "case_id"),
 )
 
 # A case's history across services, in the order applied (= the topic's order for the case).
@@ -317,18 +326,18 @@ _RESPONDENT_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def _payment(row: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _payment(row: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """A payment: what was paid, the day the fine was paid off, paid when nothing is outstanding."""
-    paid = (row.paid_fen or 0) + data["amount_fen"]
+    paid = (row["paid_fen"] or 0) + data["amount_fen"]
     changes: dict[str, Any] = {"paid_fen": paid}
-    if row.fine_paid_off_on is None and paid >= (row.fine_total_yuan or 0) * 100:
+    if row["fine_paid_off_on"] is None and paid >= (row["fine_total_yuan"] or 0) * 100:
         changes["fine_paid_off_on"] = data["paid_on"]
     if data["outstanding_fen"] == 0:
         changes["state"] = "paid"
     return changes
 
 
-def _correction(row: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _correction(row: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """A decision revoked, void, confirmed illegal, or changed (its new fine): as the case applies it."""
     changes: dict[str, Any] = {
         "correction": data["correction"],
@@ -339,15 +348,15 @@ def _correction(row: Any, data: dict[str, Any]) -> dict[str, Any]:
         changes["state"] = "revoked"
         return changes
     fine_fen = data["fine_total_yuan"] * 100
-    paid = row.paid_fen or 0
-    paid_off = row.fine_paid_off_on or (data["corrected_on"] if paid >= fine_fen else None)
+    paid = row["paid_fen"] or 0
+    paid_off = row["fine_paid_off_on"] or (data["corrected_on"] if paid >= fine_fen else None)
     changes["fine_paid_off_on"] = paid_off
-    if row.state in ("served", "reminded", "enforcement_applied"):
+    if row["state"] in ("served", "reminded", "enforcement_applied"):
         as_of = date.fromisoformat(data["corrected_on"])
         surcharge = accrued_surcharge_fen(
-            fine_fen, row.payment_due, row.surcharge, date.fromisoformat(paid_off) if paid_off else None, as_of
+            fine_fen, row["payment_due"], row["surcharge"], date.fromisoformat(paid_off) if paid_off else None, as_of
         )
-        if fine_fen + surcharge - paid - (row.recovered_fen or 0) <= 0:
+        if fine_fen + surcharge - paid - (row["recovered_fen"] or 0) <= 0:
             changes["state"] = "paid"
     return changes
 
@@ -390,7 +399,13 @@ class CaseLedgerProjection:
     def __init__(self, cipher: FieldCipher) -> None:
         self.cipher = cipher
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        """The batch's cases: their rows, respondents and deadlines."""
+        cases = {event.subject for event in events}
+        for table in (case_ledger, case_respondents, case_deadlines):
+            await rows.load_keys(table, "case_id", cases)
+
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
         data = event.data
         case_id = event.subject
         now = datetime.now(UTC)
@@ -400,69 +415,76 @@ class CaseLedgerProjection:
             "trace_id": trace_id_of(event.traceparent) or None,
             "updated_at": now,
         }
-        await conn.execute(
-            case_timeline.insert().values(
-                case_id=case_id,
-                event_id=event.id,
-                type=event.type,
-                source=event.source,
-                time=event.time,
-                aggregate_id=event.aggregate_id or case_id,
-                sequence=event.sequence,
-                trace_id=common["trace_id"],
-                data=data,
-            )
+        rows.append(
+            case_timeline,
+            {
+                "case_id": case_id,
+                "event_id": event.id,
+                "type": event.type,
+                "source": event.source,
+                "time": event.time,
+                "aggregate_id": event.aggregate_id or case_id,
+                "sequence": event.sequence,
+                "trace_id": common["trace_id"],
+                "data": data,
+            },
         )
         if event.type == types.CASE_FILED:
-            await conn.execute(
-                case_ledger.insert().values(
-                    case_id=case_id,
-                    agency_code=data["agency"]["code"],
-                    agency_name=data["agency"]["name"],
-                    region_code=data["agency"]["region_code"],
-                    party_kind=data["party"]["kind"],
-                    party_name=data["party"]["name"],
-                    party_code=lookup_code(data["party"], self.cipher),
-                    party=data["party"],
-                    violation_summary=data["violation_summary"],
-                    legal_basis=data["legal_basis"],
-                    status="filed",
-                    procedure=data.get("procedure", "ordinary"),
-                    version=event.sequence,
-                    filed_on=data["filed_on"],
-                    decision_due=data["decision_due"],
-                    referral_status="none",
-                    publication_status="none",
-                    recorded_at=now,
-                    **common,
-                )
-            )
-            for number, party in enumerate(_respondents_of(data), start=1):
-                await conn.execute(
-                    case_respondents.insert().values(
-                        case_id=case_id,
-                        number=number,
-                        party_kind=party["kind"],
-                        party_name=party["name"],
-                        party_code=lookup_code(party, self.cipher),
-                        party=party,
-                        state="investigating",
-                        publication_status="none",
-                    )
-                )
-            await _insert_deadline(conn, case_id, _decision_deadline(data))
+            self._filed(rows, event, common | {"recorded_at": now})
             return
         change = _CHANGES.get(event.type)
-        if change is None:
-            return  # an event type the ledger does not show
+        case = rows.get(case_ledger, case_id)
+        if change is None or case is None:
+            return  # an event type the ledger does not show (or of a case it has not seen filed)
         changes = change(data)
-        await _respondent_change(conn, event)
-        await _deadline_change(conn, event)  # after: a payment's deadline closes when its row is paid
+        _respondent_change(rows, event)
+        _deadline_change(rows, event)  # after: a payment's deadline closes when its row is paid
         if event.type in _RESPONDENT_CHANGES or event.type in _AMOUNT_CHANGES or event.type in _CHANGES_STATUS:
-            changes["status"] = await _status(conn, case_id, changes)
+            changes["status"] = _status(rows, case, changes)
         if event.aggregate_id == case_id:  # the case's own events move its version
             changes["version"] = event.sequence
-        await conn.execute(update(case_ledger).where(case_ledger.c.case_id == case_id).values(**changes, **common))
+        rows.change(case_ledger, case, **changes, **common)
+
+    def _filed(self, rows: BatchRows, event: ConsumedEvent, common: dict[str, Any]) -> None:
+        data, case_id = event.data, event.subject
+        rows.put(
+            case_ledger,
+            {
+                "case_id": case_id,
+                "agency_code": data["agency"]["code"],
+                "agency_name": data["agency"]["name"],
+                "region_code": data["agency"]["region_code"],
+                "party_kind": data["party"]["kind"],
+                "party_name": data["party"]["name"],
+                "party_code": lookup_code(data["party"], self.cipher),
+                "party": data["party"],
+                "violation_summary": data["violation_summary"],
+                "legal_basis": data["legal_basis"],
+                "status": "filed",
+                "procedure": data.get("procedure", "ordinary"),
+                "version": event.sequence,
+                "filed_on": data["filed_on"],
+                "decision_due": data["decision_due"],
+                "referral_status": "none",
+                "publication_status": "none",
+                **common,
+            },
+        )
+        for number, party in enumerate(_respondents_of(data), start=1):
+            rows.put(
+                case_respondents,
+                {
+                    "case_id": case_id,
+                    "number": number,
+                    "party_kind": party["kind"],
+                    "party_name": party["name"],
+                    "party_code": lookup_code(party, self.cipher),
+                    "party": party,
+                    "state": "investigating",
+                    "publication_status": "none",
+                },
+            )
+        _open_deadline(rows, case_id, _decision_deadline(data))
 
 
 # Events that end the case whatever its tracks.
@@ -478,90 +500,71 @@ _CHANGES_STATUS = frozenset(
 )
 
 
-async def _respondent_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
-    where = case_respondents.c.case_id == event.subject
+def _respondent_change(rows: BatchRows, event: ConsumedEvent) -> None:
+    case_id = event.subject
     respondent_change = _RESPONDENT_CHANGES.get(event.type)
     if respondent_change is not None:
         number = event.data.get("respondent", 1)
-        await conn.execute(
-            update(case_respondents)
-            .where(where, case_respondents.c.number == number)
-            .values(**respondent_change(event.data))
+        rows.change_all(
+            case_respondents, rows.of(case_respondents, case_id, number=number), **respondent_change(event.data)
         )
     if event.type == types.CASE_CONCLUDED_BY_REFERRAL:
-        await conn.execute(
-            update(case_respondents)
-            .where(where, case_respondents.c.number.in_(event.data["respondents"]))
-            .values(state="referred")
-        )
-        await conn.execute(
-            update(case_deadlines)
-            .where(case_deadlines.c.case_id == event.subject, case_deadlines.c.name == "decision")
-            .values(open=False)
-        )
+        referred = [r for r in rows.of(case_respondents, case_id) if r["number"] in event.data["respondents"]]
+        rows.change_all(case_respondents, referred, state="referred")
+        rows.change_all(case_deadlines, rows.of(case_deadlines, case_id, name="decision"), open=False)
     amount_change = _AMOUNT_CHANGES.get(event.type)
     if amount_change is not None:
-        number = event.data["respondent"]
-        row = (await conn.execute(select(case_respondents).where(where, case_respondents.c.number == number))).first()
-        if row is not None:
-            await conn.execute(
-                update(case_respondents)
-                .where(where, case_respondents.c.number == number)
-                .values(**amount_change(row, event.data))
-            )
+        for row in rows.of(case_respondents, case_id, number=event.data["respondent"]):
+            rows.change(case_respondents, row, **amount_change(row, event.data))
     publication_change = _PUBLICATION_CHANGES.get(event.type)
     if publication_change is not None:
         number, changes = publication_change(event.data)
-        await conn.execute(
-            update(case_respondents).where(where, case_respondents.c.decision_number == number).values(**changes)
-        )
+        rows.change_all(case_respondents, rows.of(case_respondents, case_id, decision_number=number), **changes)
 
 
-async def _status(conn: AsyncConnection, case_id: str, changes: dict[str, Any]) -> str:
+def _status(rows: BatchRows, case: dict[str, Any], changes: dict[str, Any]) -> str:
     """The case's status from its respondents' rows, as the case computes it, with the
     ``ended_as`` the event sets (None when it resumes) or the row's."""
-    states = (await conn.execute(select(case_respondents.c.state).where(case_respondents.c.case_id == case_id))).all()
-    if "ended_as" in changes:
-        ended_as = changes["ended_as"]
-    else:
-        row = (await conn.execute(select(case_ledger.c.ended_as).where(case_ledger.c.case_id == case_id))).first()
-        ended_as = row.ended_as if row else None
-    return case_status([s.state for s in states], ended_as)
+    states = [r["state"] for r in rows.of(case_respondents, case["case_id"])]
+    ended_as = changes["ended_as"] if "ended_as" in changes else case["ended_as"]
+    return case_status(states, ended_as)
 
 
-async def _insert_deadline(conn: AsyncConnection, case_id: str, deadline: dict[str, Any]) -> None:
+def _open_deadline(rows: BatchRows, case_id: str, deadline: dict[str, Any]) -> None:
     """A deadline the case opened (the decision's at filing, a measure's), as its event recorded it."""
-    await conn.execute(
-        case_deadlines.insert().values(
-            case_id=case_id,
-            name=deadline["name"],
-            due_on=deadline["due_on"],
-            rule_id=deadline["rule_id"],
-            rule_version=deadline["rule_version"],
-            provisional=deadline["provisional"],
-            open=True,
-            approaching_recorded=False,
-            missed_recorded=False,
-            extended=False,
-        )
+    rows.put(
+        case_deadlines,
+        {
+            "case_id": case_id,
+            "name": deadline["name"],
+            "due_on": deadline["due_on"],
+            "rule_id": deadline["rule_id"],
+            "rule_version": deadline["rule_version"],
+            "provisional": deadline["provisional"],
+            "open": True,
+            "approaching_recorded": False,
+            "missed_recorded": False,
+            "extended": False,
+        },
     )
 
 
-async def _deadline_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
-    where = case_deadlines.c.case_id == event.subject
+def _deadline_change(rows: BatchRows, event: ConsumedEvent) -> None:
+    case_id = event.subject
+
+    def named(name: str) -> list[dict[str, Any]]:
+        return rows.of(case_deadlines, case_id, name=name)
+
     if event.type in _CLOSE_DECISION_DEADLINE:  # the case's end closes the decision deadline
-        row = (await conn.execute(select(case_ledger.c.status).where(case_ledger.c.case_id == event.subject))).first()
-        still_open = row is not None and event.type != types.CASE_DISMISSED and await _open_tracks(conn, event)
+        still_open = event.type != types.CASE_DISMISSED and _open_tracks(rows, event)
         if not still_open:
-            await conn.execute(
-                update(case_deadlines).where(where, case_deadlines.c.name == "decision").values(open=False)
-            )
+            rows.change_all(case_deadlines, named("decision"), open=False)
         return
     if event.type == types.CASE_MEASURE_TAKEN:
-        await _insert_deadline(conn, event.subject, event.data["deadline"])
+        _open_deadline(rows, case_id, event.data["deadline"])
         return
     if event.type in _TRACK_DEADLINES:
-        await _track_deadlines(conn, event)
+        _track_deadlines(rows, event)
         return
     if event.type in (types.CASE_MEASURE_EXTENDED, types.CASE_MEASURE_CONCLUDED):
         name = f"measure_{event.data['measure_no']}"
@@ -575,14 +578,11 @@ async def _deadline_change(conn: AsyncConnection, event: ConsumedEvent) -> None:
             if event.type == types.CASE_MEASURE_EXTENDED
             else {"open": False}
         )
-        await conn.execute(update(case_deadlines).where(where, case_deadlines.c.name == name).values(**changes))
+        rows.change_all(case_deadlines, named(name), **changes)
         return
     deadline_change = _DEADLINE_CHANGES.get(event.type)
     if deadline_change is not None:
-        name = event.data["deadline"]["name"]
-        await conn.execute(
-            update(case_deadlines).where(where, case_deadlines.c.name == name).values(**deadline_change(event.data))
-        )
+        rows.change_all(case_deadlines, named(event.data["deadline"]["name"]), **deadline_change(event.data))
 
 
 _TRACK_DEADLINES = frozenset(
@@ -598,53 +598,42 @@ _TRACK_DEADLINES = frozenset(
 )
 
 
-async def _track_deadlines(conn: AsyncConnection, event: ConsumedEvent) -> None:
+def _track_deadlines(rows: BatchRows, event: ConsumedEvent) -> None:
     """A respondent's payment deadline (opened at service, moved by a deferral, closed when
     paid, revoked or reminded) and court application deadline (opened by the reminder,
     closed by the application); a closure closes every deadline."""
-    data, c = event.data, case_deadlines.c
-    where = c.case_id == event.subject
+    data, case_id = event.data, event.subject
     if event.type == types.CASE_CLOSED:
-        await conn.execute(update(case_deadlines).where(where).values(open=False))
+        rows.change_all(case_deadlines, rows.of(case_deadlines, case_id), open=False)
         return
     number = data["respondent"]
-    names = (f"payment_{number}", f"court_application_{number}")
+    payment = rows.of(case_deadlines, case_id, name=f"payment_{number}")
+    court_application = rows.of(case_deadlines, case_id, name=f"court_application_{number}")
     if event.type == types.CASE_DECISION_SERVED and data["payment_deadline"]:
-        await _insert_deadline(conn, event.subject, data["payment_deadline"])
+        _open_deadline(rows, case_id, data["payment_deadline"])
     elif event.type == types.CASE_PAYMENT_ARRANGED:
         moved = {"due_on": data["payment_deadline"]["due_on"], "extended": True, "approaching_recorded": False}
-        await conn.execute(
-            update(case_deadlines).where(where, c.name == names[0]).values(**moved, missed_recorded=False)
-        )
+        rows.change_all(case_deadlines, payment, **moved, missed_recorded=False)
     elif event.type == types.CASE_REMINDER_SERVED:
-        await conn.execute(update(case_deadlines).where(where, c.name == names[0]).values(open=False))
-        await _insert_deadline(conn, event.subject, data["court_application_deadline"])
+        rows.change_all(case_deadlines, payment, open=False)
+        _open_deadline(rows, case_id, data["court_application_deadline"])
     elif event.type == types.CASE_COURT_APPLIED:
-        await conn.execute(update(case_deadlines).where(where, c.name == names[1]).values(open=False))
+        rows.change_all(case_deadlines, court_application, open=False)
     else:  # a payment or a correction: closed when the track ended
-        state = (
-            await conn.execute(
-                select(case_respondents.c.state).where(
-                    case_respondents.c.case_id == event.subject, case_respondents.c.number == number
-                )
-            )
-        ).scalar()
-        if state in ("paid", "revoked"):
-            await conn.execute(update(case_deadlines).where(where, c.name.in_(names)).values(open=False))
+        states = {r["state"] for r in rows.of(case_respondents, case_id, number=number)}
+        if states & {"paid", "revoked"}:
+            rows.change_all(case_deadlines, [*payment, *court_application], open=False)
 
 
 _CLOSE_DECISION_DEADLINE = frozenset({types.CASE_PENALTY_DECIDED, types.CASE_NOT_PENALISED, types.CASE_DISMISSED})
 
 
-async def _open_tracks(conn: AsyncConnection, event: ConsumedEvent) -> bool:
+def _open_tracks(rows: BatchRows, event: ConsumedEvent) -> bool:
     """Whether another respondent than the one this event concludes is still to be decided."""
-    c = case_respondents.c
-    query = select(c.number).where(
-        c.case_id == event.subject,
-        c.number != event.data.get("respondent", 1),
-        c.state.in_(BEFORE_DECISION),
+    concluded = event.data.get("respondent", 1)
+    return any(
+        r["number"] != concluded and r["state"] in BEFORE_DECISION for r in rows.of(case_respondents, event.subject)
     )
-    return (await conn.execute(query)).first() is not None
 
 
 # -- queries ------------------------------------------------------------------------------
@@ -755,19 +744,14 @@ class LedgerFilter:
 
 
 def _with_respondent(case_id: Any, *conditions: Any) -> Any:
-    return case_id.in_(select(case_respondents.c.case_id).where(*conditions))
+    """Cases with a respondent meeting ``conditions``. EXISTS, not IN: negated (unpaid=false)
+    it is an anti-join probing each case's respondents, where NOT IN collects them all."""
+    return exists().where(case_respondents.c.case_id == case_id, *conditions)
 
 
-async def ledger_page(
-    db: AsyncEngine,
-    cipher: FieldCipher,
-    caller: Principal,
-    wanted: LedgerFilter,
-    *,
-    limit: int,
-    cursor: str | None,
-) -> dict[str, Any]:
-    """The ledger in the caller's jurisdiction, filtered, one page."""
+def ledger_query(cipher: FieldCipher, caller: Principal, wanted: LedgerFilter) -> Select[Any]:
+    """The ledger rows in the caller's jurisdiction that ``wanted`` selects (unordered:
+    the page orders them by record time, services/infra/pagination.py)."""
     c, r, d = case_ledger.c, case_respondents.c, case_deadlines.c
     query = select(case_ledger).where(jurisdiction_clause(caller, c.agency_code, c.region_code))
     if wanted.status:
@@ -796,14 +780,38 @@ async def ledger_page(
         query = query.where(c.filed_on >= wanted.filed_from.isoformat())
     if wanted.filed_to:
         query = query.where(c.filed_on <= wanted.filed_to.isoformat())
-    if wanted.decided_from:
-        query = query.where(_with_respondent(c.case_id, r.decided_on >= wanted.decided_from.isoformat()))
-    if wanted.decided_to:
-        query = query.where(_with_respondent(c.case_id, r.decided_on <= wanted.decided_to.isoformat()))
-    for bound, compare in ((wanted.due_from, d.due_on.__ge__), (wanted.due_to, d.due_on.__le__)):
-        if bound:
-            query = query.where(c.case_id.in_(select(d.case_id).where(d.open.is_(True), compare(bound.isoformat()))))
+    # A range is one respondent decided within it, one open deadline due within it (not
+    # one respondent after its start and maybe another before its end).
+    decided = [
+        compare(bound.isoformat())
+        for bound, compare in ((wanted.decided_from, r.decided_on.__ge__), (wanted.decided_to, r.decided_on.__le__))
+        if bound
+    ]
+    if decided:
+        query = query.where(_with_respondent(c.case_id, *decided))
+    due = [
+        compare(bound.isoformat())
+        for bound, compare in ((wanted.due_from, d.due_on.__ge__), (wanted.due_to, d.due_on.__le__))
+        if bound
+    ]
+    if due:
+        query = query.where(exists().where(d.case_id == c.case_id, d.open.is_(True), *due))
     query = DEADLINES.filtered(query, c.case_id, overdue=wanted.overdue, due_before=wanted.due_before)
+    return query
+
+
+async def ledger_page(
+    db: AsyncEngine,
+    cipher: FieldCipher,
+    caller: Principal,
+    wanted: LedgerFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """The ledger in the caller's jurisdiction, filtered, one page."""
+    c = case_ledger.c
+    query = ledger_query(cipher, caller, wanted)
     rows, next_cursor = await keyset_page(db, query, c.recorded_at, c.case_id, limit, cursor)
     full = reads_personal_data(caller)
     ids = [row.case_id for row in rows]

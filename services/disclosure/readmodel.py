@@ -6,6 +6,7 @@ ended, repaired); and the queries the API answers from them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,12 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    delete,
     select,
-    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import event_types as types
+from services.infra.batch_rows import BatchRows
 from services.infra.clock import today_in_china
 from services.infra.consumer import ConsumedEvent
 from services.infra.errors import InvalidInput, NotFound
@@ -37,7 +36,7 @@ from services.infra.formats import utc
 from services.infra.migrations import Schema
 from services.infra.pagination import keyset_page
 from services.infra.projection import consumer_metadata
-from services.infra.sql import one_or_not_found, upsert
+from services.infra.sql import one_or_not_found
 from services.infra.telemetry import trace_id_of
 
 metadata = MetaData()
@@ -112,22 +111,27 @@ class DisclosureFeedProjection:
         }
     )
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        """The batch's publications in the agency's view (the feed's rows are written
+        whole from their event, or taken away)."""
+        await rows.load_keys(publications, "publication_id", {_publication_of(event) for event in events})
+
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
         data = event.data
         if event.type == types.DISCLOSURE_PUBLICATION_PREPARED:
-            await self._prepared(conn, event)
+            _prepared(rows, event)
         elif event.type == types.DISCLOSURE_PUBLICATION_WITHHELD:
-            await self._withheld(conn, event)
+            _withheld(rows, event)
         elif event.type == types.DISCLOSURE_PUBLISHED:
-            await self._published(conn, event)
-            await _change(conn, data, state="published", published_on=data["published_on"])
+            _published(rows, event)
+            _change(rows, data, state="published", published_on=data["published_on"])
             if data["item"].get("decision_kind", "penalty") == "penalty":  # an other decision is not pushed
-                await _notified(conn, data["publication_id"], "publication", data["receipt_id"])
+                _notified(rows, data["publication_id"], "publication", data["receipt_id"])
         elif event.type == types.DISCLOSURE_WITHDRAWN:
-            await _off_the_feed(conn, data)
+            rows.remove(disclosure_feed, data["publication_id"])
             due = (data.get("withdrawal_deadline") or {}).get("due_on")
-            await _change(
-                conn,
+            _change(
+                rows,
                 data,
                 state="withdrawn",
                 reason=data["reason"],
@@ -135,14 +139,14 @@ class DisclosureFeedProjection:
                 republished_as=data.get("republished_as"),
             )
         elif event.type == types.DISCLOSURE_ENDED:
-            await _off_the_feed(conn, data)
-            await _change(conn, data, state="ended", reason=data["reason"], ended_on=data["ended_on"])
+            rows.remove(disclosure_feed, data["publication_id"])
+            _change(rows, data, state="ended", reason=data["reason"], ended_on=data["ended_on"])
         elif event.type == types.DISCLOSURE_REPAIR_APPLIED:
-            await _change(conn, data, repair_status="applied", reason=None)
+            _change(rows, data, repair_status="applied", reason=None)
         elif event.type == types.DISCLOSURE_REPAIR_GRANTED:
-            await _off_the_feed(conn, data)
-            await _change(
-                conn,
+            rows.remove(disclosure_feed, data["publication_id"])
+            _change(
+                rows,
                 data,
                 state="repaired",
                 repair_status="granted",
@@ -150,126 +154,108 @@ class DisclosureFeedProjection:
                 ended_on=data["decided_on"],
             )
         elif event.type == types.DISCLOSURE_REPAIR_REFUSED:
-            await _change(conn, data, repair_status="refused", reason=data["reason"])
+            _change(rows, data, repair_status="refused", reason=data["reason"])
         elif event.type == types.DISCLOSURE_CREDIT_CHINA_NOTIFIED:
-            await _notified(conn, data["publication_id"], data["notice"], data["receipt_id"])
+            _notified(rows, data["publication_id"], data["notice"], data["receipt_id"])
         elif event.type == types.DISCLOSURE_DEADLINE_MISSED and data["deadline"]["name"] == "publication":
-            await conn.execute(
-                update(publications)
-                .where(publications.c.publication_id == str(event.aggregate_id))
-                .values(publish_deadline_missed=True)
-            )
-
-    async def _prepared(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        data = event.data
-        item, period = data["item"], data["period"]
-        await conn.execute(
-            _insert_once(
-                conn,
-                publications,
-                {
-                    "publication_id": data["publication_id"],
-                    "case_id": data["case_id"],
-                    "agency_code": item["deciding_agency_code"],
-                    "decision_number": data["decision_number"],
-                    "respondent": data["respondent"],
-                    "tier": data["tier"],
-                    "state": "pending",
-                    "reason": None,
-                    "party_name": item["party_name"],
-                    "party_category": item["party_category"],
-                    "decided_on": item["decision_date"],
-                    "publish_by": data["publish_by"],
-                    "publish_deadline_missed": False,
-                    "publication_end": data["publication_end"],
-                    "repair_from": period["repair_from"],
-                    "repair_status": "none",
-                    "replaces": data.get("replaces"),
-                    "notified": {},
-                    "recorded_at": datetime.now(UTC),
-                },
-            )
-        )
-
-    async def _withheld(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        data = event.data
-        await conn.execute(
-            _insert_once(
-                conn,
-                publications,
-                {
-                    "publication_id": data["publication_id"],
-                    "case_id": data["case_id"],
-                    "agency_code": data["actor"]["agency_code"],
-                    "decision_number": data["decision_number"],
-                    "respondent": data["respondent"],
-                    "tier": data["tier"],
-                    "state": "withheld",
-                    "reason": data["reason"],
-                    "decided_on": data["decided_on"],
-                    "publish_deadline_missed": False,
-                    "repair_status": "none",
-                    "notified": {},
-                    "recorded_at": datetime.now(UTC),
-                },
-            )
-        )
-
-    async def _published(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        data = event.data
-        # The agency's site shows the unit's code as the agency's rule says (Credit China has it whole).
-        item = dict(data["item"])
-        if "shown_party_code" in data:
-            item["party_code"] = data["shown_party_code"]
-        await conn.execute(
-            upsert(
-                disclosure_feed,
-                {
-                    "publication_id": data["publication_id"],
-                    "case_id": data["case_id"],
-                    "agency_code": item["deciding_agency_code"],
-                    "decision_number": item["decision_number"],
-                    "published_on": data["published_on"],
-                    "publication_end": item["publication_end_date"],
-                    "receipt_id": data["receipt_id"],
-                    "item": item,
-                    "trace_id": trace_id_of(event.traceparent) or None,
-                    "recorded_at": datetime.now(UTC),
-                },
-                ("publication_id",),
-                conn.dialect.name,
-            )
-        )
+            _change(rows, {"publication_id": str(event.aggregate_id)}, publish_deadline_missed=True)
 
 
-def _insert_once(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> Any:
-    """The row a creation event makes; a repeated delivery leaves the first (and what
-    later events changed in it) as it is."""
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table).values(**values).on_conflict_do_nothing(index_elements=["publication_id"])
+def _publication_of(event: ConsumedEvent) -> str:
+    return str(event.data.get("publication_id") or event.aggregate_id)
 
 
-async def _change(conn: AsyncConnection, data: dict[str, Any], **values: Any) -> None:
-    await conn.execute(
-        update(publications).where(publications.c.publication_id == data["publication_id"]).values(**values)
+def _prepared(rows: BatchRows, event: ConsumedEvent) -> None:
+    data = event.data
+    item, period = data["item"], data["period"]
+    _create_once(
+        rows,
+        {
+            "publication_id": data["publication_id"],
+            "case_id": data["case_id"],
+            "agency_code": item["deciding_agency_code"],
+            "decision_number": data["decision_number"],
+            "respondent": data["respondent"],
+            "tier": data["tier"],
+            "state": "pending",
+            "reason": None,
+            "party_name": item["party_name"],
+            "party_category": item["party_category"],
+            "decided_on": item["decision_date"],
+            "publish_by": data["publish_by"],
+            "publish_deadline_missed": False,
+            "publication_end": data["publication_end"],
+            "repair_from": period["repair_from"],
+            "repair_status": "none",
+            "replaces": data.get("replaces"),
+            "notified": {},
+            "recorded_at": datetime.now(UTC),
+        },
     )
 
 
-async def _off_the_feed(conn: AsyncConnection, data: dict[str, Any]) -> None:
-    """Withdrawn, ended or repaired: no longer published, so no longer on the public feed."""
-    await conn.execute(delete(disclosure_feed).where(disclosure_feed.c.publication_id == data["publication_id"]))
+def _withheld(rows: BatchRows, event: ConsumedEvent) -> None:
+    data = event.data
+    _create_once(
+        rows,
+        {
+            "publication_id": data["publication_id"],
+            "case_id": data["case_id"],
+            "agency_code": data["actor"]["agency_code"],
+            "decision_number": data["decision_number"],
+            "respondent": data["respondent"],
+            "tier": data["tier"],
+            "state": "withheld",
+            "reason": data["reason"],
+            "decided_on": data["decided_on"],
+            "publish_deadline_missed": False,
+            "repair_status": "none",
+            "notified": {},
+            "recorded_at": datetime.now(UTC),
+        },
+    )
 
 
-async def _notified(conn: AsyncConnection, publication_id: str, notice: str, receipt_id: str) -> None:
-    row = (
-        await conn.execute(select(publications.c.notified).where(publications.c.publication_id == publication_id))
-    ).first()
+def _published(rows: BatchRows, event: ConsumedEvent) -> None:
+    data = event.data
+    # The agency's site shows the unit's code as the agency's rule says (Credit China has it whole).
+    item = dict(data["item"])
+    if "shown_party_code" in data:
+        item["party_code"] = data["shown_party_code"]
+    rows.put(
+        disclosure_feed,
+        {
+            "publication_id": data["publication_id"],
+            "case_id": data["case_id"],
+            "agency_code": item["deciding_agency_code"],
+            "decision_number": item["decision_number"],
+            "published_on": data["published_on"],
+            "publication_end": item["publication_end_date"],
+            "receipt_id": data["receipt_id"],
+            "item": item,
+            "trace_id": trace_id_of(event.traceparent) or None,
+            "recorded_at": datetime.now(UTC),
+        },
+    )
+
+
+def _create_once(rows: BatchRows, values: dict[str, Any]) -> None:
+    """The row a creation event makes; one there already (and what later events changed
+    in it) stays as it is."""
+    if rows.get(publications, values["publication_id"]) is None:
+        rows.put(publications, values)
+
+
+def _change(rows: BatchRows, data: dict[str, Any], **values: Any) -> None:
+    row = rows.get(publications, data["publication_id"])
+    if row is not None:  # its creation comes first on the case's partition
+        rows.change(publications, row, **values)
+
+
+def _notified(rows: BatchRows, publication_id: str, notice: str, receipt_id: str) -> None:
+    row = rows.get(publications, publication_id)
     if row is not None:
-        await conn.execute(
-            update(publications)
-            .where(publications.c.publication_id == publication_id)
-            .values(notified={**(row.notified or {}), notice: receipt_id})
-        )
+        rows.change(publications, row, notified={**(row["notified"] or {}), notice: receipt_id})
 
 
 # -- queries ------------------------------------------------------------------------------

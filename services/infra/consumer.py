@@ -5,8 +5,8 @@ A kafka-python consumer group hands partitions out; on assignment the loop seeks
 partition to the position its handler stored *together with its effects*, never to an
 offset committed to Kafka. Two handler kinds:
 
-- ``ProjectionRunner`` (``services.infra.projection``): read models in SQLAlchemy. The
-  effect, the next offset and the applied CloudEvent ids are written in one transaction;
+- ``ProjectionRunner`` (``services.infra.projection``): read models in SQLAlchemy. A
+  poll's effects, next offsets and applied CloudEvent ids are written in one transaction;
   an event whose id was already applied (a relay re-publish lands at a new offset)
   changes nothing.
 - ``PolicyRunner`` (``services.infra.policy``): policies that append events to the
@@ -123,6 +123,16 @@ def record_type(record: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PartitionBatch:
+    """What one poll read from one partition: the events to handle and the last offset
+    read (past records of other types, control records, unreadable ones)."""
+
+    partition: TopicPartition
+    events: Sequence[ConsumedEvent]
+    last_offset: int
+
+
 # A handler that wants every type (the webhook deliveries: subscribers choose).
 EVERY_TYPE = None
 
@@ -142,9 +152,8 @@ class Handler(Protocol):
         self, partitions: Sequence[TopicPartition], topic_identity: str
     ) -> dict[TopicPartition, int | None]: ...
 
-    def apply(
-        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
-    ) -> None: ...
+    def apply_poll(self, batches: Sequence[PartitionBatch], topic_identity: str) -> None:
+        """A poll's batches, with their positions; all or nothing of it is stored."""
 
     def close(self) -> None: ...
 
@@ -288,21 +297,27 @@ class ConsumerLoop(threading.Thread):
             if self._lost:
                 raise TopicLostRecords(self._lost)
             self._measure_lag(consumer)
+            polled, skipped = [], 0
             for partition, records in batches.items():
-                events, skipped = self._wanted_events(records)
-                assert self.topic_identity is not None  # set on assignment, before any fetch
-                try:
-                    self.handler.apply(partition, events, records[-1].offset, self.topic_identity)
-                except Exception as exc:
-                    # Nothing of the batch is stored: go back to the stored position.
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.exception("consumer %s failed on %s; retrying", self.handler.name, partition)
-                    self._seek_stored(consumer, [partition])
-                    self.stopping.wait(self.settings.retry_initial_s)
-                    continue
-                self.applied += len(events)
-                self.skipped += skipped
-                self.last_error = None
+                events, skipped_here = self._wanted_events(records)
+                polled.append(PartitionBatch(partition, events, records[-1].offset))
+                skipped += skipped_here
+            if not polled:
+                continue
+            assert self.topic_identity is not None  # set on assignment, before any fetch
+            try:
+                self.handler.apply_poll(polled, self.topic_identity)
+            except Exception as exc:
+                # Nothing of the poll is stored: go back to the stored positions.
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("consumer %s failed on %s; retrying", self.handler.name, list(batches))
+                self._seek_stored(consumer, list(batches))
+                self.stopping.wait(self.settings.retry_initial_s)
+                continue
+            self.applied += sum(len(b.events) for b in polled)
+            self.skipped += skipped
+            self.last_error = None
+            for partition, records in batches.items():
                 self._next_offset[partition.partition] = records[-1].offset + 1
                 self._last_record_s[partition.partition] = records[-1].timestamp / 1000
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Select, Table, and_, case, func, select
+from sqlalchemy import Column, Select, Table, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.clock import today_in_china
@@ -83,4 +83,6 @@ class DeadlineRows:
         return found
 
     def _with_open(self, owner_key: Column[Any], condition: Any) -> Any:
-        return owner_key.in_(select(self.owner).where(and_(self.table.c.open.is_(True), condition)))
+        # EXISTS, not IN: its negation is an anti-join probing the table's key per row,
+        # where NOT IN would collect every open deadline first.
+        return exists().where(self.owner == owner_key, self.table.c.open.is_(True), condition)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Select, and_, or_
+from sqlalchemy import Column, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.errors import InvalidInput
@@ -45,6 +45,21 @@ def _foreign_cursor() -> InvalidInput:
     return InvalidInput("cursor", "cursor", "not a cursor from this API", where="query")
 
 
+def after_cursor(query: Select[Any], recorded_at: Column[Any], key: Column[Any], cursor: str | None) -> Select[Any]:
+    """``query``'s rows after the cursor's, in record time then id order (not limited)."""
+    if cursor:
+        after = decode_cursor(cursor)
+        try:
+            at, last_key = datetime.fromisoformat(after["at"]), str(after["id"])
+        except (KeyError, ValueError, TypeError):
+            raise _foreign_cursor() from None
+        # A row value: an index on (record time, id) finds the page's start (the same
+        # condition as "later, or as late and a greater id", which the planner only filters by).
+        later = tuple_(literal(at, recorded_at.type), literal(last_key, key.type))
+        query = query.where(tuple_(recorded_at, key) > later)
+    return query.order_by(recorded_at, key)
+
+
 async def keyset_page(
     engine: AsyncEngine,
     query: Select[Any],
@@ -54,14 +69,7 @@ async def keyset_page(
     cursor: str | None,
 ) -> tuple[list[Any], str | None]:
     """Run ``query`` for one page; returns the rows and the cursor of the next page."""
-    if cursor:
-        after = decode_cursor(cursor)
-        try:
-            at, last_key = datetime.fromisoformat(after["at"]), str(after["id"])
-        except (KeyError, ValueError, TypeError):
-            raise _foreign_cursor() from None
-        query = query.where(or_(recorded_at > at, and_(recorded_at == at, key > last_key)))
-    query = query.order_by(recorded_at, key).limit(limit + 1)
+    query = after_cursor(query, recorded_at, key, cursor).limit(limit + 1)
     async with engine.connect() as conn:
         rows = list((await conn.execute(query)).all())
     next_cursor = None

@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import TopicPartition
 
-from services.infra.consumer import ConsumedEvent
+from services.infra.consumer import ConsumedEvent, PartitionBatch
 from services.infra.eventstore import ServiceApplication
 from services.infra.telemetry import span_from
 
@@ -38,6 +38,12 @@ class PolicyRunner:
         # The tracking id stored is the next offset to read (offset + 1, so never 0).
         recorder = self.app.process_recorder
         return {tp: recorder.max_tracking_id(self._tracking_name(tp, topic_identity)) for tp in partitions}
+
+    def apply_poll(self, batches: Sequence[PartitionBatch], topic_identity: str) -> None:
+        # Each event its own save and tracking row: what is saved stays (the positions are
+        # the tracking rows), a failure leaves the poll's rest to be read again.
+        for batch in batches:
+            self.apply(batch.partition, batch.events, batch.last_offset, topic_identity)
 
     def apply(
         self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str

@@ -1,6 +1,7 @@
-"""Projections: read models in SQLAlchemy fed from Kafka by the consumer loop. The effect,
-the next offset and the applied CloudEvent ids are written in one transaction; an event
-whose id was already applied (a relay re-publish lands at a new offset) changes nothing.
+"""Projections: read models in SQLAlchemy fed from Kafka by the consumer loop, a poll's
+batch at a time. The effects, the next offsets and the applied CloudEvent ids are written
+in one transaction; an event whose id was already applied (a relay re-publish lands at a
+new offset) changes nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from kafka import TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.infra.consumer import ConsumedEvent, wants
+from services.infra.batch_rows import BatchRows
+from services.infra.consumer import ConsumedEvent, PartitionBatch, wants
 from services.infra.migrations import schema_of, upgrade
 from services.infra.settings import Settings
-from services.infra.sql import upsert
+from services.infra.sql import upsert, upsert_statement
 from services.infra.storage import make_engine
 from services.infra.telemetry import span_from
 
@@ -52,7 +54,8 @@ projection_versions = Table(
 
 
 class Projection(Protocol):
-    """A read model fed from Kafka. ``apply`` runs inside the batch's transaction.
+    """A read model fed from Kafka, a batch at a time: ``load`` reads what the batch's
+    events change into the batch's rows, ``apply`` changes them event by event in memory.
 
     A projection that can be rebuilt from the topic says so with ``schema_version`` and the
     tables it alone writes (``rebuilt_tables``): when the version in the code is not the
@@ -69,11 +72,21 @@ class Projection(Protocol):
     def handles(self) -> Collection[str] | None:
         """The CloudEvent types it handles (services.common.event_types); EVERY_TYPE for all."""
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None: ...
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        """Read the rows the batch's events change (``rows.load``): a statement a table."""
+
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
+        """The event's effect on the rows read, in memory: the runner writes each changed
+        row once, in the batch's transaction."""
 
 
 class ProjectionRunner:
-    """Runs one projection in the consumer thread, on that thread's own event loop."""
+    """Runs one projection in the consumer thread, on that thread's own event loop.
+
+    Live consumption and rebuilds alike hand it batches (a poll: each of its partitions'
+    records); each is applied in one transaction: the ids not applied yet found in one
+    statement, the projection's rows read for the whole batch, every event applied to
+    them in memory, each changed row written once, the offsets stored once."""
 
     def __init__(self, settings: Settings, projection: Projection, engine: AsyncEngine | None = None) -> None:
         self.name = projection.name
@@ -133,48 +146,66 @@ class ProjectionRunner:
     def apply(
         self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
     ) -> None:
-        self.loop.run_until_complete(self._apply(partition, events, last_offset, topic_identity))
+        """One partition's batch (a rebuild, a test): as a poll of that partition alone."""
+        self.apply_poll([PartitionBatch(partition, events, last_offset)], topic_identity)
 
-    async def _apply(
-        self, partition: TopicPartition, events: Sequence[ConsumedEvent], last_offset: int, topic_identity: str
-    ) -> None:
+    def apply_poll(self, batches: Sequence[PartitionBatch], topic_identity: str) -> None:
+        self.loop.run_until_complete(self._apply(batches, topic_identity))
+
+    async def _apply(self, batches: Sequence[PartitionBatch], topic_identity: str) -> None:
+        """The poll in one transaction: its new events' ids and effects and every
+        partition's next offset, in a few statements whatever the number of events."""
         async with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            events = [e for e in events if wants(self.handles, e.type)]
-            ids = [e.id for e in events]
-            seen: set[str] = set()
-            if ids:
-                rows = await conn.execute(
-                    select(applied_events.c.event_id).where(
-                        applied_events.c.consumer == self.name, applied_events.c.event_id.in_(ids)
-                    )
-                )
-                seen = {r[0] for r in rows}
-            for event in events:
-                if event.id in seen:
-                    continue  # a duplicate delivery or a re-published event: no effect
-                seen.add(event.id)
-                await conn.execute(applied_events.insert().values(consumer=self.name, event_id=event.id))
-                with span_from(event.traceparent, f"process {event.topic}", **event.span_attributes(self.name)):
-                    await self.projection.apply(conn, event)
-            await conn.execute(
-                upsert(
-                    consumer_positions,
-                    {
-                        "consumer": self.name,
-                        "topic": partition.topic,
-                        "partition": partition.partition,
-                        "topic_identity": topic_identity,
-                        "next_offset": last_offset + 1,
-                    },
-                    ("consumer", "topic", "partition"),
-                    dialect,
-                )
-            )
+            wanted = [e for b in batches for e in b.events if wants(self.handles, e.type)]
+            events = await self._not_applied(conn, wanted)
+            if events:
+                await apply_events(conn, self.projection, events)
+            positions = [
+                {
+                    "consumer": self.name,
+                    "topic": b.partition.topic,
+                    "partition": b.partition.partition,
+                    "topic_identity": topic_identity,
+                    "next_offset": b.last_offset + 1,
+                }
+                for b in batches
+            ]
+            keys = ("consumer", "topic", "partition")
+            await conn.execute(upsert_statement(consumer_positions, keys, positions[0], conn.dialect.name), positions)
+
+    async def _not_applied(self, conn: AsyncConnection, events: Sequence[ConsumedEvent]) -> list[ConsumedEvent]:
+        """The events whose ids were not applied yet, each once (a duplicate delivery or a
+        re-published event has no effect), their ids recorded as applied: one statement,
+        INSERT ... ON CONFLICT DO NOTHING RETURNING the ids it inserted. (Not a SELECT of
+        the ids first: on a table that has grown since its statistics, such as a rebuild's,
+        PostgreSQL plans the IN (...) of a batch's ids as a scan of the consumer's ids.)"""
+        fresh: dict[str, ConsumedEvent] = {}
+        for event in events:
+            fresh.setdefault(event.id, event)
+        if not fresh:
+            return []
+        stmt = upsert_statement(applied_events, ("consumer", "event_id"), (), conn.dialect.name)
+        rows = await conn.execute(
+            stmt.returning(applied_events.c.event_id), [{"consumer": self.name, "event_id": i} for i in fresh]
+        )
+        inserted = {r[0] for r in rows}
+        return [event for event_id, event in fresh.items() if event_id in inserted]
 
     def close(self) -> None:
         self.loop.run_until_complete(self.engine.dispose())
         self.loop.close()
+
+
+async def apply_events(conn: AsyncConnection, projection: Projection, events: Sequence[ConsumedEvent]) -> None:
+    """The events' effects, in ``conn``'s transaction: the projection reads the rows they
+    change, applies each event to them in memory, and each changed row is written once.
+    (The runner's dedupe and positions around it are the caller's.)"""
+    rows = BatchRows(conn)
+    await projection.load(rows, events)
+    for event in events:
+        with span_from(event.traceparent, f"process {event.topic}", **event.span_attributes(projection.name)):
+            projection.apply(rows, event)
+    await rows.flush()
 
 
 async def prepare_tables(engine: AsyncEngine, metadata: MetaData) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, Table
@@ -17,6 +17,17 @@ def upsert(table: Table, values: dict[str, Any], keys: Sequence[str], dialect: s
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(table).values(**values)
     updates = {k: stmt.excluded[k] for k in values if k not in keys}
+    if not updates:
+        return stmt.on_conflict_do_nothing(index_elements=list(keys))
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+
+def upsert_statement(table: Table, keys: Sequence[str], columns: Iterable[str], dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE of ``columns`` (DO NOTHING when there are
+    none besides the keys), for many rows at once: the rows are the parameters."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table)
+    updates = {c: stmt.excluded[c] for c in columns if c not in keys}
     if not updates:
         return stmt.on_conflict_do_nothing(index_elements=list(keys))
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)

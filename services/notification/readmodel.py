@@ -13,6 +13,7 @@ key, so case.filed is consumed before any later event of the case.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -41,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.access.policy import jurisdiction_clause
 from services.common import event_types as types
+from services.infra.batch_rows import BatchRows
 from services.infra.consumer import EVERY_TYPE, ConsumedEvent
 from services.infra.errors import Gone
 from services.infra.formats import utc
@@ -49,7 +51,7 @@ from services.infra.metrics import Reading
 from services.infra.migrations import Schema
 from services.infra.pagination import keyset_page
 from services.infra.projection import consumer_metadata
-from services.infra.sql import one_or_not_found, upsert
+from services.infra.sql import one_or_not_found
 from services.notification.domain import (
     CaseAgency,
     DeliveryStatus,
@@ -163,42 +165,15 @@ class DeliveryProjection:
     metadata = metadata
     handles = EVERY_TYPE  # a subscription may name any type, or "*"
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        if event.type == types.CASE_FILED:
-            await self._remember_agency(conn, event)
-        if event.type in types.NOT_OF_A_CASE:
-            return  # no case to tell who is entitled to it (event_types.NOT_OF_A_CASE)
-        rows = await conn.execute(
-            select(
-                subscriptions.c.id,
-                subscriptions.c.event_types,
-                subscriptions.c.agency_code,
-                subscriptions.c.region_code,
-                subscriptions.c.organ_scope,
-                subscriptions.c.created_by,
-            ).where(subscriptions.c.active.is_(True))
-        )
-        subscribers = [Subscriber(**row._mapping) for row in rows]
-        if not subscribers:
-            return
-        case = await agency_of(conn, event.subject)
-        if case is None:
-            # Without the filing agency nobody can be shown to be entitled to the event.
-            log.warning("event %s (%s) of unknown case %s delivered to nobody", event.id, event.type, event.subject)
-            return
-        targets = [s.id for s in subscribers if receives(s, event.type, event.data, case)]
-        for subscription_id in targets:
-            # The unique (subscription_id, event_id) makes a duplicate event a no-op.
-            await conn.execute(
-                _new_delivery(conn, subscription_id, event).on_conflict_do_nothing(
-                    index_elements=["subscription_id", "event_id"]
-                )
-            )
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        """The active subscriptions, and the filing agency of the batch's cases."""
+        await rows.load(subscriptions, subscriptions.c.active.is_(True))
+        await rows.load_keys(case_agencies, "case_id", {e.subject for e in events})
 
-    async def _remember_agency(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        agency = event.data["agency"]
-        await conn.execute(
-            upsert(
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
+        if event.type == types.CASE_FILED:
+            agency = event.data["agency"]
+            rows.put(
                 case_agencies,
                 {
                     "case_id": event.subject,
@@ -206,10 +181,28 @@ class DeliveryProjection:
                     "region_code": agency["region_code"],
                     "recorded_at": datetime.now(UTC),
                 },
-                ("case_id",),
-                conn.dialect.name,
             )
-        )
+        if event.type in types.NOT_OF_A_CASE:
+            return  # no case to tell who is entitled to it (event_types.NOT_OF_A_CASE)
+        subscribers = [
+            Subscriber(**{name: row[name] for name in _SUBSCRIBER}) for row in rows.all(subscriptions) if row["active"]
+        ]
+        if not subscribers:
+            return
+        filed = rows.get(case_agencies, event.subject)
+        if filed is None:
+            # Without the filing agency nobody can be shown to be entitled to the event.
+            log.warning("event %s (%s) of unknown case %s delivered to nobody", event.id, event.type, event.subject)
+            return
+        case = CaseAgency(filed["agency_code"], filed["region_code"])
+        for subscriber in subscribers:
+            if receives(subscriber, event.type, event.data, case):
+                # The unique (subscription_id, event_id) makes a duplicate event a no-op.
+                rows.add_if_absent(deliveries, _delivery_row(subscriber.id, event), unique=_ONE_DELIVERY)
+
+
+_SUBSCRIBER = ("id", "event_types", "agency_code", "region_code", "organ_scope", "created_by")
+_ONE_DELIVERY = ("subscription_id", "event_id")
 
 
 async def agency_of(conn: AsyncConnection, case_id: str) -> CaseAgency | None:
@@ -219,25 +212,29 @@ async def agency_of(conn: AsyncConnection, case_id: str) -> CaseAgency | None:
     return None if row is None else CaseAgency(row.agency_code, row.region_code)
 
 
-def _new_delivery(conn: AsyncConnection, subscription_id: str, event: ConsumedEvent) -> Any:
+def _delivery_row(subscription_id: str, event: ConsumedEvent) -> dict[str, Any]:
     """The pending delivery of ``event`` to a subscription: its envelope as it will be
     POSTed, and where on the topic the event was read (for a replay from there)."""
     now = datetime.now(UTC)
+    return {
+        "id": delivery_id(subscription_id, event.id),
+        "subscription_id": subscription_id,
+        "event_id": event.id,
+        "event_type": event.type,
+        "case_id": event.subject,
+        "payload": cloud_event_envelope(event),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "topic_partition": event.partition,
+        "topic_offset": event.offset,
+    }
+
+
+def _new_delivery(conn: AsyncConnection, subscription_id: str, event: ConsumedEvent) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(deliveries).values(
-        id=delivery_id(subscription_id, event.id),
-        subscription_id=subscription_id,
-        event_id=event.id,
-        event_type=event.type,
-        case_id=event.subject,
-        payload=cloud_event_envelope(event),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        topic_partition=event.partition,
-        topic_offset=event.offset,
-    )
+    return dialect.insert(deliveries).values(**_delivery_row(subscription_id, event))
 
 
 async def replay_to(conn: AsyncConnection, subscriber: Subscriber, event: ConsumedEvent) -> bool:

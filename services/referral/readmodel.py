@@ -3,7 +3,7 @@ service's tables) and the referral tracker (移送台账); and the queries on th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,13 @@ from sqlalchemy import (
     Text,
     or_,
     select,
-    update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.access.policy import is_receiving_organ, jurisdiction_clause, reads_personal_data
 from services.common import event_types as types
 from services.common.personal_data import party_as_shown
+from services.infra.batch_rows import BatchRows
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
 from services.infra.deadline_rows import DeadlineRows
@@ -36,7 +36,7 @@ from services.infra.identity import Principal
 from services.infra.migrations import Schema
 from services.infra.pagination import keyset_page
 from services.infra.projection import consumer_metadata
-from services.infra.sql import one_or_not_found, upsert
+from services.infra.sql import one_or_not_found
 from services.infra.telemetry import trace_id_of
 from services.referral.domain import (
     FILING_DECISION_DEADLINE,
@@ -137,49 +137,47 @@ def _recorded_deadlines(data: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def _known(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -> None:
+def _known(rows: BatchRows, event: ConsumedEvent, now: datetime) -> None:
     data = event.data
-    await conn.execute(
-        upsert(
-            known_cases,
-            {
-                "case_id": event.subject,
-                "agency_code": data["agency"]["code"],
-                "agency_name": data["agency"]["name"],
-                "region_code": data["agency"]["region_code"],
-                "party": data["party"],
-                "case_status": "filed",
-                "updated_at": now,
-            },
-            ("case_id",),
-            conn.dialect.name,
+    rows.put(
+        known_cases,
+        {
+            "case_id": event.subject,
+            "agency_code": data["agency"]["code"],
+            "agency_name": data["agency"]["name"],
+            "region_code": data["agency"]["region_code"],
+            "party": data["party"],
+            "case_status": "filed",
+            "updated_at": now,
+        },
+    )
+
+
+def _decided(rows: BatchRows, event: ConsumedEvent, now: datetime) -> None:
+    case = rows.get(known_cases, event.subject)
+    if case is not None:
+        rows.change(
+            known_cases, case, case_status="decided", decision_number=event.data["decision_number"], updated_at=now
         )
-    )
 
 
-async def _decided(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -> None:
-    await conn.execute(
-        update(known_cases)
-        .where(known_cases.c.case_id == event.subject)
-        .values(case_status="decided", decision_number=event.data["decision_number"], updated_at=now)
-    )
-
-
-async def _open_deadlines(conn: AsyncConnection, referral_id: str, deadlines: list[dict[str, Any]]) -> None:
+def _open_deadlines(rows: BatchRows, referral_id: str, deadlines: list[dict[str, Any]]) -> None:
     for deadline in deadlines:
-        deadline_row = {
-            "referral_id": referral_id,
-            "name": deadline["name"],
-            "due_on": deadline["due_on"],
-            "rule_id": deadline["rule_id"],
-            "rule_version": deadline["rule_version"],
-            "provisional": deadline["provisional"],
-            "open": True,
-        }
-        await conn.execute(upsert(referral_deadlines, deadline_row, ("referral_id", "name"), conn.dialect.name))
+        rows.put(
+            referral_deadlines,
+            {
+                "referral_id": referral_id,
+                "name": deadline["name"],
+                "due_on": deadline["due_on"],
+                "rule_id": deadline["rule_id"],
+                "rule_version": deadline["rule_version"],
+                "provisional": deadline["provisional"],
+                "open": True,
+            },
+        )
 
 
-async def _tracked(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -> None:
+def _tracked(rows: BatchRows, event: ConsumedEvent, now: datetime) -> None:
     """A new referral: reported (the lifecycle), or referred in one step (events before it)."""
     data = event.data
     reported = event.type == types.REFERRAL_REPORTED
@@ -219,11 +217,11 @@ async def _tracked(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -
         "recorded_at": now,
         "updated_at": now,
     }
-    await conn.execute(upsert(referral_tracker, row, ("referral_id",), conn.dialect.name))
-    await _open_deadlines(conn, event.aggregate_id, _recorded_deadlines(data))
+    rows.put(referral_tracker, row)
+    _open_deadlines(rows, event.aggregate_id, _recorded_deadlines(data))
 
 
-def _step_changes(event: ConsumedEvent, row: Any) -> dict[str, Any]:
+def _step_changes(event: ConsumedEvent, row: dict[str, Any]) -> dict[str, Any]:
     """What a step changes in its tracker row besides the step, who owes the next and
     since when: the dates, the outcomes and the statistics' counts."""
     data, kind = event.data, event.type
@@ -237,17 +235,17 @@ def _step_changes(event: ConsumedEvent, row: Any) -> dict[str, Any]:
     if kind == types.REFERRAL_SUPERVISED:
         return {"supervised": 1}
     if kind == types.REFERRAL_OUTCOME_RECORDED:
-        return {"outcomes": [*row.outcomes, data["outcome"]]}
+        return {"outcomes": [*row["outcomes"], data["outcome"]]}
     if kind == types.REFERRAL_RETURNED:
         return {"returned": 1, "returned_reason": data["reason"]}
     if kind == types.REFERRAL_PAID_FINE_RECORDED:
-        return {"paid_fines_yuan": row.paid_fines_yuan + data["amount_yuan"]}
+        return {"paid_fines_yuan": row["paid_fines_yuan"] + data["amount_yuan"]}
     return {}
 
 
-async def _stepped(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -> None:
+def _stepped(rows: BatchRows, event: ConsumedEvent, now: datetime) -> None:
     data, referral_id = event.data, event.aggregate_id
-    row = (await conn.execute(select(referral_tracker).where(referral_tracker.c.referral_id == referral_id))).first()
+    row = rows.get(referral_tracker, referral_id)
     if row is None:  # its creation comes first on the case's partition: never happens
         return
     changes: dict[str, Any] = {
@@ -260,16 +258,10 @@ async def _stepped(conn: AsyncConnection, event: ConsumedEvent, now: datetime) -
     for deadline in data["deadlines"]:
         if deadline["name"] == FILING_DECISION_DEADLINE:
             changes["filing_decision_due"] = deadline["due_on"]
-    await conn.execute(update(referral_tracker).where(referral_tracker.c.referral_id == referral_id).values(**changes))
-    if data["closed_deadlines"]:
-        await conn.execute(
-            update(referral_deadlines)
-            .where(
-                referral_deadlines.c.referral_id == referral_id, referral_deadlines.c.name.in_(data["closed_deadlines"])
-            )
-            .values(open=False)
-        )
-    await _open_deadlines(conn, referral_id, data["deadlines"])
+    rows.change(referral_tracker, row, **changes)
+    closed = [d for d in rows.of(referral_deadlines, referral_id) if d["name"] in data["closed_deadlines"]]
+    rows.change_all(referral_deadlines, closed, open=False)
+    _open_deadlines(rows, referral_id, data["deadlines"])
 
 
 STEPS = (
@@ -285,13 +277,16 @@ STEPS = (
     types.REFERRAL_RETURNED,
     types.REFERRAL_PAID_FINE_RECORDED,
 )
-_APPLY: dict[str, Callable[[AsyncConnection, ConsumedEvent, datetime], Awaitable[None]]] = {
+_APPLY: dict[str, Callable[[BatchRows, ConsumedEvent, datetime], None]] = {
     types.CASE_FILED: _known,
     types.CASE_PENALTY_DECIDED: _decided,
     types.REFERRAL_REFERRED: _tracked,
     types.REFERRAL_REPORTED: _tracked,
     **dict.fromkeys(STEPS, _stepped),
 }
+
+
+_OF_A_KNOWN_CASE = frozenset({types.CASE_FILED, types.CASE_PENALTY_DECIDED})
 
 
 class ReferralViewsProjection:
@@ -303,10 +298,17 @@ class ReferralViewsProjection:
     metadata = metadata
     handles = frozenset(_APPLY)
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        """The cases of the batch's case events, the referrals of its referral events."""
+        await rows.load_keys(known_cases, "case_id", {e.subject for e in events if e.type in _OF_A_KNOWN_CASE})
+        referrals = {e.aggregate_id for e in events if e.type not in _OF_A_KNOWN_CASE}
+        for table in (referral_tracker, referral_deadlines):
+            await rows.load_keys(table, "referral_id", referrals)
+
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
         apply = _APPLY.get(event.type)
         if apply is not None:
-            await apply(conn, event, datetime.now(UTC))
+            apply(rows, event, datetime.now(UTC))
 
 
 # -- queries ------------------------------------------------------------------------------

@@ -5,28 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from devtools.demo import AGENCY, ENTERPRISE, OFFICERS, eventually
 from devtools.launcher import LocalSystem
 from services.case.application import CaseApplication
-from services.case.readmodel import CaseLedgerProjection, case_ledger
+from services.case.readmodel import CaseLedgerProjection, case_ledger, case_timeline
 from services.case.schemas import FileCaseRequest, LegalReviewRequest
 from services.common.rules import load_catalogue
+from services.infra.batch_rows import BatchRows
 from services.infra.consumer import ConsumedEvent, ConsumerLoop
 from services.infra.eventstore import to_kafka_message
 from services.infra.identity import set_current_actor
 from services.infra.projection import ProjectionRunner, applied_events, consumer_positions
 from services.infra.relay import OutboxRelay, make_producer
-from services.infra.sql import upsert
+from services.infra.settings import Settings
 from services.infra.storage import event_store_env, make_engine
 from services.infra.topic import control_kind
 from tests.conftest import Broker
@@ -52,13 +58,15 @@ class CountingLedger(CaseLedgerProjection):
         for table in (*CaseLedgerProjection.metadata.tables.values(), applications):  # the ledger's own and ours
             table.to_metadata(self.metadata)
 
-    async def apply(self, conn: AsyncConnection, event: ConsumedEvent) -> None:
-        await asyncio.sleep(0.01)  # slow enough to be stopped mid-stream
-        await super().apply(conn, event)
-        current = (await conn.execute(select(applications.c.times).where(applications.c.event_id == event.id))).scalar()
-        await conn.execute(
-            upsert(applications, {"event_id": event.id, "times": (current or 0) + 1}, ("event_id",), conn.dialect.name)
-        )
+    async def load(self, rows: BatchRows, events: Sequence[ConsumedEvent]) -> None:
+        await super().load(rows, events)
+        await rows.load_keys(applications, "event_id", [e.id for e in events])
+
+    def apply(self, rows: BatchRows, event: ConsumedEvent) -> None:
+        time.sleep(0.01)  # slow enough to be stopped mid-stream
+        super().apply(rows, event)
+        counted = rows.get(applications, event.id)
+        rows.put(applications, {"event_id": event.id, "times": (counted["times"] if counted else 0) + 1})
 
 
 def file_cases(app: CaseApplication, count: int) -> list[uuid.UUID]:
@@ -90,20 +98,14 @@ async def _scalar(engine: Any, query: Any) -> Any:
         return (await conn.execute(query)).scalar()
 
 
-@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
-def test_consumer_restart_and_duplicates_apply_each_event_once(
-    storage: str, broker: Broker, settings_for: Any, request: pytest.FixtureRequest
-) -> None:
-    database_url = request.getfixturevalue("postgres_database") if storage == "postgresql" else None
-    settings = settings_for("case", broker.bootstrap, database_url)
-    settings.consumer_batch_size = 10
+def published_twice(settings: Settings, cases: int) -> tuple[CaseApplication, OutboxRelay, list[uuid.UUID]]:
+    """``cases`` cases filed and reviewed (two events each), published by the relay, then
+    every event published a second time, as a relay crash between ack and position would."""
     app = CaseApplication(env=event_store_env(settings), cipher=TEST_CIPHER, catalogue=load_catalogue())
-    case_ids = file_cases(app, 60)  # 120 events
+    case_ids = file_cases(app, cases)
     relay = OutboxRelay(app, settings)
     relay.start()
     assert eventually(lambda: relay.backlog() == 0, 60, "the relay to publish")
-
-    # Re-publish every event a second time, as a relay crash between ack and position would.
     producer = make_producer(settings)
     for notification in app.recorder.select_notifications(1, 1000):
         message = to_kafka_message(app.mapper.to_domain_event(notification), app.source)
@@ -111,58 +113,135 @@ def test_consumer_restart_and_duplicates_apply_each_event_once(
         producer.send(settings.case_events_topic, key=key, value=message.value)
     producer.flush()
     producer.close()
+    return app, relay, case_ids
 
-    engine_loop = asyncio.new_event_loop()
-    engine = make_engine(settings)
-    count_applied = lambda: engine_loop.run_until_complete(  # noqa: E731
-        _scalar(
-            engine,
-            select(func.count()).select_from(applied_events).where(applied_events.c.consumer == "counting-ledger"),
+
+class Ledger:
+    """The counting ledger's tables, read from the test."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.engine = make_engine(settings)
+
+    def scalar(self, query: Any) -> Any:
+        return self.loop.run_until_complete(_scalar(self.engine, query))
+
+    def all(self, query: Any) -> list[Any]:
+        return self.loop.run_until_complete(_all(self.engine, query))
+
+    def applied(self) -> int:
+        query = select(func.count()).select_from(applied_events).where(applied_events.c.consumer == "counting-ledger")
+        return int(self.scalar(query))
+
+    def positions_total(self) -> int:
+        query = select(func.sum(consumer_positions.c.next_offset)).where(
+            consumer_positions.c.consumer == "counting-ledger"
         )
-    )
+        return int(self.scalar(query) or 0)
+
+    def assert_each_effect_once(self, case_ids: list[uuid.UUID], events: int) -> None:
+        times = self.all(select(applications.c.event_id, applications.c.times))
+        assert len(times) == events
+        assert {t for _, t in times} == {1}, "an event took effect more than once"
+        rows = self.all(select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status))
+        assert {r[0] for r in rows} == {str(i) for i in case_ids}
+        # Version 2: the legal review applied once (a review leaves the case "filed" since
+        # the procedure of issue 11: the gate is checked at the decision).
+        assert {(r[1], r[2]) for r in rows} == {(2, "filed")}
+        # As many timeline rows as events: none written twice, none lost.
+        assert self.scalar(select(func.count()).select_from(case_timeline)) == events
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.engine.dispose())
+        self.loop.close()
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_consumer_restart_and_duplicates_apply_each_event_once(
+    storage: str, broker: Broker, settings_for: Any, request: pytest.FixtureRequest
+) -> None:
+    database_url = request.getfixturevalue("postgres_database") if storage == "postgresql" else None
+    settings = settings_for("case", broker.bootstrap, database_url)
+    settings.consumer_batch_size = 10
+    app, relay, case_ids = published_twice(settings, 60)  # 120 events, each twice on the topic
+    ledger = Ledger(settings)
 
     first = ConsumerLoop(settings, ProjectionRunner(settings, CountingLedger()))
     first.start()
-    eventually(lambda: count_applied() >= 30, 60, "the first consumer to get going")
+    eventually(lambda: ledger.applied() >= 30, 60, "the first consumer to get going")
     first.stop()  # mid-stream: 240 messages in all
     first.join(15)
-    stopped_at = count_applied()
+    stopped_at = ledger.applied()
     assert stopped_at < 120, "the consumer should have been stopped mid-stream"
 
     second = ConsumerLoop(settings, ProjectionRunner(settings, CountingLedger()))
     second.start()
     try:
-        eventually(lambda: count_applied() == 120, 90, "the restarted consumer to catch up")
+        eventually(lambda: ledger.applied() == 120, 90, "the restarted consumer to catch up")
         # Let it also read all the duplicates (they come after the originals in each
-        # partition), which must change nothing.
-        stored_total = select(func.sum(consumer_positions.c.next_offset)).where(
-            consumer_positions.c.consumer == "counting-ledger"
-        )
-        # 240 events and 2 control records on partition 0 (the topic's genesis and the
-        # relay's caught-up), all read past.
-        eventually(
-            lambda: engine_loop.run_until_complete(_scalar(engine, stored_total)) == 242,
-            60,
-            "the duplicates to be read",
-        )
-        times = engine_loop.run_until_complete(_all(engine, select(applications.c.event_id, applications.c.times)))
-        assert len(times) == 120
-        assert {t for _, t in times} == {1}, "an event took effect more than once"
-        rows = engine_loop.run_until_complete(
-            _all(engine, select(case_ledger.c.case_id, case_ledger.c.version, case_ledger.c.status))
-        )
-        assert {r[0] for r in rows} == {str(i) for i in case_ids}
-        # Version 2: the legal review applied once (a review leaves the case "filed" since
-        # the procedure of issue 11: the gate is checked at the decision).
-        assert {(r[1], r[2]) for r in rows} == {(2, "filed")}
+        # partition), which must change nothing: 240 events and 2 control records on
+        # partition 0 (the topic's genesis and the relay's caught-up), all read past.
+        eventually(lambda: ledger.positions_total() == 242, 60, "the duplicates to be read")
+        ledger.assert_each_effect_once(case_ids, 120)
     finally:
         second.stop()
         second.join(15)
         relay.stop()
         relay.join(15)
         app.close()
-        engine_loop.run_until_complete(engine.dispose())
-        engine_loop.close()
+        ledger.close()
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_a_consumer_killed_in_the_middle_of_a_batch_applies_each_event_once(
+    storage: str, broker: Broker, settings_for: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A consumer process SIGKILLed while it is applying a batch (its events applied in
+    memory, the transaction not committed): restarted, every effect is there once."""
+    database_url = request.getfixturevalue("postgres_database") if storage == "postgresql" else None
+    settings = settings_for("case", broker.bootstrap, database_url)
+    settings.consumer_batch_size = 40  # 0.4 s a batch at least (CountingLedger sleeps 10 ms an event)
+    app, relay, case_ids = published_twice(settings, 40)  # 80 events, each twice on the topic
+    ledger = Ledger(settings)
+    progress = tmp_path / "progress"
+    progress.touch()
+    consumer = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.consumer_process", settings.model_dump_json(), str(progress)],
+        cwd=Path(__file__).parents[2],
+    )
+
+    def midway() -> bool:
+        """Some batch committed already, and the one being applied is halfway through."""
+        last = progress.read_text().split()[-1:]
+        if not last or ledger.applied() == 0:
+            return False
+        done, size = map(int, last[0].split("/"))
+        return size >= 10 and 3 <= done <= size - 3
+
+    try:
+        eventually(midway, 60, "the consumer to be in the middle of a batch")
+        consumer.send_signal(signal.SIGKILL)
+        consumer.wait(10)
+        killed_at = ledger.applied()
+        applied_in_memory = len(progress.read_text().split())
+        assert 0 < killed_at < applied_in_memory, "the batch in flight should have been lost with the process"
+
+        second = ConsumerLoop(settings, ProjectionRunner(settings, CountingLedger()))
+        second.start()
+        try:
+            eventually(lambda: ledger.applied() == 80, 90, "the restarted consumer to catch up")
+            eventually(lambda: ledger.positions_total() == 162, 60, "the duplicates to be read")  # 160 + 2 control
+            ledger.assert_each_effect_once(case_ids, 80)
+        finally:
+            second.stop()
+            second.join(15)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+        relay.stop()
+        relay.join(15)
+        app.close()
+        ledger.close()
 
 
 async def _all(engine: Any, query: Any) -> list[Any]:

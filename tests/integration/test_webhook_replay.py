@@ -22,7 +22,7 @@ from devtools.webhooks import WebhookReceiver
 from services.infra.broker import ensure_topic, make_producer
 from services.infra.consumer import parse_record
 from services.infra.eventstore import to_kafka_message
-from services.infra.projection import prepare_tables
+from services.infra.projection import apply_events, prepare_tables
 from services.infra.relay import produce
 from services.infra.runtime import ServiceRuntime
 from services.infra.storage import make_engine
@@ -83,7 +83,7 @@ async def test_a_replay_delivers_the_events_from_before_and_again_from_a_positio
     await prepare_tables(runtime.engine, metadata)
     for event in events:  # the deliveries projection read them: no subscriber yet
         async with runtime.engine.begin() as conn:
-            await DeliveryProjection().apply(conn, event)
+            await apply_events(conn, DeliveryProjection(), [event])
     token = mint(tmp_path, roles=["integration"], agency_code=AGENCY["code"], region_code=AGENCY["region_code"])
     headers = {"Authorization": f"Bearer {token}"}
     replayer = ReplayWorker(settings)

@@ -31,7 +31,7 @@ from devtools.webhooks import WebhookReceiver
 from services.case.personal_data import seal_party
 from services.infra.consumer import ConsumedEvent
 from services.infra.crypto import FieldCipher
-from services.infra.projection import prepare_tables
+from services.infra.projection import apply_events, prepare_tables
 from services.infra.runtime import ServiceRuntime
 from services.infra.storage import make_engine
 from services.notification.delivery import DeliveryWorker, NotificationSettings
@@ -73,7 +73,7 @@ class Service:
         """What the consumer loop does with each event: the projection in a transaction."""
         for event in events:
             async with self.runtime.db.begin() as conn:
-                await DeliveryProjection().apply(conn, event)
+                await apply_events(conn, DeliveryProjection(), [event])
 
     async def deliveries(self, roles: list[str], agency: dict[str, str], **params: Any) -> list[dict[str, Any]]:
         response = await self.client.get("/v1/deliveries", params=params, headers=self.auth(roles, agency))

@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 
 from devtools.demo import AGENCY
 from services.infra.consumer import ConsumedEvent
-from services.infra.projection import ProjectionRunner, prepare_tables
+from services.infra.projection import ProjectionRunner, apply_events, prepare_tables
 from services.infra.storage import make_engine
 from services.notification.delivery import (
     DeliveryWorker,
@@ -298,7 +298,7 @@ def test_projection_creates_one_delivery_per_matching_active_subscription(settin
     async def apply_directly_again(event: ConsumedEvent) -> None:
         # Past the runner's own dedupe: the UNIQUE(subscription_id, event_id) still holds.
         async with runner.engine.begin() as conn:
-            await DeliveryProjection().apply(conn, event)
+            await apply_events(conn, DeliveryProjection(), [event])
 
     try:
         runner.loop.run_until_complete(add_subscriptions())

@@ -25,7 +25,7 @@ from devtools.demo import AGENCY
 from devtools.tokens import ensure_dev_keys, mint
 from services.infra.consumer import ConsumedEvent
 from services.infra.egress import EgressPolicy
-from services.infra.projection import prepare_tables
+from services.infra.projection import apply_events, prepare_tables
 from services.infra.runtime import ServiceRuntime
 from services.infra.storage import make_engine
 from services.notification.delivery import DeliveryWorker, NotificationSettings
@@ -122,7 +122,7 @@ class Notification:
             offset=0,
         )
         async with self.runtime.db.begin() as conn:
-            await DeliveryProjection().apply(conn, event)
+            await apply_events(conn, DeliveryProjection(), [event])
         worker = DeliveryWorker(self.runtime.settings, self.egress)  # type: ignore[arg-type]
         async with worker.http_client() as client:
             assert await worker.deliver_due(self.runtime.db, client) == 1
