@@ -105,16 +105,17 @@ class DisclosureApplication(DeadlineApplication):
                 )
             ]
         registered = self.agencies.get(agency["code"]) if self.agencies is not None else None
-        return [
-            Publication.prepare(
-                case_id=case_id,
-                decision=decision,
-                period=period,
-                catalogue=self.catalogue,
-                actor=publication_actor(agency, "prepared from the penalty decision (行政处罚信息公示)"),
-                code_masked_digits=registered.unit_code_masked_digits if registered else 0,
-            )
-        ]
+        publication = Publication.prepare(
+            case_id=case_id,
+            decision=decision,
+            period=period,
+            catalogue=self.catalogue,
+            actor=publication_actor(agency, "prepared from the penalty decision (行政处罚信息公示)"),
+            code_masked_digits=registered.unit_code_masked_digits if registered else 0,
+        )
+        # A decision recorded after its period was over is never pushed: it ends at once.
+        publication.end_if_over(today_in_china())
+        return [publication]
 
     def withdraw_on_correction(self, event: ConsumedEvent) -> list[Any]:
         """Policy for ``case.decision_corrected.v1``: every correction (revoked, changed,

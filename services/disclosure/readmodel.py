@@ -152,6 +152,9 @@ class DisclosureFeedProjection:
             await _change(conn, data, repair_status="refused", reason=data["reason"])
         elif event.type == types.DISCLOSURE_CREDIT_CHINA_NOTIFIED:
             await _notified(conn, data["publication_id"], data["notice"], data["receipt_id"])
+            if data["notice"] == "publication":  # accepted after it was withdrawn or ended here
+                due = (data.get("withdrawal_deadline") or {}).get("due_on")
+                await _change(conn, data, published_on=data["notified_on"], withdrawal_due_on=due)
         elif event.type == types.DISCLOSURE_DEADLINE_MISSED and data["deadline"]["name"] == "publication":
             await conn.execute(
                 update(publications)
@@ -323,6 +326,10 @@ def publication_row(row: Any) -> dict[str, Any]:
     entry["recorded_at"] = utc(entry["recorded_at"])
     today = today_in_china().isoformat()
     entry["overdue"] = entry["state"] == "pending" and bool(entry["publish_by"]) and entry["publish_by"] < today
+    # Pushed after its publish-by day, whether or not the scheduler saw it missed first.
+    entry["published_late"] = bool(entry["published_on"] and entry["publish_by"]) and (
+        entry["published_on"] > entry["publish_by"]
+    )
     return entry
 
 
