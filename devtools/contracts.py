@@ -139,13 +139,15 @@ EVENT_DESCRIPTIONS = {
     "illegal or void; the reason, and the withdrawal deadline by which Credit China is told (none when it had "
     "not gone out); for a change, the publication of the decision as changed.",
     event_types.DISCLOSURE_ENDED: "公示期满: the publication's period (its tier's maximum) is over; recorded once "
-    "by the scheduler.",
+    "by the scheduler (or at preparation), dated the legal end (the day after the last day) with the day it was "
+    "recorded; one whose period was over before it went out is never pushed (was_published false).",
     event_types.DISCLOSURE_REPAIR_APPLIED: "信用修复申请: the party applied through the agency, after the minimum "
     "period, its obligations performed, with a credit commitment (by reference and hash).",
     event_types.DISCLOSURE_REPAIR_GRANTED: "信用修复 granted, with the reason: the publication ends at once.",
     event_types.DISCLOSURE_REPAIR_REFUSED: "信用修复 refused, with the reason: the publication goes on.",
     event_types.DISCLOSURE_CREDIT_CHINA_NOTIFIED: "Credit China accepted a withdrawal, an end or a repair of the "
-    "publication, with its receipt.",
+    "publication, with its receipt; or (notice publication) the record itself, accepted after it was withdrawn "
+    "or ended here, with the withdrawal deadline from that day.",
 }
 
 

@@ -155,8 +155,17 @@ def create_app(store: Path | None = None) -> FastAPI:
         except ValueError:
             return JSONResponse({"error": "body is not JSON", "errors": []}, status_code=400)
         errors = validation_errors(body, NOTICE_VALIDATOR)
-        if not errors and (body["publication_id"], body["notice"]) != (publication_id, notice):
-            errors = [{"pointer": "/publication_id", "rule": "path", "detail": "the body must name the path's notice"}]
+        if not errors:
+            # Each of the two must be the path's: name the one that is not.
+            errors = [
+                {
+                    "pointer": f"/{field}",
+                    "rule": "path",
+                    "detail": f"the body's {field} must be the path's {expected!r}",
+                }
+                for field, expected in (("publication_id", publication_id), ("notice", notice))
+                if body[field] != expected
+            ]
         if errors:
             fields = ", ".join(e["pointer"] for e in errors)
             return JSONResponse({"error": f"invalid field(s): {fields}", "errors": errors}, status_code=400)

@@ -147,16 +147,17 @@ class DisclosureApplication(DeadlineApplication):
                     actor=publication_actor(agency, "not published (不予公示)"),
                 )
             ]
-        return [
-            Publication.prepare(
-                case_id=case_id,
-                decision=decision,
-                period=period,
-                catalogue=self.catalogue,
-                actor=publication_actor(agency, "prepared from the penalty decision (行政处罚信息公示)"),
-                code_masked_digits=self._masked_digits(agency),
-            )
-        ]
+        publication = Publication.prepare(
+            case_id=case_id,
+            decision=decision,
+            period=period,
+            catalogue=self.catalogue,
+            actor=publication_actor(agency, "prepared from the penalty decision (行政处罚信息公示)"),
+            code_masked_digits=self._masked_digits(agency),
+        )
+        # A decision recorded after its period was over is never pushed: it ends at once.
+        publication.end_if_over(today_in_china())
+        return [publication]
 
     def withdraw_on_correction(self, event: ConsumedEvent) -> list[Any]:
         """Policy for ``case.decision_corrected.v1``: every correction (revoked, changed,

@@ -36,7 +36,12 @@ from services.common.deadlines import (
     open_deadline,
     recorded_deadline,
 )
-from services.common.identifiers import MOBILE_LIKE, RESIDENT_ID_LIKE, is_valid_resident_id
+from services.common.identifiers import (
+    MOBILE_LIKE,
+    RESIDENT_ID_LIKE,
+    is_valid_resident_id,
+    refuse_personal_identifiers,
+)
 from services.common.personal_data import mask_person_name
 from services.common.rules import Catalogue, Months, TierTable
 from services.infra.errors import IllegalInCurrentState, RuleViolation
@@ -58,6 +63,9 @@ Correction = Literal["revoked", "changed", "void", "confirmed_illegal"]
 RemedyKind = Literal["reconsideration", "suit"]
 # What is pushed to Credit China after the publication itself.
 Notice = Literal["withdrawal", "end", "repair"]
+# What Credit China accepted: the record itself (when it is recorded as a notification: it
+# was accepted after the publication was withdrawn or ended here), or a notice.
+Acknowledged = Literal["publication", "withdrawal", "end", "repair"]
 
 # 三项制度 / 双公示: penalty decisions are published within 7 working days of the decision:
 # the value, its counting (working days on the official calendar, from the day after the
@@ -545,18 +553,34 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
                 publication.add_deadline(self.withdrawal_deadline)
 
     class Ended(TracedAggregate.Event):
-        """公示期满: the period's maximum passed; recorded once, by the scheduler."""
+        """公示期满: the period's maximum passed; recorded once, by the scheduler (or at
+        preparation, for a decision whose period was over before it could go out)."""
 
         cloud_type = event_types.DISCLOSURE_ENDED
         case_id: str
         publication_id: str
         decision_number: str
+        # The legal end: the day after the period's last day, whenever it was noticed.
         ended_on: str
         reason: str
+        # Since class version 2: the day the end was recorded (later than ended_on when the
+        # scheduler noticed late), and whether the publication had gone out at all (one
+        # whose period was over before it went out is never pushed, nor is its end).
+        recorded_on: str
+        was_published: bool
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Ends recorded before: dated the day they were recorded, of published ones."""
+            state["recorded_on"] = state["ended_on"]
+            state["was_published"] = True
 
         def apply(self, publication: Publication) -> None:
             publication.state = "ended"
             publication.ended_on = self.ended_on
+            publication.close_deadline(PUBLISH_DEADLINE)
 
     class RepairApplied(TracedAggregate.Event):
         """信用修复申请: the party applied (through the agency) after the minimum period,
@@ -609,17 +633,33 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
             publication.remember(self.command_key, self.command_fingerprint)
 
     class CreditChinaNotified(TracedAggregate.Event):
-        """Credit China accepted a withdrawal, an end or a repair of the publication."""
+        """Credit China accepted a withdrawal, an end or a repair of the publication, or
+        (``publication``) the record itself after it was withdrawn or ended here: a push
+        in flight at the time went through, so it is published there and must be told."""
 
         cloud_type = event_types.DISCLOSURE_CREDIT_CHINA_NOTIFIED
         case_id: str
         publication_id: str
-        notice: Notice
+        notice: Acknowledged
         receipt_id: str
         notified_on: str
+        # Since class version 2: for a record accepted after its withdrawal, the withdrawal
+        # deadline, from the day of the acceptance.
+        withdrawal_deadline: RecordedDeadline | None
+
+        class_version: ClassVar[int] = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["withdrawal_deadline"] = None
 
         def apply(self, publication: Publication) -> None:
             publication.notified[self.notice] = self.receipt_id
+            if self.notice == "publication":
+                publication.published_on = self.notified_on
+                publication.receipt_id = self.receipt_id
+            if self.withdrawal_deadline is not None:
+                publication.add_deadline(self.withdrawal_deadline)
             if self.notice == "withdrawal":
                 publication.close_deadline(WITHDRAWAL_DEADLINE)
 
@@ -805,6 +845,10 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
     def publish(self, *, published_on: date, receipt_id: str, actor: dict[str, Any]) -> None:
         if self.published:
             raise AlreadyPublished(f"publication {self.id} was published on {self.published_on}")
+        if self.state != "pending":
+            raise IllegalInCurrentState(
+                f"publication {self.id} is {self.state}: record Credit China's acceptance instead", state=self.state
+            )
         self.trigger_event(
             self.Published,
             **self._common(),
@@ -812,6 +856,34 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
             receipt_id=receipt_id,
             item=self.item,
             shown_party_code=self.shown_party_code,
+            actor=actor,
+        )
+
+    def record_acceptance(
+        self, *, accepted_on: date, receipt_id: str, catalogue: Catalogue, actor: dict[str, Any]
+    ) -> None:
+        """Credit China accepted the record: published, or, if it was withdrawn or ended
+        here while the push was in flight, the acceptance is recorded all the same so that
+        the withdrawal (due within the withdrawal rule's period from today) or the end is
+        pushed next: Credit China must not keep showing it."""
+        if self.published:
+            raise AlreadyPublished(f"publication {self.id} was published on {self.published_on}")
+        if self.state == "pending":
+            self.publish(published_on=accepted_on, receipt_id=receipt_id, actor=actor)
+            return
+        deadline = None
+        if self.state == "withdrawn":
+            deadline = recorded_deadline(
+                WITHDRAWAL_DEADLINE,
+                catalogue.procedural_deadline(WITHDRAWAL_RULE, accepted_on, region=self.region_code),
+            )
+        self.trigger_event(
+            self.CreditChinaNotified,
+            **self._common(),
+            notice="publication",
+            receipt_id=receipt_id,
+            notified_on=accepted_on.isoformat(),
+            withdrawal_deadline=deadline,
             actor=actor,
         )
 
@@ -882,13 +954,25 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
         """The deadlines (publication, withdrawal), then the period: a published
         publication ends by itself the day after its last day, recorded once."""
         super().record_deadline_events(today, calendar, lead_working_days)
-        if self.state == "published" and today > date.fromisoformat(self.publication_end):
+        self.end_if_over(today)
+
+    def period_over(self, today: date) -> bool:
+        return today > date.fromisoformat(self.publication_end)
+
+    def end_if_over(self, today: date) -> None:
+        """Past its last day, a publication ends (once): dated the legal end, the day after
+        its last day, with the day it was recorded. One still pending never goes out."""
+        if self.state in ("pending", "published") and self.period_over(today):
+            legal_end = date.fromisoformat(self.publication_end) + timedelta(days=1)
+            reason = f"公示期满（{self.period['tier']}，至{self.publication_end}）"
             self.trigger_event(
                 self.Ended,
                 **self._common(),
                 decision_number=self.decision_number,
-                ended_on=today.isoformat(),
-                reason=f"公示期满（{self.period['tier']}，至{self.publication_end}）",
+                ended_on=legal_end.isoformat(),
+                reason=reason if self.published else f"{reason}，未曾公示",
+                recorded_on=today.isoformat(),
+                was_published=self.published,
                 actor=self._scheduler_actor("publication period"),
             )
 
@@ -920,6 +1004,10 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
                 " information (失信信息)",
                 state=self.state,
             )
+        # Kept in clear in events, views and webhooks: no personal identifier in it.
+        refuse_personal_identifiers(
+            [("/commitment/title", commitment["title"]), ("/commitment/uri", commitment["uri"])]
+        )
         if self.repair["status"] == "applied":
             raise IllegalInCurrentState(
                 f"an application of {self.repair['applied_on']} is awaiting the agency's decision", state=self.state
@@ -962,6 +1050,8 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
     ) -> None:
         """The agency grants (publication ends at once) or refuses, with the reason."""
         self._require_published("decide a credit repair")
+        # Published with the repair notice on Credit China: no personal identifier in it.
+        refuse_personal_identifiers([("/reason", reason)])
         if self.repair["status"] != "applied":
             raise IllegalInCurrentState("no credit repair application is awaiting a decision", state=self.state)
         if decided_on > today:
@@ -993,7 +1083,7 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
             return None
         if self.state == "withdrawn" and self.published:
             wanted = "withdrawal"
-        elif self.state == "ended":
+        elif self.state == "ended" and self.published:
             wanted = "end"
         elif self.state == "repaired":
             wanted = "repair"
@@ -1023,6 +1113,7 @@ class Publication(TracedAggregate, KeepsDeadlines, RemembersCommands):
             notice=notice,
             receipt_id=receipt_id,
             notified_on=notified_on.isoformat(),
+            withdrawal_deadline=None,
             actor=actor,
         )
 

@@ -137,9 +137,12 @@ class CreditChinaPublisher(threading.Thread):
             event = cast(Publication.Event, self.app.mapper.to_domain_event(notification))
             tracking = Tracking(self.position_name, notification.id)
             publication = self.app.get_publication(event.originator_id)
+            today = today_in_china()
             if isinstance(event, Publication.Prepared):
                 notice: Notice | None = None
-                due = publication.state == "pending"  # not published before a crash, nor withdrawn
+                # Not published before a crash, nor withdrawn; nor past its period (the
+                # scheduler records its end, with nothing pushed).
+                due = publication.state == "pending" and not publication.period_over(today)
             else:
                 notice = publication.pending_notice()
                 due = notice is not None
@@ -157,18 +160,19 @@ class CreditChinaPublisher(threading.Thread):
                 # An other decision goes to the agency's own site (the public feed) only.
                 receipt_id = AGENCY_SITE_RECEIPT if on_site_only else self._deliver(client, publication, notice)
                 if notice is None:
-                    publication.publish(published_on=today_in_china(), receipt_id=receipt_id, actor=actor)
+                    if not self._record_acceptance(tracking, publication, receipt_id, actor):
+                        return 0
                 else:
                     publication.notify(notice=notice, receipt_id=receipt_id, notified_on=today_in_china(), actor=actor)
-                try:
-                    self.app.save_tracked(tracking, publication)
-                except IntegrityError:
-                    # Another publisher recorded it first (the next round sees it done), or
-                    # the deadline scheduler appended an event meanwhile: the next round
-                    # loads it again and Credit China answers the same Idempotency-Key with the
-                    # same receipt.
-                    log.info("publication %s was recorded by another publisher", publication.id)
-                    return 0
+                    try:
+                        self.app.save_tracked(tracking, publication)
+                    except IntegrityError:
+                        # Another publisher recorded it first (the next round sees it done),
+                        # or the scheduler appended an event meanwhile: the next round loads it
+                        # again and Credit China answers the same Idempotency-Key with the
+                        # same receipt.
+                        log.info("publication %s was recorded by another publisher", publication.id)
+                        return 0
             self.published += 1
             self.last_error = None
             log.info(
@@ -178,6 +182,30 @@ class CreditChinaPublisher(threading.Thread):
                 receipt_id,
             )
         return len(notifications)
+
+    def _record_acceptance(
+        self, tracking: Tracking, publication: Publication, receipt_id: str, actor: dict[str, Any]
+    ) -> bool:
+        """Record that Credit China accepted the record, on the publication as it is now:
+        while the push was retried it may have been withdrawn (or ended), and the
+        acceptance must still be recorded, or the withdrawal would never be pushed and
+        Credit China would show a revoked penalty for good. False when another publisher
+        recorded it first (the next round sees it done)."""
+        for _attempt in range(3):
+            if publication.published:
+                log.info("publication %s was recorded by another publisher", publication.id)
+                return False
+            publication.record_acceptance(
+                accepted_on=today_in_china(), receipt_id=receipt_id, catalogue=self.app.catalogue, actor=actor
+            )
+            try:
+                self.app.save_tracked(tracking, publication)
+                return True
+            except IntegrityError:
+                # An event was appended meanwhile (a withdrawal, the scheduler, another
+                # publisher): record the acceptance on what is now there.
+                publication = self.app.get_publication(publication.id)
+        return False
 
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, client: httpx.Client, publication: Publication, notice: Notice | None) -> str:

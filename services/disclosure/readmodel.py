@@ -157,6 +157,9 @@ class DisclosureFeedProjection:
             _change(rows, data, repair_status="refused", reason=data["reason"])
         elif event.type == types.DISCLOSURE_CREDIT_CHINA_NOTIFIED:
             _notified(rows, data["publication_id"], data["notice"], data["receipt_id"])
+            if data["notice"] == "publication":  # accepted after it was withdrawn or ended here
+                due = (data.get("withdrawal_deadline") or {}).get("due_on")
+                _change(rows, data, published_on=data["notified_on"], withdrawal_due_on=due)
         elif event.type == types.DISCLOSURE_DEADLINE_MISSED and data["deadline"]["name"] == "publication":
             _change(rows, {"publication_id": str(event.aggregate_id)}, publish_deadline_missed=True)
 
@@ -311,6 +314,10 @@ def publication_row(row: Any) -> dict[str, Any]:
     today = today_in_china().isoformat()
     entry["overdue"] = entry["state"] == "pending" and bool(entry["publish_by"]) and entry["publish_by"] < today
     entry["decision_kind"] = "other" if entry["tier"] == "none" else "penalty"  # only other decisions have no tier
+    # Pushed after its publish-by day, whether or not the scheduler saw it missed first.
+    entry["published_late"] = bool(entry["published_on"] and entry["publish_by"]) and (
+        entry["published_on"] > entry["publish_by"]
+    )
     return entry
 
 

@@ -6,8 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from services.common.identifiers import without_personal_identifier
 from services.disclosure.domain import DecisionKind, PartyCategory, Publication, Tier
 from services.infra.formats import IsoDate
 
@@ -73,8 +74,18 @@ class DisclosurePage(BaseModel):
 PublicationStateName = Literal["pending", "published", "withheld", "withdrawn", "ended", "repaired"]
 StateFilter = Literal["pending", "published", "withheld", "overdue", "withdrawn", "ended", "repaired"]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Free text kept in clear (events, views, webhooks, Credit China's notice): no personal
+# identifier in it (422 no-personal-data-in-text, naming the field).
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(without_personal_identifier),
+]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(without_personal_identifier),
+]
 
 
 class AgencyPublication(BaseModel):
@@ -93,6 +104,7 @@ class AgencyPublication(BaseModel):
     )
     state: PublicationStateName
     overdue: bool = Field(description="Pending past its publish-by day (China time)")
+    published_late: bool = Field(description="Accepted by Credit China after its publish-by day")
     reason: str | None = Field(description="Why it is withheld, withdrawn or ended; a refused repair's reason")
     party_name: str | None = Field(description="As published (natural persons masked); none when withheld")
     party_category: PartyCategory | None
@@ -104,7 +116,9 @@ class AgencyPublication(BaseModel):
     repair_from: date | None = Field(description="From this day the party may apply for credit repair")
     repair_status: Literal["none", "applied", "granted", "refused"]
     withdrawal_due_on: date | None = Field(description="Art. 48: the withdrawal reaches Credit China by this day")
-    ended_on: date | None
+    ended_on: date | None = Field(
+        description="The legal end (the day after the last day, however late it was recorded); a granted repair's day"
+    )
     replaces: UUID | None = Field(description="The publication of the decision before it was changed")
     republished_as: UUID | None = Field(description="The publication of the decision as changed")
     notified: dict[str, str] = Field(description="What Credit China accepted, with its receipts")
@@ -121,7 +135,11 @@ class CommitmentDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     title: ShortText
-    uri: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    uri: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(without_personal_identifier),
+    ]
     sha256: Sha256
 
 

@@ -58,6 +58,7 @@ REVOKED_ON, WITHDRAW_BY = "2026-04-30", "2026-05-08"
 OLD_DECIDED_ON, OLD_ENDS_ON = "2025-05-20", "2026-05-20"
 OTHER_PUBLISH_BY = "2026-05-20"  # a no-penalty decision of 04-20: 20 working days
 MOVED_TO = "2026-07-21"  # past the older case's end and the principal's minimum period
+OLD_LEGAL_END = "2026-05-21"  # the day after its last day, whenever the scheduler notices
 
 
 def _move_clock(system: LocalSystem, today: str) -> None:
@@ -230,7 +231,9 @@ def test_published_withdrawn_repaired_and_ended_reach_credit_china_the_feed_the_
         # The clock moves past the older publication's end: it ends by itself, pushed.
         _move_clock(system, MOVED_TO)
         ended = eventually(lambda: pushed("ended", (old_case, 1), "end"), 90, "the older publication ended and pushed")
-        assert ended["ended_on"] == MOVED_TO
+        # Dated the legal end, the day after its last day (05-20), though noticed on 07-21;
+        # it went out on 2026-05-01, long after its publish-by day (2025-05-29).
+        assert ended["ended_on"] == OLD_LEGAL_END and ended["published_late"] is True
 
         # The principal applies for credit repair through the agency: refused without the
         # obligations performed, recorded with them, granted by the head: ended at once.
@@ -252,6 +255,14 @@ def test_published_withdrawn_repaired_and_ended_reach_credit_china_the_feed_the_
         )
         assert applied.status_code == 200, applied.text
         assert applied.json()["repair"]["status"] == "applied"
+        # The reason is published with the repair notice: no ID or phone number in it.
+        leaking = client.post(
+            f"{repair}/repair-decision", json={"granted": True, "reason": "已履行，电话13800138000"}, headers=head
+        )
+        assert leaking.status_code == 422, leaking.text
+        assert [(e["pointer"], e["rule"]) for e in leaking.json()["errors"]] == [
+            ("/reason", "no-personal-data-in-text")
+        ]
         granted = client.post(
             f"{repair}/repair-decision", json={"granted": True, "reason": "已履行处罚决定并作出信用承诺"}, headers=head
         )
@@ -282,6 +293,8 @@ def test_published_withdrawn_repaired_and_ended_reach_credit_china_the_feed_the_
             r for r in by_state["published"] if r["decision_kind"] == "other"
         ).items()
         mine = sorted((m["kind"], m["publication_id"]) for m in messages if m["publication_id"] in ids.values())
+        (end,) = [m["notice"] for m in messages if m["kind"] == "end" and m["publication_id"] == ids["old"]]
+        assert end["effective_on"] == OLD_LEGAL_END and OLD_ENDS_ON in end["reason"]
         assert mine == sorted(
             [
                 ("publication", ids["unit"]),

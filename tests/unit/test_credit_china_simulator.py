@@ -137,15 +137,18 @@ def test_unknown_penalty_is_404(client: httpx.Client) -> None:
 # -- notices: a record withdrawn, ended or repaired ----------------------------------------
 
 
-def notify(client: httpx.Client, publication_id: str, path_notice: str, **overrides: Any) -> httpx.Response:
-    body = {
+def notify_body(publication_id: str, notice: str) -> dict[str, Any]:
+    return {
         "publication_id": publication_id,
-        "notice": path_notice,
+        "notice": notice,
         "decision_number": "(醴)应急罚〔2026〕12号",
         "effective_on": "2026-11-20",
         "reason": "该行政处罚决定已经行政复议被撤销",
-        **overrides,
     }
+
+
+def notify(client: httpx.Client, publication_id: str, path_notice: str, **overrides: Any) -> httpx.Response:
+    body = {**notify_body(publication_id, path_notice), **overrides}
     return client.post(
         f"/api/v1/penalties/{publication_id}/{path_notice}",
         json=body,
@@ -174,6 +177,9 @@ def test_a_notice_is_accepted_once_and_recorded_in_order(client: httpx.Client) -
     ("overrides", "pointer"),
     [
         ({"reason": ""}, "/reason"),
+        # Personal data in the published reason (what the disclosure service must refuse).
+        ({"reason": "信用修复：黄小明（身份证430281198001011234）已缴清罚款"}, "/reason"),
+        ({"reason": "信用修复：联系电话13800138000"}, "/reason"),
         ({"effective_on": "2026-13-01"}, "/effective_on"),
         ({"decision_number": "醴应急罚2026-1"}, "/decision_number"),
         ({"phone": "13800138000"}, ""),
@@ -192,6 +198,12 @@ def test_a_notice_must_name_its_path_and_a_record_accepted_before(client: httpx.
     publication_id = str(uuid.uuid4())
     submit(client, ENTERPRISE_ITEM, publication_id)
     other = notify(client, publication_id, "end", notice="repair")
-    assert other.status_code == 400 and pointers(other) == ["/publication_id"]
+    assert other.status_code == 400 and pointers(other) == ["/notice"]  # the one that differs
+    elsewhere = client.post(
+        f"/api/v1/penalties/{publication_id}/end",
+        json={**notify_body(str(uuid.uuid4()), "end")},
+        headers={"Idempotency-Key": f"{publication_id}:end"},
+    )
+    assert elsewhere.status_code == 400 and pointers(elsewhere) == ["/publication_id"]
     assert notify(client, str(uuid.uuid4()), "repair").status_code == 404  # never published
     assert client.post(f"/api/v1/penalties/{publication_id}/erase", json={}).status_code == 404

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.common.rules import RulesSettings, load_catalogue, load_configured_catalogue
-from services.disclosure.application import publication_actor
+from services.disclosure.application import DisclosureApplication, publication_actor
 from services.disclosure.domain import (
     CommitmentRef,
     NeverPublished,
@@ -23,6 +24,8 @@ from services.disclosure.domain import (
     shown_unit_code,
     withholding,
 )
+from services.disclosure.schemas import RepairApplicationRequest, RepairDecisionRequest
+from services.infra.consumer import ConsumedEvent
 from services.infra.errors import IllegalInCurrentState, RuleViolation
 from services.infra.eventstore import cloud_type, event_data
 
@@ -217,6 +220,34 @@ def test_a_changed_decision_is_withdrawn_and_published_again_as_changed() -> Non
     assert changed.state == "pending" and changed.id != publication.id
 
 
+def test_a_changed_republication_is_due_seven_working_days_from_the_change() -> None:
+    publication = published()  # decided Wed 2026-05-20: due Fri 05-29 (7 working days)
+    assert publication.publish_by == "2026-05-29"
+    changed_to = correction("changed", penalties=[{"kind": "fine", "amount_yuan": 8000}], fine_total_yuan=8000)
+    changed = publication.republish_changed(changed_to, catalogue=CATALOGUE, actor=ACTOR)
+    # Changed Wed 06-10: Thu 11 (1), Fri 12 (2), Mon 15 (3), Tue 16 (4), Wed 17 (5),
+    # Thu 18 (6); Fri 19 to Sun 21 is 端午节; Mon 22 (7).
+    assert changed.publish_by == "2026-06-22"
+    assert changed.deadlines["publication"]["deadline"]["due_on"] == "2026-06-22"
+
+
+def test_a_record_accepted_after_its_withdrawal_is_recorded_and_then_withdrawn() -> None:
+    data = decision()
+    pending = Publication.prepare(case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=ACTOR)
+    pending.withdraw(correction(), today=date(2026, 6, 10), catalogue=CATALOGUE, actor=ACTOR)
+    assert pending.pending_notice() is None  # nothing went out, so far as we know
+    with pytest.raises(IllegalInCurrentState):  # it is not published here again
+        pending.publish(published_on=date(2026, 6, 11), receipt_id="CC-1", actor=ACTOR)
+    # The push that was in flight went through on Thursday 06-11.
+    pending.record_acceptance(accepted_on=date(2026, 6, 11), receipt_id="CC-1", catalogue=CATALOGUE, actor=ACTOR)
+    assert pending.state == "withdrawn" and pending.published_on == "2026-06-11" and pending.receipt_id == "CC-1"
+    assert pending.pending_notice() == "withdrawal"
+    # From the acceptance Thu 06-11: Fri 12 (1), Mon 15 (2), Tue 16 (3).
+    assert [d["due_on"] for d in pending.open_deadlines()] == ["2026-06-16"]
+    pending.notify(notice="withdrawal", receipt_id="CC-2", notified_on=date(2026, 6, 12), actor=ACTOR)
+    assert pending.pending_notice() is None and pending.open_deadlines() == []
+
+
 def test_withdrawal_of_a_publication_that_never_went_out_is_refused() -> None:
     data = decision(disclosure={"withheld_because": "privacy"})
     withheld = WithheldDecision.record(
@@ -250,6 +281,51 @@ def test_publication_ends_by_itself_the_day_after_its_last_day_once() -> None:
     assert publication.next_deadline_check(calendar, 3) is None
 
 
+def test_an_end_noticed_late_is_dated_the_legal_end_and_shows_when_it_was_recorded() -> None:
+    publication = published()  # published to 2027-05-20: it ends on 2027-05-21
+    publication.record_deadline_events(date(2027, 7, 21), CATALOGUE.calendar, 3)  # two months late
+    (ended,) = [e for e in publication.collect_events() if isinstance(e, Publication.Ended)]
+    assert (ended.ended_on, ended.recorded_on, ended.was_published) == ("2027-05-21", "2027-07-21", True)
+    body = publication.notice_body("end")
+    assert body["effective_on"] == "2027-05-21" and "2027-05-20" in body["reason"]
+
+
+def test_a_pending_publication_past_its_period_ends_without_going_out() -> None:
+    data = decision("2025-06-02")  # general, v2: published to 2026-06-02
+    pending = Publication.prepare(case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=ACTOR)
+    calendar = CATALOGUE.calendar
+    assert not pending.period_over(date(2026, 6, 2)) and pending.period_over(date(2026, 6, 3))
+    pending.record_deadline_events(date(2026, 7, 21), calendar, 3)
+    ended = [e for e in pending.collect_events() if isinstance(e, Publication.Ended)]
+    assert [(e.ended_on, e.recorded_on, e.was_published) for e in ended] == [("2026-06-03", "2026-07-21", False)]
+    assert pending.state == "ended" and not pending.published and pending.pending_notice() is None
+    assert pending.open_deadlines() == [] and pending.next_deadline_check(calendar, 3) is None  # not every tick
+    pending.record_deadline_events(date(2026, 7, 22), calendar, 3)
+    assert [e for e in pending.collect_events() if isinstance(e, Publication.Ended)] == []  # once
+
+
+def test_a_decision_recorded_after_its_period_is_ended_at_preparation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOCK_TODAY", "2026-07-21")
+    app = DisclosureApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, catalogue=CATALOGUE)
+    late = decision("2025-06-02")  # published to 2026-06-02 at the latest
+    event = ConsumedEvent(
+        id="00000000-0000-4000-8000-000000000d01",
+        type="cn.caseledger.case.penalty_decided.v1",
+        source="/caseledger/case",
+        subject=late["case_id"],
+        time="2026-07-21T08:00:00Z",
+        data=late,
+        traceparent="",
+        topic="caseledger.case-events.v1",
+        partition=0,
+        offset=0,
+    )
+    (publication,) = app.prepare_on_decision(event)
+    assert isinstance(publication, Publication)
+    assert publication.state == "ended" and not publication.published and publication.pending_notice() is None
+    assert publication.ended_on == "2026-06-03"
+
+
 # -- credit repair ------------------------------------------------------------------------
 
 
@@ -277,6 +353,96 @@ def test_repair_without_performance_is_refused() -> None:
     with pytest.raises(RuleViolation) as refused:
         apply(publication, date(2026, 9, 1), performed=False)
     assert (refused.value.pointer, refused.value.rule) == ("/obligations_performed", "obligations-not-performed")
+
+
+def test_repair_applied_for_in_the_future_or_decided_before_the_application_is_refused() -> None:
+    publication = published()  # general: repair from 2026-08-20
+    with pytest.raises(RuleViolation) as refused:
+        apply(publication, date(2026, 12, 2), today=date(2026, 12, 1))
+    assert (refused.value.pointer, refused.value.rule) == ("/applied_on", "not-in-future")
+    apply(publication, date(2026, 9, 10))
+    with pytest.raises(RuleViolation) as refused:
+        publication.decide_repair(
+            granted=True, reason="已履行", decided_on=date(2026, 9, 9), today=date(2026, 12, 1), **NO_KEY
+        )
+    assert (refused.value.pointer, refused.value.rule) == ("/decided_on", "before-application")
+    with pytest.raises(RuleViolation) as refused:
+        publication.decide_repair(
+            granted=True, reason="已履行", decided_on=date(2026, 12, 2), today=date(2026, 12, 1), **NO_KEY
+        )
+    assert (refused.value.pointer, refused.value.rule) == ("/decided_on", "not-in-future")
+    assert publication.repair["status"] == "applied"
+
+
+@pytest.mark.parametrize(
+    ("commitment", "pointer"),
+    [
+        (
+            CommitmentRef(title="黄小明信用承诺书 电话13800138000", uri="records://liling/1", sha256="a" * 64),
+            "/commitment/title",
+        ),
+        (
+            CommitmentRef(title="信用承诺书", uri="records://liling/430281198001011234/1", sha256="a" * 64),
+            "/commitment/uri",
+        ),
+    ],
+)
+def test_personal_data_in_the_commitment_is_refused(commitment: CommitmentRef, pointer: str) -> None:
+    publication = published()
+    with pytest.raises(RuleViolation) as refused:
+        publication.apply_for_repair(
+            applied_on=date(2026, 9, 1),
+            obligations_performed=True,
+            commitment=commitment,
+            today=date(2026, 12, 1),
+            **NO_KEY,
+        )
+    assert (refused.value.pointer, refused.value.rule) == (pointer, "no-personal-data-in-text")
+    assert publication.repair["status"] == "none"
+
+
+@pytest.mark.parametrize("reason", ["黄小明（身份证430281198001011234）已缴清罚款", "已缴清罚款，电话13800138000"])
+def test_personal_data_in_the_repair_reason_is_refused(reason: str) -> None:
+    publication = published()
+    apply(publication, date(2026, 9, 1))
+    with pytest.raises(RuleViolation) as refused:
+        publication.decide_repair(
+            granted=True, reason=reason, decided_on=date(2026, 9, 2), today=date(2026, 12, 1), **NO_KEY
+        )
+    assert (refused.value.pointer, refused.value.rule) == ("/reason", "no-personal-data-in-text")
+    assert publication.state == "published"
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "pointer"),
+    [
+        (RepairDecisionRequest, {"granted": True, "reason": "黄小明 身份证430281198001011234"}, ("reason",)),
+        (RepairDecisionRequest, {"granted": False, "reason": "请致电13800138000"}, ("reason",)),
+        (
+            RepairApplicationRequest,
+            {
+                "obligations_performed": True,
+                "commitment": {"title": "承诺书13800138000", "uri": "records://liling/1", "sha256": "a" * 64},
+            },
+            ("commitment", "title"),
+        ),
+        (
+            RepairApplicationRequest,
+            {
+                "obligations_performed": True,
+                "commitment": {"title": "承诺书", "uri": "records://430281198001011234", "sha256": "a" * 64},
+            },
+            ("commitment", "uri"),
+        ),
+    ],
+)
+def test_the_repair_requests_refuse_personal_data_by_field(
+    model: type[RepairDecisionRequest | RepairApplicationRequest], body: dict[str, Any], pointer: tuple[str, ...]
+) -> None:
+    """What the routes answer 422 with (the problem names the field and the rule)."""
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate(body)
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [(pointer, "no-personal-data-in-text")]
 
 
 def test_repair_of_a_publication_not_published_now_is_refused() -> None:

@@ -22,7 +22,7 @@ from services.common.rules import load_catalogue
 from services.disclosure.application import DisclosureApplication, DisclosureSettings, publication_actor
 from services.disclosure.domain import Publication, publication_id_for
 from services.disclosure.publisher import CreditChinaPublisher
-from services.disclosure.readmodel import DisclosureFeedProjection, disclosure_feed
+from services.disclosure.readmodel import DisclosureFeedProjection, agency_publication, disclosure_feed
 from services.infra.consumer import ConsumedEvent, parse_record
 from services.infra.eventstore import to_kafka_message
 from services.infra.policy import PolicyRunner
@@ -36,7 +36,8 @@ TOPIC = "caseledger.case-events.v1"
 SERIAL = 7
 DECISION_NUMBER = "(醴)应急罚〔2026〕7号"
 
-DISCLOSURE_ACTOR = publication_actor({"code": "11430281MB1234567L", "region_code": "430281"}, "test")
+AGENCY_CODE = "11430281MB1234567L"
+DISCLOSURE_ACTOR = publication_actor({"code": AGENCY_CODE, "region_code": "430281"}, "test")
 
 
 @dataclass
@@ -253,6 +254,95 @@ def messages(base_url: str) -> list[tuple[str, str]]:
     return [(m["kind"], m["publication_id"]) for m in httpx.get(f"{base_url}/api/v1/messages").json()["items"]]
 
 
+def correction_of(decision: ConsumedEvent, kind: str, offset: int = 1) -> ConsumedEvent:
+    """The case service's ``case.decision_corrected.v1`` on a reconsideration of 2026-11-20."""
+    changed = [{"kind": "fine", "amount_yuan": 8000}] if kind == "changed" else []
+    return ConsumedEvent(
+        id=f"00000000-0000-4000-8000-000000000c{offset:02d}",
+        type="cn.caseledger.case.decision_corrected.v1",
+        source="/caseledger/case",
+        subject=decision.data["case_id"],
+        time="2026-11-20T08:00:00Z",
+        data={
+            "case_id": decision.data["case_id"],
+            "respondent": 1,
+            "decision_number": DECISION_NUMBER,
+            "correction": kind,
+            "by": "reconsideration",
+            "corrected_on": "2026-11-20",
+            "agency": decision.data["agency"],
+            "party": decision.data["party"],
+            "previous_penalties": decision.data["penalties"],
+            "penalties": changed,
+            "fine_total_yuan": 8000 if changed else 0,
+            "withdraw_publication": kind == "revoked",
+        },
+        traceparent="",
+        topic=TOPIC,
+        partition=0,
+        offset=offset,
+    )
+
+
+def test_a_decision_revoked_while_its_push_is_retried_is_withdrawn_from_credit_china(
+    app: DisclosureApplication, settings: DisclosureSettings, credit_china: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOCK_TODAY", "2026-11-23")  # a Monday
+    decision = on_the_wire(decided_case(PERSON), "/caseledger/case", 0)
+    runner = PolicyRunner(app, "disclosure-policy", app.on_case_event, app.policy_handles)
+    partition = TopicPartition(TOPIC, 0)
+    runner.apply(partition, [decision], 0, "topic-a")
+    publication_id = publication_id_for(decision.data["case_id"], DECISION_NUMBER)
+    httpx.post(f"{credit_china}/_control/fail-next", json={"count": 10_000})  # Credit China is down
+    publisher = CreditChinaPublisher(app, settings)
+    publisher.start()
+    try:
+        wait_for(lambda: intake(credit_china)["intake_requests"] >= 2)  # the push is being retried
+        runner.apply(partition, [correction_of(decision, "revoked")], 1, "topic-a")
+        withdrawn = app.get_publication(publication_id)
+        assert withdrawn.state == "withdrawn" and withdrawn.pending_notice() is None  # not out, so far as we know
+        httpx.post(f"{credit_china}/_control/fail-next", json={"count": 0})  # back: the stale push goes through
+        wait_for(lambda: app.get_publication(publication_id).notified.get("withdrawal") is not None)
+    finally:
+        publisher.stop()
+        publisher.join(10)
+    assert messages(credit_china) == [("publication", str(publication_id)), ("withdrawal", str(publication_id))]
+    assert httpx.get(f"{credit_china}/api/v1/penalties/{publication_id}").json()["status"] == "withdrawn"
+    stored = app.get_publication(publication_id)
+    assert stored.state == "withdrawn" and stored.published_on == "2026-11-23" and stored.receipt_id
+    # The withdrawal was due from the acceptance, Mon 11-23: Tue 24 (1), Wed 25 (2), Thu 26 (3);
+    # it is met (pushed).
+    assert stored.deadlines["withdrawal"]["deadline"]["due_on"] == "2026-11-26" and stored.open_deadlines() == []
+    assert set(stored.notified) == {"publication", "withdrawal"}
+
+
+def test_a_decision_past_its_period_is_never_pushed(
+    app: DisclosureApplication, settings: DisclosureSettings, credit_china: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decided 2026-09-29, general: published to 2027-09-29 at the latest.
+    decision = on_the_wire(decided_case(PERSON), "/caseledger/case", 0)
+    monkeypatch.setenv("CLOCK_TODAY", "2026-10-01")
+    (waiting,) = app.prepare_on_decision(decision)  # prepared in time, then Credit China is down a year
+    app.save(waiting)
+    late = decided_case({**PERSON, "name": "黄小红", "code": "430281198001011250"})
+    monkeypatch.setenv("CLOCK_TODAY", "2027-10-01")
+    (recorded_late,) = app.prepare_on_decision(on_the_wire(late, "/caseledger/case", 1))  # recorded after it
+    app.save(recorded_late)
+    assert recorded_late.state == "ended" and recorded_late.ended_on == "2027-09-30"
+    publisher = CreditChinaPublisher(app, settings)
+    publisher.start()
+    try:
+        wait_for(lambda: publisher.position == app.recorder.max_notification_id())
+    finally:
+        publisher.stop()
+        publisher.join(10)
+    assert intake(credit_china)["intake_requests"] == 0 and messages(credit_china) == []
+    # The scheduler ends the one that waited, with nothing to push either.
+    app.record_deadline_events(waiting.id, date(2027, 10, 1))
+    ended = app.get_publication(waiting.id)
+    assert ended.state == "ended" and ended.ended_on == "2027-09-30" and ended.pending_notice() is None
+
+
 def test_a_changed_decision_is_withdrawn_pushed_and_published_again_once(
     app: DisclosureApplication, settings: DisclosureSettings, credit_china: str
 ) -> None:
@@ -266,31 +356,7 @@ def test_a_changed_decision_is_withdrawn_pushed_and_published_again_once(
     publisher.start()
     try:
         wait_for(lambda: app.get_publication(first).published)
-        corrected = ConsumedEvent(
-            id="00000000-0000-4000-8000-000000000c07",
-            type="cn.caseledger.case.decision_corrected.v1",
-            source="/caseledger/case",
-            subject=decision.data["case_id"],
-            time="2026-11-20T08:00:00Z",
-            data={
-                "case_id": decision.data["case_id"],
-                "respondent": 1,
-                "decision_number": DECISION_NUMBER,
-                "correction": "changed",
-                "by": "reconsideration",
-                "corrected_on": "2026-11-20",
-                "agency": decision.data["agency"],
-                "party": decision.data["party"],
-                "previous_penalties": decision.data["penalties"],
-                "penalties": [{"kind": "fine", "amount_yuan": 8000}],
-                "fine_total_yuan": 8000,
-                "withdraw_publication": False,
-            },
-            traceparent="",
-            topic=TOPIC,
-            partition=0,
-            offset=1,
-        )
+        corrected = correction_of(decision, "changed", offset=7)
         runner.apply(partition, [corrected], 1, "topic-a")
         runner.apply(partition, [corrected], 2, "topic-a")  # delivered twice: nothing more
         changed = app.get_publication(first).republished_as
@@ -306,3 +372,56 @@ def test_a_changed_decision_is_withdrawn_pushed_and_published_again_once(
     assert "黄小明" not in str(record) and "430281198001011234" not in str(record)
     withdrawn = app.get_publication(first)
     assert withdrawn.state == "withdrawn" and withdrawn.open_deadlines() == []  # pushed: the deadline is met
+
+
+def test_the_agency_view_shows_a_late_push_a_late_acceptance_and_the_legal_end(
+    settings: DisclosureSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = on_the_wire(decided_case(PERSON), "/caseledger/case", 0).data
+    # Decided Tue 2026-09-29, publish by: Wed 09-30 (1), 国庆 10-01 to 10-07, Thu 10-08 (2),
+    # Fri 10-09 (3), Sat 10-10 (4, a make-up working day), Mon 12 (5), Tue 13 (6), Wed 14 (7).
+    # Pushed two days late, Fri 10-16.
+    late = Publication.prepare(case_id=data["case_id"], decision=data, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR)
+    late.publish(published_on=date(2026, 10, 16), receipt_id="CC-1", actor=DISCLOSURE_ACTOR)
+    late.record_deadline_events(date(2027, 11, 1), CATALOGUE.calendar, 3)  # ended, noticed a month late
+    other = {**data, "case_id": str(uuid.uuid4())}
+    withdrawn = Publication.prepare(
+        case_id=other["case_id"], decision=other, catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
+    )
+    withdrawn.withdraw(
+        {"correction": "revoked", "by": "reconsideration", "corrected_on": "2026-10-09"},
+        today=date(2026, 10, 9),
+        catalogue=CATALOGUE,
+        actor=DISCLOSURE_ACTOR,
+    )
+    withdrawn.record_acceptance(
+        accepted_on=date(2026, 10, 16), receipt_id="CC-2", catalogue=CATALOGUE, actor=DISCLOSURE_ACTOR
+    )
+    events = [
+        on_the_wire(e, "/caseledger/disclosure", n)
+        for n, e in enumerate([*late.collect_events(), *withdrawn.collect_events()])
+    ]
+    runner = ProjectionRunner(settings, DisclosureFeedProjection())
+    try:
+        published = [e for e in events if e.type.endswith(".published.v1")]
+        runner.apply(TopicPartition(TOPIC, 0), events[:2], 1, "topic-a")  # prepared, published
+        assert [r["publication_id"] for r in runner.loop.run_until_complete(_rows(runner))] == [str(late.id)]
+        runner.apply(TopicPartition(TOPIC, 0), events[2:], len(events) - 1, "topic-a")
+        feed = runner.loop.run_until_complete(_rows(runner))
+        monkeypatch.setenv("CLOCK_TODAY", "2026-10-16")
+        rows = {
+            str(p.id): runner.loop.run_until_complete(agency_publication(runner.engine, AGENCY_CODE, p.id))
+            for p in (late, withdrawn)
+        }
+    finally:
+        runner.close()
+    assert len(published) == 1 and feed == []  # the Ended event takes it off the feed
+    ended = rows[str(late.id)]
+    assert ended["state"] == "ended" and ended["publish_by"] == "2026-10-14"
+    assert ended["published_on"] == "2026-10-16" and ended["published_late"] is True
+    assert ended["ended_on"] == "2027-09-30"  # published to 2027-09-29
+    accepted = rows[str(withdrawn.id)]
+    assert accepted["state"] == "withdrawn" and accepted["published_on"] == "2026-10-16"
+    # From the acceptance Fri 10-16: Mon 19 (1), Tue 20 (2), Wed 21 (3).
+    assert accepted["withdrawal_due_on"] == "2026-10-21" and accepted["notified"] == {"publication": "CC-2"}
+    assert accepted["published_late"] is True
