@@ -89,8 +89,9 @@ bench: install $(if $(filter postgres,$(BENCH_DB)),postgres)
 # through the ledger projection, then GET /v1/cases measured; SCALE_CASES sets its size.
 SCALE_CASES   ?= 200000
 SCALE_SAMPLES ?= 200
+SCALE_ARGS    ?=
 bench-scale: install postgres
-	$(BIN)/python -m devtools.bench.scale --cases $(SCALE_CASES) --samples $(SCALE_SAMPLES) --postgres-url $(PG_URL)
+	$(BIN)/python -m devtools.bench.scale --cases $(SCALE_CASES) --samples $(SCALE_SAMPLES) --postgres-url $(PG_URL) $(SCALE_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

@@ -498,16 +498,14 @@ def run_after_decision(urls: dict[str, str], auth: Auth, timeout: float = 60) ->
     )
     step("/closure", {"summary": "单位已缴纳罚款；主要负责人经人民法院强制执行", "closed_on": day(5)}, head)
     step("/archive", {"archive_reference": "醴应急档〔2026〕1号", "archived_on": day(3)}, head)
-    step("/annotations", {"text": "案卷评查：程序合法，文书齐全", "annotated_on": day(1)}, legal)
+    annotated = step("/annotations", {"text": "案卷评查：程序合法，文书齐全", "annotated_on": day(1)}, legal)
 
     def _ledger() -> dict[str, Any] | None:
+        # At the annotation's version (the case's own events move it): the publications,
+        # which the disclosure service makes meanwhile, may come before or after it.
         response = client.get(cases, headers=officer)
         entry: dict[str, Any] = response.json() if response.status_code == 200 else {}
-        return (
-            entry
-            if entry.get("status") == "archived" and entry.get("last_event_type", "").endswith("annotated.v1")
-            else None
-        )
+        return entry if entry.get("status") == "archived" and entry.get("version") == annotated["version"] else None
 
     entry = eventually(_ledger, timeout, "the ledger to show the case archived")
     history: list[dict[str, Any]] = _ok(client.get(f"{cases}/history", headers=auth("auditor", AGENCY)))
