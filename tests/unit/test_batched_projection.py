@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
-from sqlalchemy import select
+from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.case.domain import Case
 from services.case.readmodel import (
@@ -24,6 +25,7 @@ from services.case.readmodel import (
     case_timeline,
     ledger_page,
 )
+from services.infra.batch_rows import BatchRows
 from services.infra.consumer import ConsumedEvent, PartitionBatch, parse_record
 from services.infra.eventstore import to_kafka_message
 from services.infra.projection import ProjectionRunner
@@ -191,3 +193,29 @@ def test_a_date_range_is_met_by_one_respondent_within_it(tmp_path: Path, monkeyp
         assert found(decided_from=date(2026, 11, 26), decided_to=date(2026, 12, 20)) == 0
     finally:
         runner.close()
+
+
+async def test_a_row_removed_in_a_batch_is_deleted_once_and_one_put_again_after_stays(tmp_path: Path) -> None:
+    # The public feed loses a publication withdrawn in the same batch that published it,
+    # and keeps one published again after its removal (what the flush writes is the
+    # batch's last word on each key).
+    metadata = MetaData()
+    feed = Table("feed", metadata, Column("id", String(8), primary_key=True), Column("text", String(20)))
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'rows.sqlite'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(feed.insert(), [{"id": "old", "text": "kept until removed"}, {"id": "stay", "text": "s"}])
+    async with engine.begin() as conn:
+        rows = BatchRows(conn)
+        await rows.load_keys(feed, "id", ["old", "stay"])
+        rows.remove(feed, "old")  # read, then removed
+        rows.put(feed, {"id": "brief", "text": "published"})
+        rows.remove(feed, "brief")  # put and removed in one batch: never written
+        rows.remove(feed, "again")
+        rows.put(feed, {"id": "again", "text": "published again"})  # removed, then put: written
+        assert rows.get(feed, "old") is None and rows.get(feed, "again") is not None
+        await rows.flush()
+    async with engine.connect() as conn:
+        left = {r.id: r.text for r in await conn.execute(select(feed))}
+    await engine.dispose()
+    assert left == {"stay": "s", "again": "published again"}
