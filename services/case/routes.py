@@ -105,7 +105,7 @@ OnDate = Annotated[
     Query(description="YYYY-MM-DD: only the version in force that day (with your region's override)"),
 ]
 COMMAND_ANSWERS: dict[int | str, dict[str, Any]] = {
-    **command_answer(200, "Recorded (or, for a retry, the first answer)"),
+    **command_answer(200, "Recorded (a retry: the resource as it is now, nothing recorded again)"),
     409: {"description": "Not allowed in the current state (the state and the allowed actions)"},
     412: {"description": "Stale If-Match, or a weak one (If-Match compares strongly)"},
 }

@@ -115,7 +115,10 @@ async def get_publication(publication_id: UUID, caller: Reader, db: ReadModels) 
     tags=["publications"],
     summary="Record the party's credit repair application (信用修复申请): after the minimum period, "
     "obligations performed, with a credit commitment",
-    responses={**command_answer(200, "Recorded (or, for a retry, the first answer)"), **REPAIR_ANSWERS},
+    responses={
+        **command_answer(200, "Recorded (a retry: the resource as it is now, nothing recorded again)"),
+        **REPAIR_ANSWERS,
+    },
 )
 async def apply_for_repair(
     publication_id: UUID,
@@ -137,7 +140,10 @@ async def apply_for_repair(
     response_model=PublicationView,
     tags=["publications"],
     summary="Grant (publication ends at once, pushed to Credit China) or refuse a credit repair, with the reason",
-    responses={**command_answer(200, "Decided (or, for a retry, the first answer)"), **REPAIR_ANSWERS},
+    responses={
+        **command_answer(200, "Decided (a retry: the resource as it is now, nothing recorded again)"),
+        **REPAIR_ANSWERS,
+    },
 )
 async def decide_repair(
     publication_id: UUID,

@@ -67,7 +67,7 @@ def expected_version(if_match: str | None) -> int | None:
 
 def answered(response: Response, location: str, replayed: bool, version: int | None = None) -> None:
     """The headers of a command's answer: where the resource is, its version (ETag), and
-    whether this is the first answer replayed for a retry."""
+    whether this answers a retry (the step taken once already: nothing was recorded again)."""
     if version is not None:
         response.headers["ETag"] = f'"{version}"'
     response.headers["Location"] = location
@@ -83,7 +83,8 @@ ETAG_HEADER = {
 }
 LOCATION_HEADER = {"description": "Where the resource is", "required": True, "schema": {"type": "string"}}
 REPLAYED_HEADER = {
-    "description": "Present (true) when this is the first answer, replayed for a retry with the same Idempotency-Key",
+    "description": "Present (true) when this answers a retry with the same Idempotency-Key: "
+    "nothing was recorded again, and the body is the resource as it is now",
     "schema": {"type": "string", "enum": ["true"]},
 }
 RETRY_AFTER_HEADER = {
