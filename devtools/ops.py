@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from kafka import KafkaConsumer, TopicPartition
 from psycopg import sql
 from psycopg.types.json import Json
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 from tqdm import tqdm
 
@@ -188,10 +189,11 @@ def rebuild(system: LocalSystem, service: str, out: Callable[[str], None] = prin
         _copy_inputs(system, service, schema, check)
         applied: dict[int, int] = {}
         total = 0
+        analyze_at = 1
         with tqdm(desc=f"rebuild {projection.name}", unit="event", file=sys.stderr) as bar:
 
             def catch_up() -> dict[int, int]:
-                nonlocal total
+                nonlocal total, analyze_at
                 ends = topic.catch_up()
                 for partition, records in topic.records.items():
                     fresh = records[applied.get(partition, 0) :]
@@ -200,6 +202,11 @@ def rebuild(system: LocalSystem, service: str, out: Callable[[str], None] = prin
                         runner.apply(TopicPartition(TOPIC, partition), events, last, identity)
                         bar.update(len(events))
                         total += len(events)
+                        if total >= analyze_at:
+                            # Fresh tables have no statistics: without them PostgreSQL plans a
+                            # batch's IN (...) of keys as a scan of the whole grown table.
+                            _analyze(system, service, schema, [*tables, consumer_positions, applied_events])
+                            analyze_at = total * 4
                     applied[partition] = len(records)
                 return ends
 
@@ -270,6 +277,12 @@ def rebuild(system: LocalSystem, service: str, out: Callable[[str], None] = prin
         + f" (kept in schema {retired})"
     )
     return proof
+
+
+def _analyze(system: LocalSystem, service: str, schema: str, tables: list[Table]) -> None:
+    with connect(system, service) as conn:
+        for table in tables:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table.name)))
 
 
 def _copy_inputs(system: LocalSystem, service: str, schema: str, check: ProjectionCheck) -> None:
