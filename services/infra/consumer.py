@@ -39,7 +39,7 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from services.infra.broker import ensure_topic, forget_topics
-from services.infra.envelope import from_kafka, time_text
+from services.infra.envelope import from_kafka, read_structured_json, time_text
 from services.infra.eventstore import TYPE_HEADER
 from services.infra.retry import settings_backoff, until_stopped
 from services.infra.settings import Settings
@@ -86,18 +86,29 @@ class ConsumedEvent:
 def parse_record(record: Any) -> ConsumedEvent | None:
     """The CloudEvent of a Kafka record, structured or binary mode as its content type
     says (services/infra/envelope.py), or None for a record that is not one."""
+    headers = dict(getattr(record, "headers", None) or ())
+    body = read_structured_json(headers, record.value)
+    if body is not None:
+        return _consumed(record, body, body.get("data"), body.get("time") or "")
     try:
-        headers = dict(getattr(record, "headers", None) or ())
         event = from_kafka(headers, getattr(record, "key", None), record.value)
         attributes = event.get_attributes()
-        data = event.get_data()
         recorded = attributes.get("time")
+        recorded_text = time_text(recorded) if isinstance(recorded, datetime) else str(recorded or "")
+        return _consumed(record, attributes, event.get_data(), recorded_text)
+    except (ValueError, KeyError, TypeError, BaseCloudEventException):
+        _unreadable(record)
+        return None
+
+
+def _consumed(record: Any, attributes: dict[str, Any], data: Any, recorded: str) -> ConsumedEvent | None:
+    try:
         return ConsumedEvent(
             id=attributes["id"],
             type=attributes["type"],
             source=attributes["source"],
             subject=attributes.get("subject") or "",
-            time=time_text(recorded) if isinstance(recorded, datetime) else str(recorded or ""),
+            time=recorded,
             data=data if isinstance(data, dict) else {},
             traceparent=attributes.get("traceparent") or "",
             topic=record.topic,
@@ -108,10 +119,14 @@ def parse_record(record: Any) -> ConsumedEvent | None:
             dataschema=attributes.get("dataschema") or "",
             partitionkey=attributes.get("partitionkey") or "",
         )
-    except (ValueError, KeyError, TypeError, BaseCloudEventException):
-        # Not ours to fix: keep the offset moving and say so loudly.
-        log.error("unreadable message at %s[%s]@%s skipped", record.topic, record.partition, record.offset)
+    except (ValueError, KeyError, TypeError):
+        _unreadable(record)
         return None
+
+
+def _unreadable(record: Any) -> None:
+    # Not ours to fix: keep the offset moving and say so loudly.
+    log.error("unreadable message at %s[%s]@%s skipped", record.topic, record.partition, record.offset)
 
 
 def record_type(record: Any) -> str | None:

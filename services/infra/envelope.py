@@ -91,6 +91,37 @@ def from_kafka(headers: dict[str, bytes], key: bytes | str | None, value: bytes)
     return kafka_binding.from_structured(message, FORMAT)
 
 
+_REQUIRED: Final = ("id", "source", "type")
+
+
+def read_structured_json(headers: dict[str, bytes], value: bytes) -> dict[str, Any] | None:
+    """A structured-mode JSON CloudEvent 1.0 (what our relays write) as its attributes
+    with ``data`` and ``time`` as text, read without the SDK's event objects (a third of a
+    consumer's CPU per event went to them); None for anything else (binary mode, another
+    spec version, ``data_base64``, a time that is not RFC 3339, a required attribute
+    missing), which ``from_kafka`` then reads or refuses as before."""
+    content_type = _header(headers, "content-type").split(";")[0].strip().lower()
+    if content_type != STRUCTURED_CONTENT_TYPE:
+        return None
+    try:
+        body = json.loads(value)
+    except (ValueError, TypeError):  # not JSON, not UTF-8, no value at all
+        return None
+    if not isinstance(body, dict) or body.get("specversion") != "1.0" or "data_base64" in body:
+        return None
+    if not all(isinstance(body.get(name), str) and body[name] for name in _REQUIRED):
+        return None
+    recorded = body.get("time")
+    if recorded is not None:
+        if not isinstance(recorded, str):
+            return None
+        try:
+            body["time"] = time_text(datetime.fromisoformat(recorded))
+        except ValueError:
+            return None
+    return body
+
+
 def from_http(headers: dict[str, str], body: bytes) -> BaseCloudEvent:
     """A CloudEvent received over HTTP, structured or binary mode (the SDK decides)."""
     return http_binding.from_http(http_binding.HTTPMessage(headers=headers, body=body), FORMAT)

@@ -108,6 +108,8 @@ class OutboxRelay(threading.Thread):
         self.last_error = None
         if not sent:
             self.stopping.wait(self.settings.relay_idle_sleep_s)
+        elif sent < self.settings.relay_batch_size and self.settings.relay_linger_s > 0:
+            self.stopping.wait(self.settings.relay_linger_s)
 
     def _retrying(self, exc: BaseException, delay: float, _attempt: int) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"

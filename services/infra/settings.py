@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     consumer_batch_size: int = 500
     relay_idle_sleep_s: float = 0.05
+    # After a batch smaller than relay_batch_size, the relay waits this long before reading
+    # again, so events arriving meanwhile go in one produce request, one position write,
+    # and reach every consumer as one poll (one read-model transaction) rather than one
+    # by one. 0 sends each as soon as it is read.
+    relay_linger_s: float = 0.02
     # How often a service's deadline scheduler looks at the business day (services/infra/scheduler.py).
     scheduler_interval_s: float = 30.0
     # Backoff for anything that talks to an outside party (broker, Credit China, webhooks).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,7 +25,13 @@ def upsert(table: Table, values: dict[str, Any], keys: Sequence[str], dialect: s
 
 def upsert_statement(table: Table, keys: Sequence[str], columns: Iterable[str], dialect: str) -> Any:
     """INSERT ... ON CONFLICT (keys) DO UPDATE of ``columns`` (DO NOTHING when there are
-    none besides the keys), for many rows at once: the rows are the parameters."""
+    none besides the keys), for many rows at once: the rows are the parameters. Made once
+    per table, keys and columns (each batch of every consumer asks for the same few)."""
+    return _upsert_statement(table, tuple(keys), tuple(columns), dialect)
+
+
+@functools.lru_cache(maxsize=512)
+def _upsert_statement(table: Table, keys: tuple[str, ...], columns: tuple[str, ...], dialect: str) -> Any:
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(table)
     updates = {c: stmt.excluded[c] for c in columns if c not in keys}

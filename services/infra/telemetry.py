@@ -136,6 +136,16 @@ def producer_span(traceparent: str | None, name: str, attributes: dict[str, str 
 def _child_of(
     traceparent: str | None, name: str, kind: trace.SpanKind, attributes: dict[str, str | int]
 ) -> Iterator[trace.Span]:
+    if not _sampler.exporting:
+        # Nothing records it: the parent's context alone (no span made, no ids drawn), so
+        # logs, and events appended inside, carry the producer's trace id all the same.
+        parent_span = trace.NonRecordingSpan(_remote_context(traceparent))
+        token = context.attach(trace.set_span_in_context(parent_span))
+        try:
+            yield parent_span
+        finally:
+            context.detach(token)
+        return
     parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
     token = context.attach(parent)
     try:
@@ -143,6 +153,20 @@ def _child_of(
             yield span
     finally:
         context.detach(token)
+
+
+def _remote_context(traceparent: str | None) -> trace.SpanContext:
+    """The span context of a W3C traceparent (version 00: ``00-<trace>-<span>-<flags>``),
+    or an invalid one for anything else, as the propagator would read it."""
+    parts = (traceparent or "").split("-")
+    if len(parts) == 4 and parts[0] == "00" and len(parts[1]) == 32 and len(parts[2]) == 16 and len(parts[3]) == 2:
+        try:
+            trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+        except ValueError:
+            return trace.INVALID_SPAN_CONTEXT
+        if trace_id and span_id:
+            return trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(flags))
+    return trace.INVALID_SPAN_CONTEXT
 
 
 def messaging_attributes(

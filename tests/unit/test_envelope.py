@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from cloudevents.core.bindings import http, kafka
 from cloudevents.core.v1.event import CloudEvent
 from kafka.consumer.fetcher import ConsumerRecord
@@ -18,7 +19,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from services.case.domain import Case
 from services.common.rules import load_catalogue
 from services.infra.consumer import parse_record
-from services.infra.envelope import STRUCTURED_CONTENT_TYPE, sequence_of
+from services.infra.envelope import STRUCTURED_CONTENT_TYPE, from_kafka, sequence_of, time_text
 from services.infra.eventstore import to_kafka_message
 from services.infra.identity import reset_current_actor, set_current_actor
 from services.notification.delivery import encode_body, signed_headers
@@ -121,3 +122,49 @@ def test_the_webhook_body_is_the_envelope_in_structured_mode_and_the_sdk_reads_i
     assert event.get_attributes()["sequence"] == "00000000000000000001"
     assert event.get_attributes()["dataschema"] == f"urn:caseledger:contracts:events:{envelope['type']}"
     assert event.get_data() == envelope["data"]
+
+
+def _read_by_the_sdk(message: Any) -> dict[str, Any]:
+    event = from_kafka(message.headers, message.key, message.value)  # through the SDK
+    attributes = dict(event.get_attributes())
+    attributes["time"] = time_text(attributes["time"])
+    return {**attributes, "data": event.get_data()}
+
+
+@pytest.mark.parametrize("time", [None, "2026-12-01T18:25:23Z", "2026-12-01T18:25:23.1+08:00"])
+def test_a_relayed_event_read_without_the_sdk_is_what_the_sdk_reads(time: str | None) -> None:
+    message = to_kafka_message(filed_event(), "/caseledger/case")
+    if time is not None:  # as another writer may put it
+        message = kafka.KafkaMessage(
+            message.headers, message.key, json.dumps({**json.loads(message.value), "time": time}).encode()
+        )
+    consumed = parse_record(record(message.headers, message.key, message.value, offset=3))
+    by_sdk = _read_by_the_sdk(message)
+    assert consumed is not None
+    assert (consumed.id, consumed.type, consumed.source, consumed.subject, consumed.time) == (
+        by_sdk["id"],
+        by_sdk["type"],
+        by_sdk["source"],
+        by_sdk["subject"],
+        by_sdk["time"],
+    )
+    assert (consumed.traceparent, consumed.dataschema, consumed.partitionkey, consumed.aggregate_id) == (
+        by_sdk.get("traceparent", ""),
+        by_sdk["dataschema"],
+        by_sdk["partitionkey"],
+        by_sdk["aggregateid"],
+    )
+    assert consumed.sequence == int(by_sdk["sequence"]) and consumed.data == by_sdk["data"]
+
+
+def test_a_structured_message_that_is_not_a_cloudevent_1_0_is_skipped() -> None:
+    headers = {"content-type": STRUCTURED_CONTENT_TYPE.encode()}
+    good = json.loads(to_kafka_message(filed_event(), "/caseledger/case").value)
+    for broken in (
+        {**good, "specversion": "0.9"},
+        {**good, "type": ""},
+        {**good, "time": "yesterday"},
+    ):
+        assert parse_record(record(headers, None, json.dumps(broken).encode())) is None
+    assert parse_record(record(headers, None, b"{not json")) is None
+    assert parse_record(record(headers, None, b"\xff\xfe")) is None

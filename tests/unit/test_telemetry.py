@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devtools.webhooks import WebhookReceiver
+from services.infra import telemetry
 from services.infra.consumer import ConsumedEvent
 from services.infra.egress import EgressPolicy, pinned_async_client
 from services.infra.projection import ProjectionRunner
@@ -133,3 +134,17 @@ def test_without_an_exporter_spans_are_not_recorded_but_their_trace_ids_propagat
     with spans_of.start_as_current_span("exported") as exported:
         assert exported.is_recording()
     assert [s.name for s in exporter.get_finished_spans()] == ["exported"]
+
+
+def test_without_an_exporter_a_consumer_works_in_the_producers_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telemetry._sampler, "exporting", False)
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with telemetry.span_from(traceparent, "process caseledger.case-events.v1") as span:
+        assert not span.is_recording()
+        # What logs (``%(trace_id)s``) and events appended here carry.
+        assert telemetry.current_trace_id() == "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert telemetry.trace_id_of(telemetry.current_traceparent()) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert telemetry.current_trace_id() == ""
+    for unreadable in ("", "00-zz-00f067aa0ba902b7-01", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"):
+        with telemetry.span_from(unreadable, "process caseledger.case-events.v1"):
+            assert telemetry.current_trace_id() == ""
