@@ -4,9 +4,12 @@ sets the actor every event records."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from services.case.application import CaseApplication
+from services.common.rules import load_catalogue
 from services.infra.crypto import FieldCipher
 from services.infra.identity import Principal, reset_current_actor, set_current_actor
 
@@ -39,3 +42,15 @@ def acting_officer() -> Iterator[dict[str, str | None]]:
     token = set_current_actor(OFFICER_ACTOR)
     yield OFFICER_ACTOR
     reset_current_actor(token)
+
+
+@pytest.fixture
+def cases(tmp_path: Path) -> Iterator[CaseApplication]:
+    """The case application on a SQLite event store of the test's own, the shipped rules."""
+    app = CaseApplication(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
+        cipher=TEST_CIPHER,
+        catalogue=load_catalogue(),
+    )
+    yield app
+    app.close()

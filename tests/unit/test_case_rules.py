@@ -3,9 +3,7 @@ become 409 (illegal in the current state) and 412 (stale If-Match)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -176,17 +174,6 @@ def test_penalty_rules(penalties: list[Any], rule: str) -> None:
     with pytest.raises(RuleViolation) as refused:
         decide(case, 1, penalties)
     assert refused.value.rule == rule
-
-
-@pytest.fixture
-def cases(tmp_path: Path) -> Iterator[CaseApplication]:
-    app = CaseApplication(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
-        cipher=TEST_CIPHER,
-        catalogue=CATALOGUE,
-    )
-    yield app
-    app.close()
 
 
 def _file(app: CaseApplication, key: str | None, summary: str = "事实") -> Case:

@@ -5,7 +5,6 @@ shows it, and warns in /readyz of calendar years still guessed."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from services.case.main import create_app
 from services.common.rules import DEFAULT_RULES_DIR, CatalogueError, RulesSettings, load_catalogue
 from services.infra.errors import InvalidInput, NotFound
 from services.infra.pagination import list_page
-from tests.unit.conftest import TEST_CIPHER
 
 OVERLAPPING = """\
 family: procedure
@@ -74,17 +72,6 @@ def test_the_service_refuses_to_start_on_an_invalid_catalogue_or_a_missing_direc
     monkeypatch.setenv("RULES_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(CatalogueError, match=r"nowhere: the rules catalogue directory does not exist"):
         create_app(_settings(tmp_path))
-
-
-@pytest.fixture
-def cases(tmp_path: Path) -> Iterator[CaseApplication]:
-    app = CaseApplication(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
-        cipher=TEST_CIPHER,
-        catalogue=load_catalogue(),
-    )
-    yield app
-    app.close()
 
 
 def test_the_catalogue_as_the_api_shows_it(cases: CaseApplication) -> None:

@@ -10,29 +10,15 @@ longer resolve and a restart could not rebuild its cases.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic, resolve_topic
 
 from services.case.application import CaseApplication
 from services.case.domain import Case
 from services.case.domain.filing import Filing
-from tests.unit.conftest import TEST_CIPHER
-from tests.unit.test_case_rules import CATALOGUE, _file, _review
-
-
-@pytest.fixture
-def cases(tmp_path: Path) -> Iterator[CaseApplication]:
-    app = CaseApplication(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")},
-        cipher=TEST_CIPHER,
-        catalogue=CATALOGUE,
-    )
-    yield app
-    app.close()
+from tests.unit.test_case_rules import _file, _review
 
 
 def _event_classes() -> dict[str, type]:
