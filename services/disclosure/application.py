@@ -9,6 +9,7 @@ repair) in the request's worker thread.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -205,29 +206,37 @@ class DisclosureApplication(DeadlineApplication):
     def apply_for_repair(
         self, caller: Principal, publication_id: UUID, request: dict[str, Any], idempotency_key: str | None
     ) -> tuple[Publication, bool]:
-        idempotency = Idempotency.of(idempotency_key, request)
-        fields = {**request, "applied_on": request["applied_on"] or today_in_china()}
-        return self.change(
-            publication_id,
-            "publication",
-            idempotency,
-            None,
-            _own_publication(caller),
-            lambda p: p.apply_for_repair(**fields, today=today_in_china(), **idempotency.recorded()),
+        return self._repair_step(
+            caller, publication_id, request, idempotency_key, "applied_on", Publication.apply_for_repair
         )
 
     def decide_repair(
         self, caller: Principal, publication_id: UUID, request: dict[str, Any], idempotency_key: str | None
     ) -> tuple[Publication, bool]:
+        return self._repair_step(
+            caller, publication_id, request, idempotency_key, "decided_on", Publication.decide_repair
+        )
+
+    def _repair_step(
+        self,
+        caller: Principal,
+        publication_id: UUID,
+        request: dict[str, Any],
+        idempotency_key: str | None,
+        day_field: str,
+        step: Callable[..., None],
+    ) -> tuple[Publication, bool]:
+        """A step of the repair on the deciding agency's publication, dated today unless
+        the request says otherwise."""
         idempotency = Idempotency.of(idempotency_key, request)
-        fields = {**request, "decided_on": request["decided_on"] or today_in_china()}
+        fields = {**request, day_field: request[day_field] or today_in_china()}
         return self.change(
             publication_id,
             "publication",
             idempotency,
             None,
             _own_publication(caller),
-            lambda p: p.decide_repair(**fields, today=today_in_china(), **idempotency.recorded()),
+            lambda p: step(p, **fields, today=today_in_china(), **idempotency.recorded()),
         )
 
 
